@@ -1,0 +1,135 @@
+from django.db import models
+from django.db.models import Q
+
+
+class WebhookDelivery(models.Model):
+    """One HTTP request from Calendly (or one backfilled invitee), stored before anything is trusted."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSED = "processed"
+        IGNORED = "ignored"
+        FAILED = "failed"
+        REJECTED = "rejected"
+
+    class Origin(models.TextChoices):
+        WEBHOOK = "webhook"
+        BACKFILL = "backfill"
+
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.WEBHOOK)
+    received_at = models.DateTimeField(db_index=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.BinaryField(help_text="Exact request bytes, as signed.")
+    signature_valid = models.BooleanField(null=True)
+    signature_error = models.CharField(max_length=200, blank=True)
+    event_type = models.CharField(max_length=64, blank=True, db_index=True)
+    invitee_uri = models.CharField(max_length=255, blank=True, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "received_at"], name="delivery_state_received"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.event_type or '?'} {self.state}"
+
+    @property
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class Booking(models.Model):
+    """One Calendly invitee: the unit marketing counts."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        CANCELED = "canceled"
+
+    class HubspotState(models.TextChoices):
+        PENDING = "pending"
+        SYNCED = "synced"
+        FAILED = "failed"
+        SKIPPED = "skipped", "skipped (dry run)"
+
+    invitee_uri = models.CharField(max_length=255, unique=True)
+    event_uri = models.CharField(max_length=255, blank=True, db_index=True)
+    email = models.EmailField(max_length=254, blank=True, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    timezone = models.CharField(max_length=64, blank=True)
+    event_type_uri = models.CharField(max_length=255, blank=True)
+    event_type_name = models.CharField(max_length=255, blank=True, db_index=True)
+    start_time = models.DateTimeField(null=True, blank=True, db_index=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    booked_at = models.DateTimeField(null=True, blank=True, help_text="When the invitee booked (Calendly created_at).")
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    canceled_by = models.CharField(max_length=255, blank=True)
+    canceler_type = models.CharField(max_length=16, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    no_show = models.BooleanField(default=False)
+    no_show_marked_at = models.DateTimeField(null=True, blank=True)
+    questions_and_answers = models.JSONField(default=list, blank=True)
+    tracking = models.JSONField(default=dict, blank=True, help_text="Raw Calendly tracking, as received.")
+
+    # Reschedules: the old invitee is canceled with rescheduled=True; the new one points back.
+    rescheduled = models.BooleanField(default=False, help_text="This booking was moved to a new one.")
+    new_invitee_uri = models.CharField(max_length=255, blank=True)
+    old_invitee_uri = models.CharField(max_length=255, blank=True, db_index=True)
+    rescheduled_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_to"
+    )
+
+    # Newest Calendly timestamp folded into this row (the row is re-derived from all its deliveries).
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    # Attribution (computed by attribution.services from the effective tracking).
+    source = models.CharField(max_length=255, blank=True, db_index=True)
+    medium = models.CharField(max_length=255, blank=True, db_index=True)
+    campaign = models.CharField(max_length=255, blank=True, db_index=True)
+    content = models.CharField(max_length=255, blank=True)
+    term = models.CharField(max_length=255, blank=True)
+    channel = models.CharField(max_length=64, blank=True, db_index=True)
+    visitor_id = models.CharField(max_length=255, blank=True)
+    self_reported_source = models.CharField(max_length=255, blank=True, db_index=True)
+
+    hubspot_state = models.CharField(max_length=16, choices=HubspotState.choices, default=HubspotState.PENDING)
+    hubspot_contact_id = models.CharField(max_length=32, blank=True)
+    hubspot_meeting_id = models.CharField(max_length=32, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-booked_at", "-id"]
+        indexes = [
+            models.Index(fields=["booked_at"], name="booking_booked_at"),
+            models.Index(
+                fields=["booked_at", "channel"],
+                name="booking_countable_booked",
+                condition=Q(rescheduled=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.email or self.invitee_uri} ({self.status})"
+
+    @property
+    def effective_tracking(self) -> dict:
+        """A rescheduled booking keeps the original link's UTM when its own is empty."""
+        if _has_utm(self.tracking) or self.rescheduled_from is None:
+            return self.tracking or {}
+        return self.rescheduled_from.tracking or {}
+
+
+def _has_utm(tracking: dict | None) -> bool:
+    return any((tracking or {}).get(key) for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"))

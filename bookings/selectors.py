@@ -1,0 +1,18 @@
+"""Reads of bookings and deliveries."""
+
+from django.db.models import QuerySet
+
+from bookings.models import Booking, WebhookDelivery
+
+
+def booking_list() -> QuerySet[Booking]:
+    return Booking.objects.select_related("rescheduled_from").order_by("-booked_at", "-id")
+
+
+def booking_countable() -> QuerySet[Booking]:
+    """Bookings as marketing counts them: the old half of a reschedule is not a second booking."""
+    return Booking.objects.filter(rescheduled=False)
+
+
+def delivery_list_for_booking(*, booking: Booking) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(invitee_uri=booking.invitee_uri).order_by("received_at", "id")
