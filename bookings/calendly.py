@@ -151,8 +151,11 @@ def event_parse(body: bytes) -> InviteeEvent | None:
         no_show_flag = True
     elif kind == NO_SHOW_DELETED:
         no_show_flag = False
+    elif kind == INVITEE_SNAPSHOT:
+        no_show_flag = bool(no_show)  # the API's current view of the invitee
     else:
-        no_show_flag = bool(no_show) if "no_show" in payload else None
+        # A created/canceled payload's `no_show: null` is not news: only a filled one says something.
+        no_show_flag = True if no_show else None
     tracking = payload.get("tracking") or {}
     if not isinstance(tracking, dict):
         raise PayloadError("payload.tracking is not an object")
