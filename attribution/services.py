@@ -1,10 +1,159 @@
-"""Turning a booking's raw tracking into source / medium / campaign / channel."""
+"""Turning a booking's raw tracking into source / medium / campaign / channel.
+
+Pure, fast functions over a compiled `Ruleset` (rules are data in attribution.models).
+Three states are never merged: untagged → Direct, tagged but unmatched → Unassigned,
+classified → a named channel.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from attribution import defaults
+from attribution.models import Alias, BannedValue, ChannelRule, RulesetVersion
+
+logger = logging.getLogger("sourcebook.attribution")
 
 DIRECT_SOURCE, DIRECT_MEDIUM, NOT_SET = "(direct)", "(none)", "(not set)"
+DIRECT, UNASSIGNED = "Direct", "Unassigned"
+UTM_FIELDS = ("source", "medium", "campaign", "content", "term")
+
+
+# --- normalization ------------------------------------------------------------------------------
+
+
+def utm_normalize(value) -> str:
+    """Decode `+`/`%xx` (until stable), strip, lowercase, collapse inner whitespace. "" = missing."""
+    if value is None:
+        return ""
+    text = str(value)
+    for _ in range(10):
+        decoded = unquote_plus(text, errors="replace")
+        if decoded == text:
+            break
+        text = decoded
+    return " ".join(text.split()).lower()
+
+
+# --- compiled rules -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    channel: str
+    combine: str
+    sources: frozenset | None
+    source_regex: re.Pattern | None
+    mediums: frozenset | None
+    medium_regex: re.Pattern | None
+    campaign_regex: re.Pattern | None
+
+    def matches(self, source: str, medium: str, campaign: str) -> bool:
+        checks = []
+        if self.sources is not None or self.source_regex is not None:
+            checks.append((self.sources is not None and source in self.sources)
+                          or (self.source_regex is not None and bool(self.source_regex.search(source))))
+        if self.mediums is not None or self.medium_regex is not None:
+            checks.append((self.mediums is not None and medium in self.mediums)
+                          or (self.medium_regex is not None and bool(self.medium_regex.search(medium))))
+        if self.campaign_regex is not None:
+            checks.append(bool(self.campaign_regex.search(campaign)))
+        if not checks:
+            return False
+        return all(checks) if self.combine == ChannelRule.Combine.ALL else any(checks)
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    version: int
+    aliases: dict  # (field, value) -> canonical
+    banned: frozenset
+    rules: tuple
+    question_pattern: re.Pattern
+    known_sources: tuple = field(default=())
+
+    def alias(self, field_name: str, value: str) -> str:
+        return self.aliases.get((field_name, value), value)
+
+
+def ruleset_build() -> Ruleset:
+    """Compile the admin-edited rules (one query per table)."""
+    version = RulesetVersion.objects.values_list("version", flat=True).first() or 0
+    aliases = {(a.field, utm_normalize(a.value)): utm_normalize(a.canonical) for a in Alias.objects.all()}
+    banned = {utm_normalize(v) for v in BannedValue.objects.values_list("value", flat=True)}
+    banned |= {utm_normalize(v) for v in settings.SOURCEBOOK_BRAND_NAMES}
+    rules, known = [], set()
+    for rule in ChannelRule.objects.filter(enabled=True).select_related("source_category").order_by("position", "id"):
+        sources = set(rule.source_values)
+        if rule.source_category:
+            sources |= set(rule.source_category.sources)
+        sources = {utm_normalize(s) for s in sources}
+        known |= sources
+        try:
+            rules.append(CompiledRule(
+                channel=rule.channel,
+                combine=rule.combine,
+                sources=frozenset(sources) if sources else None,
+                source_regex=re.compile(rule.source_regex) if rule.source_regex else None,
+                mediums=frozenset(utm_normalize(m) for m in rule.medium_values) if rule.medium_values else None,
+                medium_regex=re.compile(rule.medium_regex) if rule.medium_regex else None,
+                campaign_regex=re.compile(rule.campaign_regex) if rule.campaign_regex else None,
+            ))
+        except re.error as exc:
+            logger.error("channel rule %s skipped: invalid regex: %s", rule.pk, exc)
+    known |= set(aliases.values())
+    known.discard(DIRECT_SOURCE)
+    return Ruleset(
+        version=version,
+        aliases=aliases,
+        banned=frozenset(banned),
+        rules=tuple(rules),
+        question_pattern=re.compile(settings.SELF_REPORTED_QUESTION_PATTERN, re.IGNORECASE),
+        # Longest first so "meta-ai" wins over "ai"-like substrings.
+        known_sources=tuple(sorted(known, key=len, reverse=True)),
+    )
+
+
+_cache_lock = threading.Lock()
+_cache: dict = {"ruleset": None, "checked": 0.0}
+RULESET_RECHECK_SECONDS = 2.0
+
+
+def ruleset_current() -> Ruleset:
+    """The compiled rules, re-read when the version changes (checked at most every 2 s per process)."""
+    now = time.monotonic()
+    cached = _cache["ruleset"]
+    if cached is not None and now - _cache["checked"] < RULESET_RECHECK_SECONDS:
+        return cached
+    version = RulesetVersion.objects.values_list("version", flat=True).first() or 0
+    with _cache_lock:
+        if cached is None or cached.version != version:
+            cached = ruleset_build()
+            _cache["ruleset"] = cached
+        _cache["checked"] = now
+    return cached
+
+
+def ruleset_changed() -> int:
+    """Every rule edit bumps the version: new bookings use the new rules, old ones keep theirs until reattribute."""
+    with transaction.atomic():
+        updated = RulesetVersion.objects.update(version=F("version") + 1)
+        if not updated:
+            RulesetVersion.objects.create(version=2)
+    _cache["ruleset"] = None
+    return RulesetVersion.objects.values_list("version", flat=True).get()
+
+
+# --- attribution --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -15,25 +164,220 @@ class Attribution:
     content: str
     term: str
     channel: str
-    visitor_id: str
-    self_reported_source: str
+    visitor_id: str = ""
+    flags: tuple = ()
 
     def as_fields(self) -> dict:
-        return asdict(self)
+        return {
+            "source": self.source, "medium": self.medium, "campaign": self.campaign, "content": self.content,
+            "term": self.term, "channel": self.channel, "visitor_id": self.visitor_id,
+            "attribution_flags": list(self.flags),
+        }
 
 
-def attribution_compute(*, tracking: dict, questions_and_answers: list) -> Attribution:
-    """Untagged bookings stay visible as (direct) instead of disappearing."""
-    values = {k: (str(tracking.get(f"utm_{k}") or "").strip().lower()) for k in ("source", "medium", "campaign", "content", "term")}
-    if not any(values[k] for k in ("source", "medium", "campaign", "content")):
-        return Attribution(DIRECT_SOURCE, DIRECT_MEDIUM, NOT_SET, "", "", "Direct", values["term"], "")
-    return Attribution(
-        source=values["source"] or NOT_SET,
-        medium=values["medium"] or NOT_SET,
-        campaign=values["campaign"] or NOT_SET,
-        content=values["content"],
-        term=values["term"],
-        channel="Unassigned",
-        visitor_id="",
-        self_reported_source="",
+def utm_raw(tracking: dict | None) -> dict:
+    """The five UTM values as received (strings or absent) — the input attribution depends on."""
+    tracking = tracking or {}
+    raw = {}
+    for name in UTM_FIELDS:
+        value = tracking.get(f"utm_{name}")
+        if value not in (None, ""):
+            raw[name] = str(value)[:500]
+    return raw
+
+
+def attribution_compute(*, raw: dict, ruleset: Ruleset) -> Attribution:
+    """Classify one set of raw UTM values."""
+    norm = {name: utm_normalize(raw.get(name)) for name in UTM_FIELDS}
+    flags = []
+    for name in ("source", "medium", "campaign"):
+        value = norm[name]
+        if value and (raw.get(name) or "").strip() != value:
+            flags.append(f"not_normalized:{name}")
+        canonical = ruleset.alias(name, value) if value else value
+        if canonical != value:
+            flags.append(f"alias:{name}")
+            norm[name] = canonical
+    if not (norm["source"] or norm["medium"] or norm["campaign"] or norm["content"]):
+        # utm_term alone is an identifier injected on links (a visitor id), not attribution.
+        return Attribution(DIRECT_SOURCE, DIRECT_MEDIUM, NOT_SET, "", "", DIRECT,
+                           visitor_id=(raw.get("term") or "").strip()[:255])
+    if norm["medium"] and not norm["source"]:
+        flags.append("medium_without_source")
+    source = norm["source"] or NOT_SET
+    medium = norm["medium"] or NOT_SET
+    campaign = norm["campaign"] or NOT_SET
+    banned = [name for name in ("source", "medium", "campaign") if norm[name] in ruleset.banned]
+    if banned:
+        flags.extend(f"banned:{name}" for name in banned)
+        channel = UNASSIGNED
+    else:
+        channel = next((r.channel for r in ruleset.rules if r.matches(source, medium, campaign)), UNASSIGNED)
+        if channel == DIRECT:  # a tagged booking is never Direct: that name is reserved for the backlog
+            channel = UNASSIGNED
+    return Attribution(source[:255], medium[:255], campaign[:255], norm["content"][:255], norm["term"][:255],
+                       channel, flags=tuple(flags))
+
+
+def self_reported_answer(questions_and_answers: list, ruleset: Ruleset) -> str:
+    """The raw answer to the "how did you hear about us" question, if asked."""
+    for qa in questions_and_answers or []:
+        question = str(qa.get("question") or "")
+        if ruleset.question_pattern.search(question):
+            return str(qa.get("answer") or "").strip()[:500]
+    return ""
+
+
+def self_reported_normalize(answer: str, ruleset: Ruleset) -> str:
+    """"I saw it on ChatGPT" → chatgpt; unknown answers are kept (normalized) so nothing is hidden."""
+    value = utm_normalize(answer.replace("%", "%25").replace("+", "%2B"))  # free text: no URL decoding
+    if not value:
+        return ""
+    aliased = ruleset.alias("source", value)
+    if aliased != value:
+        return aliased
+    if value in ruleset.known_sources:
+        return value
+    words = set(re.findall(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]|[a-z0-9]", value))
+    for candidate in ruleset.known_sources:
+        if candidate in words:
+            return candidate
+    for word in words:
+        aliased = ruleset.alias("source", word)
+        if aliased != word:
+            return aliased
+    return value[:255]
+
+
+def booking_attribution_fields(*, tracking: dict, questions_and_answers: list, ruleset: Ruleset | None = None) -> dict:
+    """Every attribution column of a booking, from its effective tracking and Q&A."""
+    ruleset = ruleset or ruleset_current()
+    raw = utm_raw(tracking)
+    fields = attribution_compute(raw=raw, ruleset=ruleset).as_fields()
+    answer = self_reported_answer(questions_and_answers, ruleset)
+    fields.update(
+        utm_raw=raw,
+        self_reported_raw=answer,
+        self_reported_source=self_reported_normalize(answer, ruleset),
+        rules_version=ruleset.version,
     )
+    return fields
+
+
+def defaults_install(*, alias_model=Alias, category_model=None, banned_model=BannedValue, rule_model=ChannelRule,
+                     version_model=RulesetVersion) -> None:
+    """Seed the default rules (used by the data migration with historical models)."""
+    from attribution.models import SourceCategory
+
+    category_model = category_model or SourceCategory
+    for canonical, spellings in defaults.SOURCE_ALIASES.items():
+        for spelling in spellings:
+            alias_model.objects.get_or_create(field="source", value=spelling, defaults={"canonical": canonical})
+    categories = {}
+    for name, sources in defaults.SOURCE_CATEGORIES.items():
+        categories[name], _ = category_model.objects.get_or_create(name=name, defaults={"sources": sources})
+    for value in defaults.BANNED_VALUES:
+        banned_model.objects.get_or_create(value=value, defaults={"reason": "placeholder value"})
+    if not rule_model.objects.exists():
+        for position, (channel, combine, conditions) in enumerate(defaults.CHANNEL_RULES, start=1):
+            conditions = dict(conditions)
+            category = conditions.pop("source_category", None)
+            rule_model.objects.create(position=position * 10, channel=channel, combine=combine,
+                                      source_category=categories.get(category), **conditions)
+    if not version_model.objects.exists():
+        version_model.objects.create(version=1)
+
+
+# --- re-attribution -------------------------------------------------------------------------------
+
+ATTRIBUTION_COLUMNS = ("source", "medium", "campaign", "content", "term", "channel", "visitor_id", "attribution_flags")
+
+
+@dataclass
+class ReattributeResult:
+    examined: int = 0
+    changed: int = 0
+    moves: dict = field(default_factory=dict)  # (from channel, to channel) -> bookings
+    rules_version: int = 0
+
+
+def bookings_reattribute(*, since=None, dry_run: bool = False, batch_size: int = 50_000, progress=None) -> ReattributeResult:
+    """Recompute attribution for existing bookings, set-based: classify each distinct UTM input once,
+    then update bookings by joining on it. Never silent: returns who moved where."""
+    from django.db import connection
+
+    from bookings.models import Booking
+
+    ruleset = ruleset_build()
+    table = Booking._meta.db_table
+    where, params = ("WHERE booked_at >= %s", [since]) if since else ("", [])
+    result = ReattributeResult(rules_version=ruleset.version)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT utm_raw, count(*) FROM {table} {where} GROUP BY utm_raw", params)
+        distinct_utm = cursor.fetchall()
+        cursor.execute(f"SELECT DISTINCT self_reported_raw FROM {table} {where}", params)
+        distinct_answers = [row[0] for row in cursor.fetchall()]
+        result.examined = sum(count for _, count in distinct_utm)
+
+        cursor.execute("DROP TABLE IF EXISTS sb_utm_map, sb_answer_map")
+        cursor.execute(
+            "CREATE TEMP TABLE sb_utm_map (utm_raw jsonb PRIMARY KEY, source text, medium text, campaign text,"
+            " content text, term text, channel text, visitor_id text, attribution_flags varchar(64)[]) ON COMMIT DROP"
+        )
+        cursor.execute("CREATE TEMP TABLE sb_answer_map (raw text PRIMARY KEY, normalized text) ON COMMIT DROP")
+        import json
+
+        with cursor.cursor.copy("COPY sb_utm_map FROM STDIN") as copy:
+            for raw_json, _ in distinct_utm:
+                raw = raw_json if isinstance(raw_json, dict) else json.loads(raw_json or "{}")
+                a = attribution_compute(raw=raw, ruleset=ruleset)
+                copy.write_row((json.dumps(raw), a.source, a.medium, a.campaign, a.content, a.term, a.channel,
+                                a.visitor_id, list(a.flags)))
+        with cursor.cursor.copy("COPY sb_answer_map FROM STDIN") as copy:
+            for answer in distinct_answers:
+                copy.write_row((answer, self_reported_normalize(answer, ruleset)))
+        cursor.execute("ANALYZE sb_utm_map")
+
+        differs = " OR ".join(f"b.{c} IS DISTINCT FROM m.{c}" for c in ATTRIBUTION_COLUMNS)
+        differs += " OR b.self_reported_source IS DISTINCT FROM a.normalized"
+        joined = "sb_utm_map m, sb_answer_map a"
+        matched = "b.utm_raw = m.utm_raw AND b.self_reported_raw = a.raw" + (" AND b.booked_at >= %s" if since else "")
+        cursor.execute(
+            f"SELECT b.channel, m.channel, count(*) FROM {table} b, {joined} WHERE {matched} AND ({differs}) GROUP BY 1, 2",
+            params,
+        )
+        for old, new, count in cursor.fetchall():
+            result.changed += count
+            if old != new:
+                result.moves[(old, new)] = count
+        if dry_run:
+            return result
+
+        cursor.execute(f"SELECT min(id), max(id) FROM {table}")
+        low, high = cursor.fetchone()
+        if low is None:
+            return result
+        assignments = ", ".join(f"{c} = m.{c}" for c in ATTRIBUTION_COLUMNS)
+        for start in range(low, high + 1, batch_size):
+            cursor.execute(
+                f"UPDATE {table} b SET {assignments}, self_reported_source = a.normalized, rules_version = %s,"
+                f" hubspot_state = CASE WHEN ({differs}) THEN 'pending' ELSE b.hubspot_state END,"
+                f" updated_at = CASE WHEN ({differs}) THEN now() ELSE b.updated_at END"
+                f" FROM {joined} WHERE {matched} AND b.id >= %s AND b.id < %s AND (({differs}) OR b.rules_version <> %s)",
+                [ruleset.version, *params, start, start + batch_size, ruleset.version],
+            )
+            if progress:
+                progress(min(start + batch_size, high + 1) - low, high + 1 - low)
+    return result
+
+
+# --- rules edits (admin, hygiene page) -----------------------------------------------------------
+
+
+def alias_create(*, field_name: str, value: str, canonical: str) -> Alias:
+    """A new spelling joins its canonical value; bumps the rules version."""
+    alias, _ = Alias.objects.update_or_create(
+        field=field_name, value=utm_normalize(value), defaults={"canonical": utm_normalize(canonical)}
+    )
+    ruleset_changed()
+    return alias

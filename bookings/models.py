@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -92,7 +93,9 @@ class Booking(models.Model):
     # Newest Calendly timestamp folded into this row (the row is re-derived from all its deliveries).
     last_event_at = models.DateTimeField(null=True, blank=True)
 
-    # Attribution (computed by attribution.services from the effective tracking).
+    # Attribution, computed by attribution.services from the effective tracking and stored so
+    # reports are plain indexed GROUP BYs. `rules_version` says which rules produced it.
+    utm_raw = models.JSONField(default=dict, blank=True, help_text="Effective UTM values as received.")
     source = models.CharField(max_length=255, blank=True, db_index=True)
     medium = models.CharField(max_length=255, blank=True, db_index=True)
     campaign = models.CharField(max_length=255, blank=True, db_index=True)
@@ -100,7 +103,10 @@ class Booking(models.Model):
     term = models.CharField(max_length=255, blank=True)
     channel = models.CharField(max_length=64, blank=True, db_index=True)
     visitor_id = models.CharField(max_length=255, blank=True)
+    self_reported_raw = models.CharField(max_length=500, blank=True)
     self_reported_source = models.CharField(max_length=255, blank=True, db_index=True)
+    attribution_flags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    rules_version = models.PositiveIntegerField(default=0)
 
     hubspot_state = models.CharField(max_length=16, choices=HubspotState.choices, default=HubspotState.PENDING)
     hubspot_contact_id = models.CharField(max_length=32, blank=True)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from attribution.services import attribution_compute
+from attribution.services import booking_attribution_fields
 from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
 from bookings.models import Booking, WebhookDelivery, _has_utm
@@ -222,7 +222,7 @@ def booking_reattribute(*, booking: Booking) -> bool:
 
 def _attribution_fields(*, tracking: dict, old: Booking | None, qa: list) -> dict:
     effective = tracking if (_has_utm(tracking) or old is None) else (old.tracking or {})
-    return attribution_compute(tracking=effective or {}, questions_and_answers=qa or []).as_fields()
+    return booking_attribution_fields(tracking=effective or {}, questions_and_answers=qa or [])
 
 
 def _booking_events(*, invitee_uri: str, including: int | None) -> list[InviteeEvent]:

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -136,6 +137,17 @@ CALENDLY_WEBHOOK_SIGNING_KEYS = env.list("CALENDLY_WEBHOOK_SIGNING_KEYS", defaul
 CALENDLY_WEBHOOK_TOLERANCE_SECONDS = env.int("CALENDLY_WEBHOOK_TOLERANCE_SECONDS", default=180)
 CALENDLY_API_URL = env("CALENDLY_API_URL", default="http://127.0.0.1:8026")
 CALENDLY_TOKEN = env("CALENDLY_TOKEN", default="")
+
+# --- Attribution ----------------------------------------------------------------------------
+# Our own brand names are not a source: links tagged with them land in Unassigned and in hygiene.
+SOURCEBOOK_BRAND_NAMES = env.list("SOURCEBOOK_BRAND_NAMES", default=["sourcebook"])
+SELF_REPORTED_QUESTION_PATTERN = env(
+    "SELF_REPORTED_QUESTION_PATTERN",
+    default=r"(how|where) (did|do) you (hear|find|learn)|referred by|hear about us",
+)
+# Domains whose links `lint_utms` checks.
+SOURCEBOOK_LINK_DOMAINS = env.list("SOURCEBOOK_LINK_DOMAINS", default=["calendly.com"])
+UTM_CAMPAIGN_PATTERN = env("UTM_CAMPAIGN_PATTERN", default=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*_\d{6}$")
 
 # --- HubSpot --------------------------------------------------------------------------------
 HUBSPOT_API_URL = env("HUBSPOT_API_URL", default="http://127.0.0.1:8025")

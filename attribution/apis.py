@@ -1,0 +1,163 @@
+"""Report and attribution APIs. Thin: parse input, call a selector/service, serialize."""
+
+from datetime import datetime, time
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from attribution import selectors
+from project.renderers import ReportCSVRenderer
+
+REPORT_RENDERERS = [JSONRenderer, BrowsableAPIRenderer, ReportCSVRenderer]
+
+
+class DateOrDateTimeField(serializers.Field):
+    """Accepts 2026-06-01 (start of that day in TIME_ZONE) or a full ISO 8601 timestamp."""
+
+    def to_internal_value(self, data):
+        from django.utils.dateparse import parse_date, parse_datetime
+
+        try:
+            parsed = parse_datetime(str(data))
+            if parsed is None:
+                day = parse_date(str(data))
+                if day is None:
+                    raise ValueError
+                parsed = datetime.combine(day, time.min)
+        except ValueError:
+            raise serializers.ValidationError("Use YYYY-MM-DD or an ISO 8601 timestamp.")
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        return parsed
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class ReportFilterSerializer(serializers.Serializer):
+    booked_after = DateOrDateTimeField(required=False)
+    booked_before = DateOrDateTimeField(required=False)
+    status = serializers.ChoiceField(choices=["active", "canceled"], required=False)
+    event_type = serializers.CharField(required=False)
+    channel = serializers.CharField(required=False)
+    source = serializers.CharField(required=False)
+    medium = serializers.CharField(required=False)
+    campaign = serializers.CharField(required=False)
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("booked_after", str, description="YYYY-MM-DD or ISO timestamp (inclusive)"),
+    OpenApiParameter("booked_before", str, description="YYYY-MM-DD or ISO timestamp (exclusive)"),
+    OpenApiParameter("status", str, enum=["active", "canceled"]),
+    OpenApiParameter("event_type", str),
+    OpenApiParameter("channel", str), OpenApiParameter("source", str),
+    OpenApiParameter("medium", str), OpenApiParameter("campaign", str),
+]
+
+
+class BreakdownReportApi(APIView):
+    """Bookings by channel → source → medium → campaign; a rescheduled booking counts once."""
+
+    renderer_classes = REPORT_RENDERERS
+
+    class InputSerializer(ReportFilterSerializer):
+        group_by = serializers.CharField(required=False, default="channel")
+
+        def validate_group_by(self, value):
+            fields = [f.strip() for f in value.split(",") if f.strip()]
+            unknown = [f for f in fields if f not in selectors.GROUP_FIELDS]
+            if not fields or unknown:
+                raise serializers.ValidationError(f"Choose from {', '.join(selectors.GROUP_FIELDS)}.")
+            return fields
+
+    class RowSerializer(serializers.Serializer):
+        bookings = serializers.IntegerField()
+        canceled = serializers.IntegerField()
+        no_show = serializers.IntegerField()
+        share = serializers.FloatField()
+
+    class OutputSerializer(serializers.Serializer):
+        rows = serializers.ListField(child=serializers.DictField())
+        total = serializers.IntegerField()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("group_by", str, description="comma list of " + ", ".join(selectors.GROUP_FIELDS)),
+                    *FILTER_PARAMETERS],
+        responses=OutputSerializer,
+    )
+    def get(self, request):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(selectors.breakdown(**params.validated_data))
+
+
+class TimeseriesReportApi(APIView):
+    """Bookings per day/week/month and group, for the stacked chart."""
+
+    renderer_classes = REPORT_RENDERERS
+
+    class InputSerializer(ReportFilterSerializer):
+        interval = serializers.ChoiceField(choices=list(selectors.INTERVALS), default="day")
+        group_by = serializers.ChoiceField(choices=list(selectors.GROUP_FIELDS), default="channel")
+
+    class OutputSerializer(serializers.Serializer):
+        interval = serializers.CharField()
+        group_by = serializers.CharField()
+        rows = serializers.ListField(child=serializers.DictField())
+        total = serializers.IntegerField()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("interval", str, enum=list(selectors.INTERVALS)),
+                    OpenApiParameter("group_by", str, enum=list(selectors.GROUP_FIELDS)), *FILTER_PARAMETERS],
+        responses=OutputSerializer,
+    )
+    def get(self, request):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(selectors.timeseries(**params.validated_data))
+
+
+class HygieneReportApi(APIView):
+    """Unassigned values, banned values, spelling collisions and the (direct) backlog."""
+
+    class OutputSerializer(serializers.Serializer):
+        unassigned = serializers.ListField(child=serializers.DictField())
+        banned = serializers.ListField(child=serializers.DictField())
+        collisions = serializers.ListField(child=serializers.DictField())
+        direct_backlog = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(parameters=FILTER_PARAMETERS[:4], responses=OutputSerializer)
+    def get(self, request):
+        params = ReportFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(selectors.hygiene(**params.validated_data))
+
+
+class ContactAttributionApi(APIView):
+    """First- and last-touch attribution for one email."""
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+
+    class OutputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        first_touch = serializers.DictField()
+        last_touch = serializers.DictField()
+        bookings_count = serializers.IntegerField()
+        self_reported_source = serializers.CharField()
+
+    @extend_schema(parameters=[OpenApiParameter("email", str, required=True)], responses=OutputSerializer)
+    def get(self, request):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = selectors.contact_attribution(email=params.validated_data["email"])
+        if data is None:
+            return Response({"detail": "No bookings for this email."}, status=404)
+        return Response(data)
+
+
+# --- links (lint / build) -----------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""Attribution rules as data: aliases, source categories, banned values, ordered channel rules.
+
+Marketing edits these in the admin; `attribution.services` compiles them into a Ruleset.
+"""
+
+import re
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"Not a valid regular expression: {exc}") from exc
+
+
+class RulesetVersion(models.Model):
+    """One row; bumped on every rule edit so bookings record which rules attributed them."""
+
+    version = models.PositiveIntegerField(default=1)
+    changed_at = models.DateTimeField(auto_now=True)
+
+
+class Alias(models.Model):
+    """Maps a spelling seen in the wild to the canonical value (e.g. `lnkd.in` → `linkedin`)."""
+
+    class Field(models.TextChoices):
+        SOURCE = "source"
+        MEDIUM = "medium"
+        CAMPAIGN = "campaign"
+
+    field = models.CharField(max_length=16, choices=Field.choices, default=Field.SOURCE)
+    value = models.CharField(max_length=255, help_text="Normalized spelling to catch (lowercase).")
+    canonical = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "aliases"
+        ordering = ["field", "value"]
+        constraints = [models.UniqueConstraint(fields=["field", "value"], name="alias_unique_field_value")]
+
+    def __str__(self):
+        return f"{self.field}: {self.value} → {self.canonical}"
+
+
+class SourceCategory(models.Model):
+    """A named set of sources (search, social, ai, video) that several rules refer to."""
+
+    name = models.SlugField(max_length=32, unique=True)
+    sources = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+
+    class Meta:
+        verbose_name_plural = "source categories"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class BannedValue(models.Model):
+    """Placeholder or brand values that carry no attribution (`website`, `test`, our own name)."""
+
+    value = models.CharField(max_length=255, unique=True)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["value"]
+
+    def __str__(self):
+        return self.value
+
+
+class ChannelRule(models.Model):
+    """Ordered, first match wins. Empty conditions are ignored; a rule with no condition never matches."""
+
+    class Combine(models.TextChoices):
+        ALL = "all", "all conditions (AND)"
+        ANY = "any", "any condition (OR)"
+
+    position = models.PositiveIntegerField(db_index=True)
+    channel = models.CharField(max_length=64)
+    enabled = models.BooleanField(default=True)
+    combine = models.CharField(max_length=3, choices=Combine.choices, default=Combine.ALL)
+    source_category = models.ForeignKey(SourceCategory, null=True, blank=True, on_delete=models.PROTECT)
+    source_values = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    source_regex = models.CharField(max_length=255, blank=True, validators=[validate_regex])
+    medium_values = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    medium_regex = models.CharField(max_length=255, blank=True, validators=[validate_regex])
+    campaign_regex = models.CharField(max_length=255, blank=True, validators=[validate_regex])
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.position}. {self.channel}"

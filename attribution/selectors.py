@@ -1,0 +1,135 @@
+"""Report reads, shared by the report API, the dashboard and CSV export (so their numbers agree)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+
+from attribution.services import DIRECT, UNASSIGNED
+from bookings.models import Booking
+
+GROUP_FIELDS = ("channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
+INTERVALS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+
+
+def report_bookings(
+    *, booked_after: datetime | None = None, booked_before: datetime | None = None,
+    status: str | None = None, event_type: str | None = None, **match,
+) -> QuerySet[Booking]:
+    """Bookings as reports count them: the old half of a reschedule does not count twice."""
+    qs = Booking.objects.filter(rescheduled=False)
+    if booked_after:
+        qs = qs.filter(booked_at__gte=booked_after)
+    if booked_before:
+        qs = qs.filter(booked_at__lt=booked_before)
+    if status:
+        qs = qs.filter(status=status)
+    if event_type:
+        qs = qs.filter(event_type_name=event_type)
+    for name, value in match.items():
+        if name in GROUP_FIELDS and value is not None:
+            qs = qs.filter(**{name: value})
+    return qs
+
+
+def _counts():
+    return {
+        "bookings": Count("id"),
+        "canceled": Count("id", filter=Q(status=Booking.Status.CANCELED)),
+        "no_show": Count("id", filter=Q(no_show=True)),
+    }
+
+
+def breakdown(*, group_by: list[str], **filters) -> dict:
+    """Bookings by channel → source → medium → campaign (any prefix), with shares of the total."""
+    qs = report_bookings(**filters)
+    rows = list(qs.values(*group_by).annotate(**_counts()).order_by("-bookings", *group_by))
+    total = sum(r["bookings"] for r in rows)
+    for row in rows:
+        row["share"] = round(row["bookings"] / total, 4) if total else 0.0
+    return {"rows": rows, "total": total}
+
+
+def timeseries(*, interval: str = "day", group_by: str = "channel", **filters) -> dict:
+    """Bookings per period and group, for stacked charts."""
+    trunc = INTERVALS[interval]
+    qs = report_bookings(**filters).annotate(period=trunc("booked_at"))
+    rows = list(qs.values("period", group_by).annotate(**_counts()).order_by("period", group_by))
+    return {"interval": interval, "group_by": group_by, "rows": rows, "total": sum(r["bookings"] for r in rows)}
+
+
+def kpis(**filters) -> dict:
+    """Headline numbers: bookings, canceled %, no-show %, (direct) and Unassigned shares."""
+    counts = report_bookings(**filters).aggregate(
+        **_counts(),
+        direct=Count("id", filter=Q(channel=DIRECT)),
+        unassigned=Count("id", filter=Q(channel=UNASSIGNED)),
+        synced=Count("id", filter=Q(hubspot_state=Booking.HubspotState.SYNCED)),
+    )
+    total = counts["bookings"]
+
+    def pct(n):
+        return round(100 * n / total, 1) if total else 0.0
+
+    return {**counts, "canceled_pct": pct(counts["canceled"]), "no_show_pct": pct(counts["no_show"]),
+            "direct_pct": pct(counts["direct"]), "unassigned_pct": pct(counts["unassigned"]),
+            "synced_pct": pct(counts["synced"])}
+
+
+def hygiene(**filters) -> dict:
+    """What needs fixing in our links: unassigned values, banned values, spelling collisions, the backlog."""
+    qs = report_bookings(**filters)
+    unassigned = list(
+        qs.filter(channel=UNASSIGNED).values("source", "medium").annotate(bookings=Count("id")).order_by("-bookings")[:200]
+    )
+    banned = list(
+        qs.filter(attribution_flags__overlap=["banned:source", "banned:medium", "banned:campaign"])
+        .values("source", "medium", "campaign").annotate(bookings=Count("id")).order_by("-bookings")[:200]
+    )
+    spellings = defaultdict(dict)
+    for row in (qs.exclude(channel=DIRECT).values("utm_raw__source", "source").annotate(bookings=Count("id"))):
+        raw = row["utm_raw__source"]
+        if raw is None:
+            continue
+        spellings[row["source"]][raw] = spellings[row["source"]].get(raw, 0) + row["bookings"]
+    collisions = [
+        {"value": value, "spellings": [{"raw": raw, "bookings": n} for raw, n in sorted(raws.items(), key=lambda kv: -kv[1])],
+         "bookings": sum(raws.values())}
+        for value, raws in spellings.items()
+        if len(raws) > 1
+    ]
+    collisions.sort(key=lambda c: -c["bookings"])
+    return {
+        "unassigned": unassigned,
+        "banned": banned,
+        "collisions": collisions,
+        "direct_backlog": direct_backlog(**filters),
+    }
+
+
+def direct_backlog(**filters) -> list[dict]:
+    """Untagged bookings by event type and month, so old untagged links can be found."""
+    return list(
+        report_bookings(**filters).filter(channel=DIRECT)
+        .annotate(month=TruncMonth("booked_at"))
+        .values("event_type_name", "month").annotate(bookings=Count("id")).order_by("-month", "-bookings")
+    )
+
+
+def contact_attribution(*, email: str) -> dict | None:
+    """First and last touch across one person's bookings (HubSpot's own source is first-touch only)."""
+    bookings = list(
+        Booking.objects.filter(email=email.strip().lower(), rescheduled=False)
+        .exclude(booked_at=None).order_by("booked_at", "id")
+        .values("invitee_uri", "booked_at", "source", "medium", "campaign", "content", "term", "channel",
+                "self_reported_source")
+    )
+    if not bookings:
+        return None
+    self_reported = next((b["self_reported_source"] for b in reversed(bookings) if b["self_reported_source"]), "")
+    return {"email": email.strip().lower(), "first_touch": bookings[0], "last_touch": bookings[-1],
+            "bookings_count": len(bookings), "self_reported_source": self_reported}
+

@@ -1,0 +1,129 @@
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+
+from bookings import calendly
+from bookings.samples import invitee_payload
+
+from .conftest import T0
+
+pytestmark = pytest.mark.django_db
+
+GOOGLE = {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand_202606"}
+LINKEDIN = {"utm_source": "LinkedIn", "utm_medium": "paid", "utm_campaign": "spring_202606"}
+
+
+@pytest.fixture
+def api(client):
+    user = User.objects.create_user("analyst", password="pw-123456789")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def seeded(book):
+    book(utm=GOOGLE)
+    book(utm=GOOGLE, canceled=True)
+    book(utm=GOOGLE, days=1, no_show=True)
+    book(utm=LINKEDIN, days=2)
+    book(utm={"utm_source": "linkedin", "utm_medium": "paid", "utm_campaign": "fall_202609"}, days=40)
+    book(days=3)  # untagged
+    book(utm={"utm_source": "website", "utm_medium": "banner"}, days=4)
+
+
+def test_reports_need_a_login(client):
+    assert client.get("/api/reports/breakdown/").status_code in (401, 403)
+    assert client.get("/api/reports/timeseries/").status_code in (401, 403)
+
+
+def test_token_auth_works(seeded, client):
+    token = Token.objects.create(user=User.objects.create_user("bot"))
+    response = client.get("/api/reports/breakdown/", headers={"Authorization": f"Token {token.key}"})
+    assert response.status_code == 200
+
+
+def test_breakdown_by_channel_counts_and_shares(seeded, api):
+    data = api.get("/api/reports/breakdown/?group_by=channel").json()
+    by = {r["channel"]: r for r in data["rows"]}
+    assert data["total"] == 7
+    assert by["Paid Search"]["bookings"] == 3
+    assert by["Paid Search"]["canceled"] == 1 and by["Paid Search"]["no_show"] == 1
+    assert by["Paid Social"]["bookings"] == 2
+    assert by["Direct"]["bookings"] == 1
+    assert by["Unassigned"]["bookings"] == 1
+    assert by["Paid Search"]["share"] == round(3 / 7, 4)
+    assert sum(r["bookings"] for r in data["rows"]) == data["total"]
+
+
+def test_breakdown_drills_down_and_filters(seeded, api):
+    data = api.get("/api/reports/breakdown/?group_by=channel,source,medium,campaign&channel=Paid+Social").json()
+    assert {(r["source"], r["campaign"]) for r in data["rows"]} == {("linkedin", "spring_202606"), ("linkedin", "fall_202609")}
+    window = api.get(f"/api/reports/breakdown/?group_by=campaign&booked_after={T0.date()}&booked_before={(T0 + timedelta(days=10)).date()}").json()
+    assert "fall_202609" not in {r["campaign"] for r in window["rows"]}
+    assert window["total"] == 6
+    canceled = api.get("/api/reports/breakdown/?status=canceled").json()
+    assert canceled["total"] == 1
+
+
+def test_breakdown_rejects_unknown_group(api):
+    response = api.get("/api/reports/breakdown/?group_by=channel,password")
+    assert response.status_code == 400
+    assert "group_by" in response.json()
+
+
+def test_a_reschedule_counts_once(api, post_signed):
+    old_uri = "https://api.calendly.com/scheduled_events/EV-O/invitees/O"
+    post_signed(invitee_payload(invitee_id="O", event_id="EV-O", booked_at=T0, tracking=GOOGLE))
+    post_signed(invitee_payload(event=calendly.INVITEE_CANCELED, invitee_id="O", event_id="EV-O", booked_at=T0,
+                                updated_at=T0 + timedelta(hours=1), rescheduled=True, tracking=GOOGLE,
+                                new_invitee="https://api.calendly.com/scheduled_events/EV-N/invitees/N"))
+    post_signed(invitee_payload(invitee_id="N", event_id="EV-N", booked_at=T0 + timedelta(hours=1), old_invitee=old_uri))
+    data = api.get("/api/reports/breakdown/?group_by=channel").json()
+    assert data["total"] == 1
+    assert data["rows"][0]["channel"] == "Paid Search" and data["rows"][0]["canceled"] == 0
+
+
+def test_timeseries_by_day_and_month(seeded, api):
+    daily = api.get("/api/reports/timeseries/?interval=day&group_by=channel").json()
+    assert daily["total"] == 7
+    day0 = [r for r in daily["rows"] if r["period"].startswith(str(T0.date()))]
+    assert {r["channel"]: r["bookings"] for r in day0} == {"Paid Search": 2}
+    monthly = api.get("/api/reports/timeseries/?interval=month").json()
+    assert sum(r["bookings"] for r in monthly["rows"]) == 7
+    assert len({r["period"] for r in monthly["rows"]}) == 2
+
+
+def test_csv_export_has_the_same_numbers(seeded, api):
+    json_rows = api.get("/api/reports/breakdown/?group_by=channel,source").json()["rows"]
+    response = api.get("/api/reports/breakdown/?group_by=channel,source&format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    csv_rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["channel"], r["source"], int(r["bookings"])) for r in csv_rows] == \
+           [(r["channel"], r["source"], r["bookings"]) for r in json_rows]
+    ts = api.get("/api/reports/timeseries/?format=csv")
+    assert ts.status_code == 200 and "period" in ts.content.decode().splitlines()[0]
+
+
+def test_hygiene_lists_unassigned_banned_collisions_and_backlog(seeded, api):
+    data = api.get("/api/reports/hygiene/").json()
+    assert {"source": "website", "medium": "banner", "bookings": 1} in data["unassigned"]
+    assert data["banned"][0]["source"] == "website"
+    collision = next(c for c in data["collisions"] if c["value"] == "linkedin")
+    assert {s["raw"] for s in collision["spellings"]} == {"LinkedIn", "linkedin"}
+    assert data["direct_backlog"][0]["event_type_name"] == "Product demo"
+    assert sum(r["bookings"] for r in data["direct_backlog"]) == 1
+
+
+def test_contact_view_has_first_and_last_touch(book, api):
+    book(utm=LINKEDIN, email="dana@example.com", answer="ChatGPT")
+    book(days=5, utm=GOOGLE, email="dana@example.com")
+    data = api.get("/api/contacts/attribution/?email=Dana@Example.com").json()
+    assert data["first_touch"]["channel"] == "Paid Social"
+    assert data["last_touch"]["channel"] == "Paid Search"
+    assert data["bookings_count"] == 2
+    assert data["self_reported_source"] == "chatgpt"
+    assert api.get("/api/contacts/attribution/?email=nobody@example.com").status_code == 404
