@@ -358,7 +358,15 @@ def bookings_reattribute(*, since=None, dry_run: bool = False, batch_size: int =
         if low is None:
             return result
         assignments = ", ".join(f"{c} = m.{c}" for c in ATTRIBUTION_COLUMNS)
+        from hubspot_sync.services.outbox import sync_mark_changed
+
         for start in range(low, high + 1, batch_size):
+            # Attribution changes reach HubSpot through the outbox, in the same transaction.
+            cursor.execute(
+                f"SELECT b.id FROM {table} b, {joined} WHERE {matched} AND b.id >= %s AND b.id < %s AND ({differs})",
+                [*params, start, start + batch_size],
+            )
+            sync_mark_changed(booking_ids=[row[0] for row in cursor.fetchall()])
             cursor.execute(
                 f"UPDATE {table} b SET {assignments}, self_reported_source = a.normalized, rules_version = %s,"
                 f" hubspot_state = CASE WHEN ({differs}) THEN 'pending' ELSE b.hubspot_state END,"

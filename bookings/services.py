@@ -16,6 +16,7 @@ from attribution.services import booking_attribution_fields
 from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
 from bookings.models import Booking, WebhookDelivery, _has_utm
+from hubspot_sync.services.outbox import sync_mark_changed
 
 logger = logging.getLogger("sourcebook.intake")
 
@@ -158,9 +159,12 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> Bookin
             setattr(booking, name, fields[name])
         booking.hubspot_state = Booking.HubspotState.PENDING
         booking.save(update_fields=[*changed, "hubspot_state", "updated_at"])
+        sync_mark_changed(booking_ids=[booking.pk])
 
     if old is not None and not old.rescheduled:
-        Booking.objects.filter(pk=old.pk).update(rescheduled=True, updated_at=timezone.now())
+        Booking.objects.filter(pk=old.pk).update(rescheduled=True, hubspot_state=Booking.HubspotState.PENDING,
+                                                 updated_at=timezone.now())
+        sync_mark_changed(booking_ids=[old.pk])
     # The new half of a reschedule may have arrived first: link it now and let it inherit our UTM.
     for newer in Booking.objects.filter(old_invitee_uri=invitee_uri).exclude(pk=booking.pk):
         updates = {"rescheduled_from": booking}
@@ -170,6 +174,7 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> Bookin
                 setattr(newer, k, v)
             newer.hubspot_state = Booking.HubspotState.PENDING
             newer.save(update_fields=[*updates, "hubspot_state", "updated_at"])
+            sync_mark_changed(booking_ids=[newer.pk])
     return booking
 
 
@@ -217,6 +222,7 @@ def booking_reattribute(*, booking: Booking) -> bool:
             setattr(booking, k, updates[k])
         booking.hubspot_state = Booking.HubspotState.PENDING
         booking.save(update_fields=[*changed, "hubspot_state", "updated_at"])
+        sync_mark_changed(booking_ids=[booking.pk])
     return bool(changed)
 
 

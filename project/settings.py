@@ -154,6 +154,13 @@ HUBSPOT_API_URL = env("HUBSPOT_API_URL", default="http://127.0.0.1:8025")
 HUBSPOT_ACCESS_TOKEN = env("HUBSPOT_ACCESS_TOKEN", default="")
 HUBSPOT_RATE_LIMIT = env.int("HUBSPOT_RATE_LIMIT", default=90)
 HUBSPOT_RATE_WINDOW_SECONDS = env.int("HUBSPOT_RATE_WINDOW_SECONDS", default=10)
+HUBSPOT_TIMEOUT_SECONDS = env.float("HUBSPOT_TIMEOUT_SECONDS", default=10.0)
+HUBSPOT_BATCH_SIZE = env.int("HUBSPOT_BATCH_SIZE", default=100)
+HUBSPOT_MAX_ATTEMPTS = env.int("HUBSPOT_MAX_ATTEMPTS", default=8)
+# OAuth app (multi-portal): the rotating token pair lives in the database (HubspotConnection).
+HUBSPOT_CLIENT_ID = env("HUBSPOT_CLIENT_ID", default="")
+HUBSPOT_CLIENT_SECRET = env("HUBSPOT_CLIENT_SECRET", default="")
+HUBSPOT_REFRESH_TOKEN = env("HUBSPOT_REFRESH_TOKEN", default="")
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

@@ -1,0 +1,87 @@
+"""HubSpot sync state: one outbox row per booking, the OAuth connection, optional deal rules."""
+
+from django.db import models
+from django.db.models import Q
+
+
+class BookingSync(models.Model):
+    """The transactional outbox: written in the same transaction as every booking change.
+
+    `version` counts booking changes; a sync only marks the row synced if no change arrived
+    while it was in flight (`claimed_version == version`), so no change is ever lost.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        IN_FLIGHT = "in_flight", "in flight"
+        SYNCED = "synced"
+        DEAD = "dead", "dead letter"
+        SKIPPED = "skipped", "skipped (dry run)"
+        DISCARDED = "discarded"
+
+    booking = models.OneToOneField("bookings.Booking", primary_key=True, on_delete=models.CASCADE, related_name="sync")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    version = models.PositiveIntegerField(default=1)
+    claimed_version = models.PositiveIntegerField(default=0)
+    synced_version = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    # A meeting create that timed out may or may not exist in HubSpot: search before creating again.
+    meeting_create_uncertain = models.BooleanField(default=False)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_request = models.JSONField(null=True, blank=True)
+    last_response = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "HubSpot sync"
+        verbose_name_plural = "HubSpot sync queue"
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="sync_pending_due", condition=Q(state="pending")),
+            models.Index(fields=["claimed_at"], name="sync_in_flight", condition=Q(state="in_flight")),
+            models.Index(fields=["state"], name="sync_state"),
+        ]
+
+    def __str__(self):
+        return f"sync of booking {self.booking_id}: {self.state}"
+
+
+class HubspotConnection(models.Model):
+    """OAuth token pair (rotating refresh token) or a note that a private-app token is used.
+
+    `token_version` is bumped by whoever wins the right to refresh, so two workers never
+    spend the same refresh token.
+    """
+
+    class State(models.TextChoices):
+        OK = "ok"
+        BROKEN = "broken"
+
+    name = models.CharField(max_length=32, unique=True, default="default")
+    access_token = models.TextField(blank=True)
+    refresh_token = models.TextField(blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    token_version = models.PositiveIntegerField(default=0)
+    refreshing_until = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OK)
+    broken_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"HubSpot connection ({self.state})"
+
+
+class DealRule(models.Model):
+    """Optional: a booking of these event types creates or advances a deal (never backwards)."""
+
+    enabled = models.BooleanField(default=False)
+    event_type_name = models.CharField(max_length=255, help_text="Calendly event type name, e.g. 'Product demo'.")
+    pipeline_id = models.CharField(max_length=64, help_text="From HubSpot's pipelines API (see hubspot_setup).")
+    stage_id = models.CharField(max_length=64)
+    deal_name_template = models.CharField(max_length=255, default="{name} – {event_type}")
+
+    def __str__(self):
+        return f"{self.event_type_name} → {self.pipeline_id}/{self.stage_id}"

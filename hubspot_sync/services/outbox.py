@@ -1,0 +1,179 @@
+"""The transactional outbox. Written in the booking's own transaction; drained by Celery."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bookings.models import Booking
+from hubspot_sync.models import BookingSync
+
+State = BookingSync.State
+_kick = {"at": 0.0}
+_kick_lock = threading.Lock()
+KICK_WINDOW_SECONDS = 1.0
+
+
+def sync_mark_changed(*, booking_ids: list[int]) -> None:
+    """Every booking change queues a sync in the same transaction (a change during a sync in flight
+    bumps `version`, so the in-flight sync will not mark it done)."""
+    if not booking_ids:
+        return
+    table = BookingSync._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS s (booking_id, state, version, claimed_version, synced_version, attempts,
+                                      next_attempt_at, meeting_create_uncertain, last_error, updated_at)
+            SELECT id, 'pending', 1, 0, 0, 0, now(), false, '', now() FROM unnest(%s::bigint[]) AS id
+            ON CONFLICT (booking_id) DO UPDATE SET
+                version = s.version + 1,
+                state = CASE WHEN s.state = 'in_flight' THEN 'in_flight' ELSE 'pending' END,
+                attempts = CASE WHEN s.state = 'in_flight' THEN s.attempts ELSE 0 END,
+                next_attempt_at = now(),
+                updated_at = now()
+            """,
+            [list(booking_ids)],
+        )
+    transaction.on_commit(sync_kick)
+
+
+def sync_kick() -> None:
+    """Enqueue a drain soon; at most one enqueue per second per process (beat sweeps the rest)."""
+    now = time.monotonic()
+    with _kick_lock:
+        if now - _kick["at"] < KICK_WINDOW_SECONDS:
+            return
+        _kick["at"] = now
+    from hubspot_sync.tasks import hubspot_drain_task
+
+    try:
+        hubspot_drain_task.apply_async(countdown=KICK_WINDOW_SECONDS)
+    except Exception:  # noqa: BLE001 - broker down: the row is safe in PostgreSQL, beat sweeps it later
+        import logging
+
+        logging.getLogger("sourcebook.hubspot").warning("could not enqueue HubSpot drain; beat will sweep")
+
+
+def sync_claim(*, size: int | None = None) -> list[BookingSync]:
+    """Two workers must never push the same booking: claim with SKIP LOCKED, commit, then do HTTP."""
+    size = size or settings.HUBSPOT_BATCH_SIZE
+    with transaction.atomic():
+        ids = list(
+            BookingSync.objects.filter(state=State.PENDING, next_attempt_at__lte=timezone.now())
+            .order_by("next_attempt_at")
+            .select_for_update(skip_locked=True)
+            .values_list("booking_id", flat=True)[:size]
+        )
+        if not ids:
+            return []
+        table = BookingSync._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET state = 'in_flight', claimed_at = now(), claimed_version = version,"
+                f" attempts = attempts + 1, updated_at = now() WHERE booking_id = ANY(%s)",
+                [ids],
+            )
+    return list(BookingSync.objects.filter(booking_id__in=ids).select_related("booking"))
+
+
+def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, response: dict | None = None,
+                   state: str = State.SYNCED) -> None:
+    """Done — unless the booking changed meanwhile, then it goes round again."""
+    if not rows:
+        return
+    table = BookingSync._meta.db_table
+    ids = [r.booking_id for r in rows]
+    import json
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} SET
+                  state = CASE WHEN version = claimed_version THEN %s ELSE 'pending' END,
+                  synced_version = claimed_version, synced_at = now(), attempts = 0, next_attempt_at = now(),
+                  meeting_create_uncertain = false, last_error = '', last_status = NULL,
+                  last_request = %s::jsonb, last_response = %s::jsonb, updated_at = now()
+               WHERE booking_id = ANY(%s) AND state = 'in_flight'
+               RETURNING booking_id, state""",
+            [state, json.dumps(request) if request is not None else None,
+             json.dumps(response) if response is not None else None, ids],
+        )
+        done = [booking_id for booking_id, new_state in cursor.fetchall() if new_state == state]
+        booking_state = Booking.HubspotState.SKIPPED if state == State.SKIPPED else Booking.HubspotState.SYNCED
+        Booking.objects.filter(id__in=done).update(hubspot_state=booking_state)
+
+
+def sync_finish_retry(*, rows: list[BookingSync], error: str, status: int | None = None, retry_after: float | None = None,
+                      count_attempt: bool = True, request: dict | None = None, response=None) -> None:
+    """Transient failure: back off exponentially with jitter; too many attempts makes a dead letter."""
+    now = timezone.now()
+    for row in rows:
+        attempts = row.attempts if count_attempt else max(0, row.attempts - 1)
+        if count_attempt and attempts >= settings.HUBSPOT_MAX_ATTEMPTS:
+            sync_finish_dead(rows=[row], error=f"gave up after {attempts} attempts: {error}", status=status,
+                             request=request, response=response)
+            continue
+        delay = retry_after if retry_after is not None else min(600, 2 ** attempts) * random.uniform(0.5, 1.0)
+        BookingSync.objects.filter(pk=row.pk, state=State.IN_FLIGHT).update(
+            state=State.PENDING, attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
+            last_error=error[:4000], last_status=status, last_request=request, last_response=_jsonable(response),
+            updated_at=now,
+        )
+
+
+def sync_finish_dead(*, rows: list[BookingSync], error: str, status: int | None = None, request=None, response=None) -> None:
+    """A permanent failure (HubSpot rejected the data): visible in admin with request and response."""
+    ids = [r.pk for r in rows]
+    BookingSync.objects.filter(pk__in=ids, state=State.IN_FLIGHT).update(
+        state=State.DEAD, last_error=error[:4000], last_status=status, last_request=request,
+        last_response=_jsonable(response), updated_at=timezone.now(),
+    )
+    Booking.objects.filter(id__in=ids).update(hubspot_state=Booking.HubspotState.FAILED)
+
+
+def sync_mark_uncertain(*, booking_ids: list[int]) -> None:
+    """Persist *before* a meeting create, so a crash mid-request leads to a search, not a duplicate."""
+    BookingSync.objects.filter(pk__in=booking_ids).update(meeting_create_uncertain=True)
+
+
+def sync_retry_dead(*, booking_ids: list[int]) -> int:
+    """Admin "retry": dead letters go back to the queue with a fresh attempt budget."""
+    updated = BookingSync.objects.filter(pk__in=booking_ids, state__in=[State.DEAD, State.DISCARDED, State.SKIPPED]).update(
+        state=State.PENDING, attempts=0, next_attempt_at=timezone.now(), updated_at=timezone.now())
+    Booking.objects.filter(id__in=booking_ids).update(hubspot_state=Booking.HubspotState.PENDING)
+    transaction.on_commit(sync_kick)
+    return updated
+
+
+def sync_discard(*, booking_ids: list[int]) -> int:
+    """Admin "discard": stop trying; the row stays as a record."""
+    return BookingSync.objects.filter(pk__in=booking_ids, state=State.DEAD).update(state=State.DISCARDED, updated_at=timezone.now())
+
+
+def sync_sweep_stale(*, older_than_seconds: int = 300) -> int:
+    """A worker killed mid-batch leaves rows in flight: put them back (their create is marked uncertain)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return BookingSync.objects.filter(state=State.IN_FLIGHT, claimed_at__lt=cutoff).update(
+        state=State.PENDING, next_attempt_at=timezone.now(), updated_at=timezone.now())
+
+
+def sync_requeue(*, booking_ids) -> int:
+    """Resync: queue these bookings again (used by resync_hubspot)."""
+    ids = list(booking_ids)
+    for start in range(0, len(ids), 5000):
+        with transaction.atomic():
+            sync_mark_changed(booking_ids=ids[start:start + 5000])
+            Booking.objects.filter(id__in=ids[start:start + 5000]).update(hubspot_state=Booking.HubspotState.PENDING)
+    return len(ids)
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, (dict, list)):
+        return value
+    return {"text": str(value)[:10000]}

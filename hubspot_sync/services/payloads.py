@@ -1,0 +1,86 @@
+"""What Sourcebook writes to HubSpot. Pure functions of booking state (the latest state wins)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from bookings.models import Booking
+
+CONTACT_PROPERTIES = [
+    # (name, label, type, fieldType)
+    ("sourcebook_last_utm_source", "Last UTM source", "string", "text"),
+    ("sourcebook_last_utm_medium", "Last UTM medium", "string", "text"),
+    ("sourcebook_last_utm_campaign", "Last UTM campaign", "string", "text"),
+    ("sourcebook_last_utm_content", "Last UTM content", "string", "text"),
+    ("sourcebook_last_utm_term", "Last UTM term", "string", "text"),
+    ("sourcebook_last_channel", "Last channel", "string", "text"),
+    ("sourcebook_first_utm_source", "First UTM source", "string", "text"),
+    ("sourcebook_first_utm_medium", "First UTM medium", "string", "text"),
+    ("sourcebook_first_utm_campaign", "First UTM campaign", "string", "text"),
+    ("sourcebook_first_channel", "First channel", "string", "text"),
+    ("sourcebook_self_reported_source", "Self-reported source", "string", "text"),
+    ("sourcebook_last_booking_at", "Last booking at", "datetime", "date"),
+    ("sourcebook_bookings_count", "Bookings", "number", "number"),
+]
+MEETING_PROPERTIES = [("sourcebook_booking_uri", "Sourcebook booking (Calendly invitee URI)", "string", "text")]
+GROUP = ("sourcebook", "Sourcebook")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def contact_properties(*, bookings: list[Booking]) -> dict:
+    """One contact from all of that person's bookings: first touch, last touch, counts."""
+    counted = [b for b in bookings if not b.rescheduled] or bookings
+    ordered = sorted(counted, key=lambda b: (b.booked_at or timezone.now(), b.id))
+    first, last = ordered[0], ordered[-1]
+    first_name, last_name = last.first_name, last.last_name
+    if not (first_name or last_name) and last.name:
+        first_name, _, last_name = last.name.partition(" ")
+    self_reported = next((b.self_reported_source for b in reversed(ordered) if b.self_reported_source), "")
+    return {
+        "email": last.email,
+        "firstname": first_name,
+        "lastname": last_name,
+        "sourcebook_last_utm_source": last.source,
+        "sourcebook_last_utm_medium": last.medium,
+        "sourcebook_last_utm_campaign": last.campaign,
+        "sourcebook_last_utm_content": last.content,
+        "sourcebook_last_utm_term": last.term,
+        "sourcebook_last_channel": last.channel,
+        "sourcebook_first_utm_source": first.source,
+        "sourcebook_first_utm_medium": first.medium,
+        "sourcebook_first_utm_campaign": first.campaign,
+        "sourcebook_first_channel": first.channel,
+        "sourcebook_self_reported_source": self_reported,
+        "sourcebook_last_booking_at": _iso(last.booked_at),
+        "sourcebook_bookings_count": str(len(counted)),
+    }
+
+
+def meeting_outcome(booking: Booking) -> str:
+    if booking.rescheduled:
+        return "RESCHEDULED"
+    if booking.status == Booking.Status.CANCELED:
+        return "CANCELED"
+    if booking.no_show:
+        return "NO_SHOW"
+    return "SCHEDULED"
+
+
+def meeting_properties(*, booking: Booking) -> dict:
+    start = booking.start_time or booking.booked_at
+    qa = "; ".join(f"Q: {q.get('question')} A: {q.get('answer')}" for q in booking.questions_and_answers or [])
+    return {
+        "hs_timestamp": _iso(start),
+        "hs_meeting_title": f"{booking.event_type_name or 'Calendly booking'} – {booking.name or booking.email}",
+        "hs_meeting_body": f"Booked via Calendly ({booking.channel}: {booking.source} / {booking.medium} / {booking.campaign}). {qa}".strip(),
+        "hs_meeting_start_time": _iso(start),
+        "hs_meeting_end_time": _iso(booking.end_time or start),
+        "hs_meeting_outcome": meeting_outcome(booking),
+        "hs_meeting_external_url": booking.event_uri or booking.invitee_uri,
+        "sourcebook_booking_uri": booking.invitee_uri,
+    }

@@ -1,0 +1,295 @@
+"""One sync batch: claim up to 100 bookings, coalesce per contact, upsert contacts, write meetings."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from bookings.models import Booking
+from hubspot_sync.client import HubSpotClient, HubSpotError
+from hubspot_sync.models import BookingSync
+from hubspot_sync.ratelimit import RateLimiter
+from hubspot_sync.services import outbox
+from hubspot_sync.services.connection import ConnectionBroken, connection_mark_broken, connection_mode, connection_token
+from hubspot_sync.services.payloads import contact_properties, meeting_properties
+from project.metrics import HUBSPOT_REQUESTS, SYNC_BATCH_SECONDS
+
+logger = logging.getLogger("sourcebook.hubspot")
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    synced: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0
+    requests: int = 0
+    errors: list = field(default_factory=list)
+
+
+def hubspot_client(*, limiter: RateLimiter | None = None) -> HubSpotClient:
+    limiter = limiter or RateLimiter()
+
+    def count(response):
+        HUBSPOT_REQUESTS.labels(operation=response.request.url.path.rsplit("/", 1)[-1], status=str(response.status_code)).inc()
+        if response.status_code == 429:
+            retry = response.headers.get("Retry-After")
+            limiter.block(float(retry) if retry else 10.0)
+
+    return HubSpotClient(
+        base_url=settings.HUBSPOT_API_URL, token=connection_token, timeout=settings.HUBSPOT_TIMEOUT_SECONDS,
+        before_request=limiter.acquire, after_response=count,
+    )
+
+
+def sync_drain(*, max_seconds: float = 50.0, client: HubSpotClient | None = None) -> BatchReport:
+    """Drain the outbox batch after batch until it is empty or time is up (the limiter paces us)."""
+    total = BatchReport()
+    deadline = time.monotonic() + max_seconds
+    own_client = client is None and connection_mode() != "dry_run"
+    client = client or (hubspot_client() if own_client else None)
+    try:
+        while time.monotonic() < deadline:
+            report = sync_batch(client=client)
+            for name in ("claimed", "synced", "retried", "dead", "skipped", "requests"):
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            total.errors.extend(report.errors)
+            if report.claimed == 0:
+                break
+    finally:
+        if own_client and client is not None:
+            client.close()
+    return total
+
+
+def sync_batch(*, client: HubSpotClient | None) -> BatchReport:
+    """Claim, send, record. Never raises for HubSpot errors: every outcome lands on the rows."""
+    report = BatchReport()
+    rows = outbox.sync_claim()
+    report.claimed = len(rows)
+    if not rows:
+        return report
+    started = time.monotonic()
+    by_id = {row.booking_id: row for row in rows}
+    bookings = {b.id: b for b in Booking.objects.filter(id__in=list(by_id))}
+    # The contact is written from all of a person's bookings (first/last touch), not just this batch.
+    emails = sorted({b.email for b in bookings.values() if b.email})
+    history = defaultdict(list)
+    for b in Booking.objects.filter(email__in=emails):
+        history[b.email].append(b)
+
+    no_email = [by_id[b.id] for b in bookings.values() if not b.email]
+    if no_email:
+        outbox.sync_finish_dead(rows=no_email, error="booking has no email: HubSpot contacts are keyed by email")
+        report.dead += len(no_email)
+
+    contact_inputs = [{"idProperty": "email", "id": email, "properties": contact_properties(bookings=history[email])}
+                      for email in emails]
+    if client is None:  # dry run: show exactly what would be sent
+        meetings = [meeting_properties(booking=bookings[r.booking_id]) for r in rows if bookings[r.booking_id].email]
+        outbox.sync_finish_ok(rows=[r for r in rows if r not in no_email], state=BookingSync.State.SKIPPED,
+                              request={"contacts_batch_upsert": {"inputs": contact_inputs}, "meetings": meetings})
+        report.skipped = len(rows) - len(no_email)
+        return report
+
+    live = [r for r in rows if r not in no_email]
+    try:
+        _sync_rows(client=client, rows=live, bookings=bookings, contact_inputs=contact_inputs, report=report)
+    except ConnectionBroken as exc:
+        outbox.sync_finish_retry(rows=_in_flight(live), error=f"HubSpot connection broken: {exc}", retry_after=300,
+                                 count_attempt=False)
+        report.retried += len(live)
+    except Exception as exc:  # noqa: BLE001 - unexpected: keep rows safe and visible
+        logger.exception("hubspot sync batch crashed")
+        outbox.sync_finish_retry(rows=_in_flight(live), error=f"{type(exc).__name__}: {exc}")
+        report.retried += len(live)
+        report.errors.append(str(exc))
+    SYNC_BATCH_SECONDS.observe(time.monotonic() - started)
+    logger.info("hubspot sync batch", extra={
+        "claimed": report.claimed, "synced": report.synced, "retried": report.retried, "dead": report.dead,
+        "requests": report.requests, "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+    return report
+
+
+def _in_flight(rows: list[BookingSync]) -> list[BookingSync]:
+    states = dict(BookingSync.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "state"))
+    return [r for r in rows if states.get(r.pk) == BookingSync.State.IN_FLIGHT]
+
+
+def _fail(rows, exc: HubSpotError, report: BatchReport, request=None) -> None:
+    """Route a HubSpot error: transient → retry with backoff; data problems → dead letter; auth → pause."""
+    if exc.kind == "validation" or exc.kind == "not_found" or exc.kind == "conflict":
+        outbox.sync_finish_dead(rows=rows, error=exc.message, status=exc.status, request=request, response=exc.body)
+        report.dead += len(rows)
+    elif exc.kind in ("auth", "forbidden"):
+        if exc.kind == "forbidden" or connection_mode() == "token":
+            connection_mark_broken(reason=f"HubSpot answered {exc.status}: {exc.message}")
+        outbox.sync_finish_retry(rows=rows, error=exc.message, status=exc.status, retry_after=300, count_attempt=False,
+                                 request=request, response=exc.body)
+        report.retried += len(rows)
+    else:
+        rate_limited = exc.kind == "rate_limit"
+        outbox.sync_finish_retry(rows=rows, error=exc.message, status=exc.status,
+                                 retry_after=exc.retry_after if rate_limited else None,
+                                 count_attempt=not rate_limited, request=request, response=exc.body)
+        report.retried += len(rows)
+    report.errors.append(f"{exc.kind}: {exc.message}")
+
+
+def _call(client_method, inputs, report: BatchReport, *, retry_auth: bool = True):
+    """One batch request; a 401 gets exactly one token refresh and one retry (never a loop)."""
+    report.requests += 1
+    try:
+        return client_method(inputs)
+    except HubSpotError as exc:
+        if exc.kind == "auth" and retry_auth and connection_mode() == "oauth":
+            from hubspot_sync.services.connection import connection_get, connection_refresh
+
+            connection_refresh(seen_version=connection_get().token_version)
+            report.requests += 1
+            return client_method(inputs)
+        raise
+
+
+def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -> None:
+    rows_by_email = defaultdict(list)
+    for row in rows:
+        rows_by_email[bookings[row.booking_id].email].append(row)
+
+    # 1. Contacts: one batch upsert by email (idempotent by nature).
+    try:
+        result = _call(client.contacts_batch_upsert, contact_inputs, report)
+    except HubSpotError as exc:
+        if exc.kind == "validation" and len(contact_inputs) > 1:
+            return _isolate_contacts(client=client, rows_by_email=rows_by_email, bookings=bookings,
+                                     contact_inputs=contact_inputs, report=report)
+        return _fail(rows, exc, report, request={"inputs": contact_inputs})
+    contact_ids = {}
+    for item in result.results:
+        email = (item.get("properties") or {}).get("email") or item.get("id_property_value")
+        if email:
+            contact_ids[email.lower()] = str(item["id"])
+    failed_rows = []
+    for error in result.errors:
+        email = _error_email(error, contact_inputs)
+        if email:
+            bad = rows_by_email.pop(email, [])
+            failed_rows.extend(bad)
+            outbox.sync_finish_dead(rows=bad, error=error.get("message", "contact rejected"), status=400,
+                                    request={"inputs": [i for i in contact_inputs if i["id"] == email]}, response=error)
+            report.dead += len(bad)
+    unknown = [email for email in rows_by_email if email not in contact_ids]
+    if unknown:  # HubSpot did not tell us what happened to these: retry them
+        retry = [r for e in unknown for r in rows_by_email.pop(e)]
+        outbox.sync_finish_retry(rows=retry, error="contact missing from HubSpot's response")
+        report.retried += len(retry)
+    _sync_meetings(client=client, rows=[r for rs in rows_by_email.values() for r in rs], bookings=bookings,
+                   contact_ids=contact_ids, report=report)
+
+
+def _isolate_contacts(*, client, rows_by_email, bookings, contact_inputs, report) -> None:
+    """A whole-batch 400: send inputs one by one so only the bad ones become dead letters."""
+    for single in contact_inputs:
+        email = single["id"]
+        _sync_rows(client=client, rows=rows_by_email.get(email, []), bookings=bookings, contact_inputs=[single], report=report)
+
+
+def _error_email(error: dict, contact_inputs: list[dict]) -> str | None:
+    context = error.get("context") or {}
+    for key in ("ids", "emails", "id"):
+        values = context.get(key)
+        if isinstance(values, list) and values:
+            return str(values[0]).lower()
+        if isinstance(values, str):
+            return values.lower()
+    message = error.get("message", "")
+    return next((i["id"] for i in contact_inputs if i["id"] in message), None)
+
+
+def _sync_meetings(*, client, rows, bookings, contact_ids, report: BatchReport) -> None:
+    if not rows:
+        return
+    # A create that may have happened (timeout, crash) is looked up before creating again.
+    uncertain = [r for r in rows if r.meeting_create_uncertain and not bookings[r.booking_id].hubspot_meeting_id]
+    if uncertain:
+        uris = [bookings[r.booking_id].invitee_uri for r in uncertain]
+        try:
+            report.requests += 1
+            found = client.meetings_search_by_property("sourcebook_booking_uri", uris)
+        except HubSpotError as exc:
+            return _fail(rows, exc, report)
+        by_uri = {(m.get("properties") or {}).get("sourcebook_booking_uri"): str(m["id"]) for m in found}
+        for row in uncertain:
+            booking = bookings[row.booking_id]
+            if by_uri.get(booking.invitee_uri):
+                booking.hubspot_meeting_id = by_uri[booking.invitee_uri]
+                Booking.objects.filter(pk=booking.pk).update(hubspot_meeting_id=booking.hubspot_meeting_id)
+
+    updates = [r for r in rows if bookings[r.booking_id].hubspot_meeting_id]
+    creates = [r for r in rows if not bookings[r.booking_id].hubspot_meeting_id]
+    ok_rows = []
+    if updates:
+        inputs = [{"id": bookings[r.booking_id].hubspot_meeting_id, "properties": meeting_properties(booking=bookings[r.booking_id])}
+                  for r in updates]
+        ok_rows += _send_meetings(client.meetings_batch_update, inputs, updates, report, bookings, key="id")
+    if creates:
+        inputs = []
+        for r in creates:
+            booking = bookings[r.booking_id]
+            inputs.append({
+                "objectWriteTraceId": str(booking.pk),
+                "properties": meeting_properties(booking=booking),
+                "associations": [{"to": {"id": contact_ids[booking.email]},
+                                  "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 200}]}],
+            })
+        outbox.sync_mark_uncertain(booking_ids=[r.booking_id for r in creates])
+        ok_rows += _send_meetings(client.meetings_batch_create, inputs, creates, report, bookings, key="create")
+    for row in ok_rows:
+        booking = bookings[row.booking_id]
+        Booking.objects.filter(pk=booking.pk).update(
+            hubspot_contact_id=contact_ids.get(booking.email, ""), hubspot_meeting_id=booking.hubspot_meeting_id)
+    outbox.sync_finish_ok(rows=ok_rows)
+    report.synced += len(ok_rows)
+    from hubspot_sync.services.deals import deals_apply
+
+    deals_apply(client=client, bookings=[bookings[r.booking_id] for r in ok_rows], contact_ids=contact_ids, report=report)
+
+
+def _send_meetings(method, inputs, rows, report, bookings, *, key) -> list:
+    try:
+        result = _call(method, inputs, report)
+    except HubSpotError as exc:
+        _fail(rows, exc, report, request={"inputs": inputs})
+        return []
+    ok = []
+    if key == "create":
+        by_trace = {}
+        for item in result.results:
+            uri = (item.get("properties") or {}).get("sourcebook_booking_uri")
+            by_trace[uri] = str(item["id"])
+        for row in rows:
+            booking = bookings[row.booking_id]
+            if booking.invitee_uri in by_trace:
+                booking.hubspot_meeting_id = by_trace[booking.invitee_uri]
+                ok.append(row)
+    else:
+        done_ids = {str(item["id"]) for item in result.results}
+        ok = [r for r in rows if bookings[r.booking_id].hubspot_meeting_id in done_ids]
+    rest = [r for r in rows if r not in ok]
+    if rest:
+        message = "; ".join(e.get("message", "") for e in result.errors)[:2000] or "not in HubSpot's response"
+        validation = any(e.get("category") == "VALIDATION_ERROR" for e in result.errors)
+        if validation:
+            outbox.sync_finish_dead(rows=rest, error=message, status=result.status, request={"inputs": inputs},
+                                    response=result.response_body)
+            report.dead += len(rest)
+        else:
+            outbox.sync_finish_retry(rows=rest, error=message, status=result.status, request={"inputs": inputs},
+                                     response=result.response_body)
+            report.retried += len(rest)
+    return ok
