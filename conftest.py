@@ -28,3 +28,22 @@ def post_signed(csrf_client):
         )
 
     return post
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Transactional tests truncate tables (seed rules included) in a reused test DB: re-seed."""
+    from attribution.services import defaults_install
+
+    with django_db_blocker.unblock():
+        defaults_install()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ruleset_cache():
+    """A rolled-back test must not leave its compiled rules cached for the next one."""
+    from attribution import services
+
+    services._cache["ruleset"] = None
+    yield
+    services._cache["ruleset"] = None

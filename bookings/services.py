@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback as tb
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import transaction
@@ -249,3 +249,10 @@ def _booking_events(*, invitee_uri: str, including: int | None) -> list[InviteeE
         if event is not None and event.invitee_uri == invitee_uri:
             events.append(event)
     return events
+
+
+def deliveries_process_stuck(*, older_than_seconds: int = 60) -> int:
+    """Stored but never processed (the web process died in between): finish the job."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED, received_at__lt=cutoff)
+    return sum(deliveries_replay(queryset=stuck).values())

@@ -8,3 +8,57 @@ HUBSPOT_REQUESTS = Counter("sourcebook_hubspot_requests_total", "HubSpot API req
 HUBSPOT_REFRESH = Counter("hubspot_refresh_attempts_total", "HubSpot OAuth token refresh attempts", ["result"])
 SYNC_BATCH_SECONDS = Histogram("sourcebook_hubspot_sync_batch_seconds", "Duration of one HubSpot sync batch")
 BACKFILL_INVITEES = Counter("sourcebook_backfill_invitees_total", "Invitees read by the Calendly backfill", ["result"])
+
+
+class QueueCollector:
+    """Gauges read at scrape time: outbox depth, dead letters, deliveries stuck in `received`."""
+
+    def collect(self):
+        from django.db.models import Count, Q
+        from prometheus_client.core import GaugeMetricFamily
+
+        from bookings.models import WebhookDelivery
+        from hubspot_sync.models import BookingSync
+
+        try:
+            queue = BookingSync.objects.aggregate(
+                depth=Count("pk", filter=Q(state__in=["pending", "in_flight"])), dead=Count("pk", filter=Q(state="dead")))
+            stuck = WebhookDelivery.objects.filter(state__in=["received", "failed"]).values("state").annotate(n=Count("id"))
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the DB is down
+            return
+        yield GaugeMetricFamily("sourcebook_hubspot_outbox_depth", "Bookings waiting for HubSpot", value=queue["depth"])
+        yield GaugeMetricFamily("sourcebook_hubspot_dead_letters", "HubSpot dead letters", value=queue["dead"])
+        deliveries = GaugeMetricFamily("sourcebook_deliveries_unprocessed", "Deliveries not processed, by state", labels=["state"])
+        for row in stuck:
+            deliveries.add_metric([row["state"]], row["n"])
+        yield deliveries
+
+
+def metrics_view(request):
+    """django-prometheus' exporter behind an IP allow list or a bearer token (METRICS_* settings)."""
+    import hmac
+
+    from django.conf import settings
+    from django.http import HttpResponseForbidden
+    from django_prometheus.exports import ExportToDjangoView
+
+    token = settings.METRICS_TOKEN
+    auth = request.headers.get("Authorization", "")
+    allowed = request.META.get("REMOTE_ADDR") in settings.METRICS_ALLOWED_IPS
+    if token and hmac.compare_digest(auth, f"Bearer {token}"):
+        allowed = True
+    if not allowed:
+        return HttpResponseForbidden("metrics: not allowed from here")
+    return ExportToDjangoView(request)
+
+
+_registered = {"done": False}
+
+
+def register_collectors():
+    if _registered["done"]:
+        return
+    from prometheus_client import REGISTRY
+
+    REGISTRY.register(QueueCollector())
+    _registered["done"] = True

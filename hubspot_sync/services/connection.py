@@ -93,14 +93,20 @@ def connection_refresh(*, seen_version: int, wait_seconds: float = 30.0) -> str:
 
 
 def _wait_for_refresh(*, seen_version: int, wait_seconds: float) -> str:
+    """Someone else holds the refresh lease: use the pair they store (or the token already fresh)."""
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         conn = HubspotConnection.objects.get(name="default")
         if conn.state == HubspotConnection.State.BROKEN:
             raise ConnectionBroken(conn.broken_reason)
-        if conn.token_version > seen_version and conn.refreshing_until is None and conn.access_token:
+        now = timezone.now()
+        lease_over = conn.refreshing_until is None or conn.refreshing_until < now
+        fresh = bool(conn.access_token and conn.expires_at and conn.expires_at - now > REFRESH_MARGIN)
+        if lease_over and conn.access_token and (conn.token_version > seen_version or fresh):
             return conn.access_token
-        time.sleep(0.1)
+        if lease_over and conn.refreshing_until is not None:  # the refresher died: take over
+            return connection_refresh(seen_version=conn.token_version, wait_seconds=max(0.0, deadline - time.monotonic()))
+        time.sleep(0.05)
     raise TimeoutError("another worker is still refreshing the HubSpot token")
 
 

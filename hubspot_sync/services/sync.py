@@ -37,9 +37,10 @@ def hubspot_client(*, limiter: RateLimiter | None = None) -> HubSpotClient:
 
     def count(response):
         HUBSPOT_REQUESTS.labels(operation=response.request.url.path.rsplit("/", 1)[-1], status=str(response.status_code)).inc()
-        if response.status_code == 429:
+        if response.status_code == 429:  # pause every worker, not just this one
             retry = response.headers.get("Retry-After")
-            limiter.block(float(retry) if retry else 10.0)
+            interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+            limiter.block(float(retry) if retry else (int(interval) / 1000 if interval else 10.0))
 
     return HubSpotClient(
         base_url=settings.HUBSPOT_API_URL, token=connection_token, timeout=settings.HUBSPOT_TIMEOUT_SECONDS,

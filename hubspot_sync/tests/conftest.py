@@ -1,0 +1,23 @@
+import httpx
+import pytest
+
+from hubspot_sync.fake_server import FakeConfig, FakeHubSpotServer
+from hubspot_sync.ratelimit import RateLimiter
+
+
+@pytest.fixture
+def fake_hubspot(settings):
+    """A running fake HubSpot with our properties in place, and the app pointed at it."""
+    server = FakeHubSpotServer(config=FakeConfig(seed=7), preset_properties=True).start()
+    settings.HUBSPOT_API_URL = server.url
+    settings.HUBSPOT_ACCESS_TOKEN = "fake-token"
+    settings.HUBSPOT_TIMEOUT_SECONDS = 2.0
+    settings.HUBSPOT_RATE_LIMIT = 1000
+    RateLimiter().reset()
+    yield server
+    server.stop()
+    RateLimiter().reset()
+
+
+def fake_state(server) -> dict:
+    return httpx.get(f"{server.url}/__fake__/state").json()

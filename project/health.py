@@ -1,0 +1,83 @@
+"""/healthz: one JSON answer to "is anything stuck?" — 200 when healthy, 503 otherwise."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Min, Q
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+HEARTBEAT_KEY = "sourcebook:worker:heartbeat"
+SUBSCRIPTION_KEY = "sourcebook:calendly:subscription"
+
+
+def heartbeat_write() -> None:
+    """Written by a beat-scheduled task that a worker runs: proves both are alive."""
+    redis.Redis.from_url(settings.REDIS_URL).set(HEARTBEAT_KEY, str(time.time()), ex=3600)
+
+
+def health_report() -> tuple[bool, dict]:
+    checks: dict = {}
+    healthy = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = {"ok": True}
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+        return False, checks
+
+    r = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        r.ping()
+        checks["redis"] = {"ok": True}
+        beat = r.get(HEARTBEAT_KEY)
+        age = time.time() - float(beat) if beat else None
+        fresh = age is not None and age < settings.HEALTH_WORKER_MAX_AGE_SECONDS
+        checks["worker"] = {"ok": fresh, "heartbeat_age_seconds": round(age, 1) if age is not None else None}
+        healthy &= fresh
+        subscription = r.get(SUBSCRIPTION_KEY)
+        import json
+
+        sub = json.loads(subscription) if subscription else {"state": "unknown"}
+        sub_ok = sub.get("state") in ("active", "unknown")
+        checks["calendly_subscription"] = {"ok": sub_ok, **sub}
+        healthy &= sub_ok
+    except redis.RedisError as exc:
+        checks["redis"] = {"ok": False, "error": type(exc).__name__}
+        healthy = False
+
+    from bookings.models import WebhookDelivery
+    from hubspot_sync.models import BookingSync
+    from hubspot_sync.services.connection import connection_status
+
+    latest = WebhookDelivery.objects.filter(origin=WebhookDelivery.Origin.WEBHOOK).order_by("-received_at").values_list("received_at", flat=True).first()
+    checks["last_delivery"] = {"ok": True, "age_seconds": round((timezone.now() - latest).total_seconds(), 1) if latest else None}
+
+    hubspot = connection_status()
+    hubspot_ok = hubspot["state"] != "broken"
+    checks["hubspot"] = {"ok": hubspot_ok, **hubspot}
+    healthy &= hubspot_ok
+
+    queue = BookingSync.objects.aggregate(
+        pending=Count("pk", filter=Q(state__in=["pending", "in_flight"])),
+        dead=Count("pk", filter=Q(state="dead")),
+        oldest=Min("updated_at", filter=Q(state__in=["pending", "in_flight"])),
+    )
+    oldest_age = (timezone.now() - queue["oldest"]).total_seconds() if queue["oldest"] else 0
+    outbox_ok = oldest_age < settings.HEALTH_OUTBOX_MAX_AGE_SECONDS
+    checks["outbox"] = {"ok": outbox_ok, "depth": queue["pending"], "oldest_pending_age_seconds": round(oldest_age, 1)}
+    checks["dead_letters"] = {"ok": True, "count": queue["dead"]}
+    healthy &= outbox_ok
+    return bool(healthy), checks
+
+
+@require_GET
+def healthz(request):
+    healthy, checks = health_report()
+    return JsonResponse({"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)
