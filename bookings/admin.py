@@ -1,0 +1,125 @@
+import json
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from bookings.models import Booking, WebhookDelivery
+from bookings.services import deliveries_replay
+
+
+def _pretty_json(value) -> str:
+    return format_html("<pre style='white-space:pre-wrap;max-width:80em'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Derived data: visible to sales, editable by no one (it is re-derived from deliveries)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(Booking)
+class BookingAdmin(ReadOnlyAdmin):
+    list_display = ("email", "name", "status", "channel", "source", "medium", "campaign", "event_type_name",
+                    "booked_at", "start_time", "no_show", "rescheduled", "hubspot_state")
+    list_filter = ("status", "channel", "event_type_name", ("booked_at", admin.DateFieldListFilter),
+                   ("start_time", admin.DateFieldListFilter), "no_show", "rescheduled", "hubspot_state", "medium", "source")
+    search_fields = ("email", "name", "campaign", "source", "invitee_uri")
+    date_hierarchy = "booked_at"
+    list_select_related = ("rescheduled_from",)
+    show_full_result_count = False
+    list_per_page = 50
+    fieldsets = (
+        ("Invitee", {"fields": ("email", "name", "status", "event_type_name", "start_time", "end_time", "timezone",
+                                "booked_at", "no_show", "no_show_marked_at")}),
+        ("Attribution", {"fields": ("channel", "source", "medium", "campaign", "content", "term", "visitor_id",
+                                    "self_reported_source", "self_reported_raw", "attribution_flags", "rules_version")}),
+        ("Cancellation and reschedule", {"fields": ("canceled_at", "canceled_by", "canceler_type", "cancel_reason",
+                                                    "rescheduled", "rescheduled_from_link", "new_invitee_uri")}),
+        ("HubSpot", {"fields": ("hubspot_state", "hubspot_contact_id", "hubspot_meeting_id")}),
+        ("Raw", {"fields": ("invitee_uri", "event_uri", "deliveries_link", "tracking_pretty", "answers_pretty",
+                            "last_event_at", "created_at", "updated_at")}),
+    )
+    readonly_fields = [f for fs in fieldsets for f in fs[1]["fields"]]
+
+    @admin.display(description="tracking (raw)")
+    def tracking_pretty(self, obj):
+        return _pretty_json(obj.tracking)
+
+    @admin.display(description="questions and answers")
+    def answers_pretty(self, obj):
+        return _pretty_json(obj.questions_and_answers)
+
+    @admin.display(description="deliveries")
+    def deliveries_link(self, obj):
+        url = reverse("admin:bookings_webhookdelivery_changelist") + f"?invitee_uri={obj.invitee_uri}"
+        return format_html('<a href="{}">Webhook deliveries for this booking</a>', url)
+
+    @admin.display(description="rescheduled from")
+    def rescheduled_from_link(self, obj):
+        if not obj.rescheduled_from_id:
+            return "—"
+        url = reverse("admin:bookings_booking_change", args=[obj.rescheduled_from_id])
+        return format_html('<a href="{}">{}</a>', url, obj.rescheduled_from)
+
+
+@admin.action(description="Replay selected deliveries (re-derive their bookings)", permissions=["change"])
+def replay(modeladmin, request, queryset):
+    counts = deliveries_replay(queryset=queryset)
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to replay"
+    modeladmin.message_user(request, f"Replayed: {summary}.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "received_at", "origin", "event_type", "state", "signature_valid", "invitee_uri", "attempts", "short_error")
+    list_filter = ("state", "origin", "event_type", "signature_valid")
+    search_fields = ("=invitee_uri",)
+    show_full_result_count = False
+    actions = [replay]
+    fields = ("received_at", "origin", "remote_addr", "state", "signature_valid", "signature_error", "event_type",
+              "invitee_uri", "booking_link", "attempts", "processed_at", "error", "traceback", "headers_pretty", "body_pretty")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("body", "traceback")
+
+    def get_object(self, request, object_id, from_field=None):
+        return WebhookDelivery.objects.filter(pk=object_id).first()
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "invitee_uri" or super().lookup_allowed(lookup, value, request)
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for actions (replay) on the list; the form itself is read-only.
+        return request.user.has_perm("bookings.change_webhookdelivery")
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return (obj.error or "")[:80]
+
+    @admin.display(description="body")
+    def body_pretty(self, obj):
+        text = obj.body_text
+        try:
+            return _pretty_json(json.loads(text))
+        except ValueError:
+            return format_html("<pre style='white-space:pre-wrap'>{}</pre>", text)
+
+    @admin.display(description="headers")
+    def headers_pretty(self, obj):
+        return _pretty_json(obj.headers)
+
+    @admin.display(description="booking")
+    def booking_link(self, obj):
+        booking = Booking.objects.filter(invitee_uri=obj.invitee_uri).only("id").first() if obj.invitee_uri else None
+        if booking is None:
+            return "—"
+        return format_html('<a href="{}">booking #{}</a>', reverse("admin:bookings_booking_change", args=[booking.pk]), booking.pk)

@@ -1,0 +1,43 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from bookings.models import WebhookDelivery
+from bookings.services import deliveries_replay
+from project.progress import ProgressBar
+
+
+class Command(BaseCommand):
+    help = "Re-derive bookings from stored raw deliveries (rejected ones stay rejected)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--failed", action="store_true", help="Only deliveries that failed.")
+        parser.add_argument("--since", help="Only deliveries received on or after YYYY-MM-DD.")
+        parser.add_argument("--id", type=int, action="append", dest="ids", help="Only this delivery id (repeatable).")
+        parser.add_argument("--invitee", help="Only deliveries of this invitee URI.")
+
+    def handle(self, *args, failed=False, since=None, ids=None, invitee=None, **options):
+        qs = WebhookDelivery.objects.all()
+        if failed:
+            qs = qs.filter(state=WebhookDelivery.State.FAILED)
+        if since:
+            day = parse_date(since)
+            if day is None:
+                raise CommandError(f"--since must be YYYY-MM-DD, got {since!r}")
+            qs = qs.filter(received_at__gte=timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time())))
+        if ids:
+            qs = qs.filter(pk__in=ids)
+        if invitee:
+            qs = qs.filter(invitee_uri=invitee)
+        total = qs.exclude(state=WebhookDelivery.State.REJECTED).count()
+        bar = ProgressBar(self.stdout, label="replay", unit="deliveries")
+        done = {"n": 0}
+
+        def progress(_delivery):
+            done["n"] += 1
+            bar.update(done["n"], total)
+
+        counts = deliveries_replay(queryset=qs, progress=progress)
+        bar.finish()
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to replay"
+        self.stdout.write(f"Replayed {sum(counts.values())} deliveries: {summary}.")
