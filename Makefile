@@ -3,15 +3,52 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+PORT ?= 8000
+export PORT
 
-.PHONY: run test install static migrate bench faults clean
+# Without a real HubSpot token, `make run` starts the in-project fake HubSpot and points the app at it.
+ifeq ($(strip $(HUBSPOT_ACCESS_TOKEN)),)
+  RUN_ENV := HUBSPOT_ACCESS_TOKEN=fake-token HUBSPOT_API_URL=http://127.0.0.1:8025
+  PROCFILE := Procfile.dev
+else
+  RUN_ENV :=
+  PROCFILE := Procfile
+endif
+
+.PHONY: run test install static migrate preflight bench faults clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
-	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check -r requirements/dev.txt
-	touch $(STAMP)
+	@touch $(STAMP)
 
 install: $(STAMP)
 
+preflight: install
+	@$(PY) -c "from project.preflight import check_or_exit; check_or_exit(create_database=True)"
+
+static: install
+	@$(PY) manage.py collectstatic --noinput -v0
+
+migrate: preflight
+	@$(PY) manage.py migrate --noinput -v0
+
+run: migrate static
+	@$(PY) manage.py setup_roles -v0 >/dev/null
+	@$(PY) manage.py seed_demo
+	@echo ""
+	@echo "Sourcebook is starting on http://127.0.0.1:$(PORT)/"
+	@echo "  dashboard: http://127.0.0.1:$(PORT)/dashboard/   admin: http://127.0.0.1:$(PORT)/admin/   API docs: http://127.0.0.1:$(PORT)/api/docs/"
+	@$(PY) manage.py create_demo_users
+	@echo "  webhook URL for Calendly: http://127.0.0.1:$(PORT)/webhooks/calendly/  (Ctrl-C stops everything)"
+	@echo ""
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_ENV) exec $(VENV)/bin/honcho -f $(PROCFILE) start
+
 test: install
-	$(VENV)/bin/pytest -p no:randomly
+	$(VENV)/bin/pytest
+
+bench: install
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) staticfiles

@@ -94,6 +94,10 @@ class ChannelRule(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        permissions = [
+            ("view_dashboard", "Can view the marketing dashboard and reports"),
+            ("assign_attribution", "Can assign attribution to untagged bookings"),
+        ]
 
     def __str__(self):
         return f"{self.position}. {self.channel}"

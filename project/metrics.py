@@ -13,6 +13,9 @@ BACKFILL_INVITEES = Counter("sourcebook_backfill_invitees_total", "Invitees read
 class QueueCollector:
     """Gauges read at scrape time: outbox depth, dead letters, deliveries stuck in `received`."""
 
+    def describe(self):
+        return []  # registering must not query the database (it happens at app start-up)
+
     def collect(self):
         from django.db.models import Count, Q
         from prometheus_client.core import GaugeMetricFamily

@@ -1,0 +1,35 @@
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+
+# Marketing owns attribution; Sales reads bookings; Admin does everything (superusers aside).
+ROLES = {
+    "Marketing": [
+        "attribution.view_dashboard", "attribution.assign_attribution",
+        "attribution.add_channelrule", "attribution.change_channelrule", "attribution.delete_channelrule", "attribution.view_channelrule",
+        "attribution.add_alias", "attribution.change_alias", "attribution.delete_alias", "attribution.view_alias",
+        "attribution.add_bannedvalue", "attribution.change_bannedvalue", "attribution.delete_bannedvalue", "attribution.view_bannedvalue",
+        "attribution.add_sourcecategory", "attribution.change_sourcecategory", "attribution.view_sourcecategory",
+        "bookings.view_booking",
+    ],
+    "Sales": ["bookings.view_booking"],
+    "Admin": ["*"],
+}
+
+
+def role_permissions(codes: list[str]):
+    if codes == ["*"]:
+        return Permission.objects.filter(content_type__app_label__in=["attribution", "bookings", "hubspot_sync", "auth", "authtoken"])
+    pairs = [code.split(".", 1) for code in codes]
+    found = [Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in pairs]
+    return found
+
+
+class Command(BaseCommand):
+    help = "Create or update the Marketing, Sales and Admin groups (safe to run again)."
+
+    def handle(self, *args, **options):
+        for name, codes in ROLES.items():
+            group, created = Group.objects.get_or_create(name=name)
+            perms = list(role_permissions(codes))
+            group.permissions.set(perms)
+            self.stdout.write(f"{'created' if created else 'updated'} group {name} ({len(perms)} permissions)")
