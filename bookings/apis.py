@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from bookings.filters import BookingFilter
 from bookings.models import WebhookDelivery
 from bookings.selectors import booking_list
-from bookings.services import delivery_process, delivery_record
+from bookings.services import delivery_receive
 
 
 class CalendlyWebhookApi(APIView):
@@ -37,7 +37,7 @@ class CalendlyWebhookApi(APIView):
         except RequestDataTooBig:
             return self._too_large(headers=headers, remote_addr=remote_addr, size=declared)
         try:
-            delivery = delivery_record(body=body, headers=headers, remote_addr=remote_addr)
+            receipt = delivery_receive(body=body, headers=headers, remote_addr=remote_addr)
         except DatabaseError:
             # Not stored means not safe to acknowledge: 503 makes Calendly send it again.
             return Response(
@@ -45,18 +45,15 @@ class CalendlyWebhookApi(APIView):
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
                 headers={"Retry-After": "30"},
             )
-        if delivery.state == WebhookDelivery.State.REJECTED:
-            return Response({"detail": delivery.signature_error}, status=status.HTTP_401_UNAUTHORIZED)
-        delivery = delivery_process(delivery=delivery)
-        return Response({"ok": True, "delivery": delivery.pk, "state": delivery.state})
+        if receipt.state == WebhookDelivery.State.REJECTED:
+            return Response({"detail": receipt.error}, status=status.HTTP_401_UNAUTHORIZED)
+        return Response({"ok": True, "delivery": receipt.delivery_id, "state": receipt.state})
 
     def _too_large(self, *, headers, remote_addr, size):
         limit = settings.WEBHOOK_MAX_BODY_BYTES
         try:
             # The oversized body itself is not kept; the attempt is, so it shows up in admin.
-            delivery_record(
-                body=b"", headers=headers, remote_addr=remote_addr, reject_reason=f"body too large ({size} bytes)"
-            )
+            delivery_receive(body=b"", headers=headers, remote_addr=remote_addr, reject_reason=f"body too large ({size} bytes)")
         except DatabaseError:
             pass
         return Response({"detail": f"body larger than {limit} bytes"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

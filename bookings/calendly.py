@@ -103,17 +103,20 @@ class InviteeEvent:
         return self.kind == INVITEE_CANCELED or self.status == "canceled"
 
 
-def envelope_peek(body: bytes) -> tuple[str, str]:
-    """Best-effort (event type, invitee URI) for indexing a stored delivery; never raises."""
+def envelope_peek(body: bytes) -> tuple[str, str, object]:
+    """Best-effort (event type, invitee URI, decoded JSON or None) for indexing a delivery; never raises."""
     try:
         data = json.loads(body)
+    except Exception:
+        return "", "", None
+    try:
         payload = data.get("payload") or {}
         uri = payload.get("uri") or ""
         if not uri and isinstance(payload.get("invitee"), dict):
             uri = _legacy_invitee_uri(payload)
-        return str(data.get("event") or "")[:64], str(uri)[:255]
+        return str(data.get("event") or "")[:64], str(uri)[:255], data
     except Exception:
-        return "", ""
+        return "", "", data
 
 
 def event_parse(body: bytes) -> InviteeEvent | None:
@@ -122,6 +125,11 @@ def event_parse(body: bytes) -> InviteeEvent | None:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(f"body is not JSON: {exc}") from exc
+    return event_from_data(data)
+
+
+def event_from_data(data) -> InviteeEvent | None:
+    """Same as event_parse, for a body already decoded from JSON."""
     if not isinstance(data, dict):
         raise PayloadError("body is not a JSON object")
     kind = data.get("event")

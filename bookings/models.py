@@ -24,7 +24,7 @@ class WebhookDelivery(models.Model):
     body = models.BinaryField(help_text="Exact request bytes, as signed.")
     signature_valid = models.BooleanField(null=True)
     signature_error = models.CharField(max_length=200, blank=True)
-    event_type = models.CharField(max_length=64, blank=True, db_index=True)
+    event_type = models.CharField(max_length=64, blank=True)
     invitee_uri = models.CharField(max_length=255, blank=True, db_index=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
     error = models.TextField(blank=True)
@@ -61,7 +61,7 @@ class Booking(models.Model):
         SKIPPED = "skipped", "skipped (dry run)"
 
     invitee_uri = models.CharField(max_length=255, unique=True)
-    event_uri = models.CharField(max_length=255, blank=True, db_index=True)
+    event_uri = models.CharField(max_length=255, blank=True)
     email = models.EmailField(max_length=254, blank=True, db_index=True)
     name = models.CharField(max_length=255, blank=True)
     first_name = models.CharField(max_length=255, blank=True)
@@ -69,8 +69,8 @@ class Booking(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     timezone = models.CharField(max_length=64, blank=True)
     event_type_uri = models.CharField(max_length=255, blank=True)
-    event_type_name = models.CharField(max_length=255, blank=True, db_index=True)
-    start_time = models.DateTimeField(null=True, blank=True, db_index=True)
+    event_type_name = models.CharField(max_length=255, blank=True)
+    start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
     booked_at = models.DateTimeField(null=True, blank=True, help_text="When the invitee booked (Calendly created_at).")
     canceled_at = models.DateTimeField(null=True, blank=True)
@@ -96,15 +96,15 @@ class Booking(models.Model):
     # Attribution, computed by attribution.services from the effective tracking and stored so
     # reports are plain indexed GROUP BYs. `rules_version` says which rules produced it.
     utm_raw = models.JSONField(default=dict, blank=True, help_text="Effective UTM values as received.")
-    source = models.CharField(max_length=255, blank=True, db_index=True)
-    medium = models.CharField(max_length=255, blank=True, db_index=True)
-    campaign = models.CharField(max_length=255, blank=True, db_index=True)
+    source = models.CharField(max_length=255, blank=True)
+    medium = models.CharField(max_length=255, blank=True)
+    campaign = models.CharField(max_length=255, blank=True)
     content = models.CharField(max_length=255, blank=True)
     term = models.CharField(max_length=255, blank=True)
     channel = models.CharField(max_length=64, blank=True, db_index=True)
     visitor_id = models.CharField(max_length=255, blank=True)
     self_reported_raw = models.CharField(max_length=500, blank=True)
-    self_reported_source = models.CharField(max_length=255, blank=True, db_index=True)
+    self_reported_source = models.CharField(max_length=255, blank=True)
     attribution_flags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     rules_version = models.PositiveIntegerField(default=0)
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback as tb
 from datetime import datetime, timedelta, timezone as dt_timezone
 
+from dataclasses import dataclass
+
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from attribution.services import booking_attribution_fields
 from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
 from bookings.models import Booking, WebhookDelivery, _has_utm
 from hubspot_sync.services.outbox import sync_mark_changed
+from project.metrics import BOOKING_EVENTS, DELIVERIES
 
 logger = logging.getLogger("sourcebook.intake")
 
@@ -39,6 +43,52 @@ DETAIL_FIELDS = (
 # --- deliveries ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Receipt:
+    delivery_id: int
+    state: str
+    error: str = ""
+
+
+def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, reject_reason: str = "") -> Receipt:
+    """The webhook request path: record the raw bytes, verify, derive — in one commit.
+
+    The raw row is the first statement of the transaction. If derivation fails, the
+    transaction rolls back and the raw row is stored again on its own, marked `failed`
+    (replayable). We answer 200 only after the raw row is committed; if the database is
+    gone, nothing was acknowledged and the caller answers 503 so Calendly retries.
+    """
+    started = time.monotonic()
+    kind, uri, data = calendly.envelope_peek(body)
+    reason = reject_reason or _signature_problem(headers=headers, body=body)
+    insert = dict(origin=WebhookDelivery.Origin.WEBHOOK, body=body, headers=headers, remote_addr=remote_addr,
+                  reason=reason, kind=kind, uri=uri)
+    if reason:
+        receipt = Receipt(_delivery_insert(**insert), WebhookDelivery.State.REJECTED, reason)
+    else:
+        try:
+            with transaction.atomic():
+                delivery_id = _delivery_insert(**insert)
+                state, error, uri = _derive(delivery_id=delivery_id, body=body, data=data)
+                _delivery_mark(delivery_id=delivery_id, state=state, error=error, trace="", uri=uri, attempts=1)
+            receipt = Receipt(delivery_id, state, error)
+        except Exception as exc:  # noqa: BLE001
+            if not connection.is_usable():
+                raise  # nothing committed, nothing acknowledged: the caller answers 503
+            # Derivation failed and rolled back: keep the raw delivery, marked failed, for replay.
+            with transaction.atomic():
+                delivery_id = _delivery_insert(**insert)
+                _delivery_mark(delivery_id=delivery_id, state=WebhookDelivery.State.FAILED,
+                               error=f"{type(exc).__name__}: {exc}", trace=tb.format_exc(), uri=uri, attempts=1)
+            receipt = Receipt(delivery_id, WebhookDelivery.State.FAILED, str(exc))
+    DELIVERIES.labels(result=receipt.state).inc()
+    if kind in calendly.HANDLED_EVENTS and receipt.state == WebhookDelivery.State.PROCESSED:
+        BOOKING_EVENTS.labels(event=kind).inc()
+    logger.info("delivery", extra={"delivery_id": receipt.delivery_id, "event_type": kind, "invitee_uri": uri,
+                                   "result": receipt.state, "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+    return receipt
+
+
 def delivery_record(
     *,
     body: bytes,
@@ -47,81 +97,80 @@ def delivery_record(
     origin: str = WebhookDelivery.Origin.WEBHOOK,
     reject_reason: str = "",
 ) -> WebhookDelivery:
-    """Keep the evidence first: the raw bytes commit on their own, whatever happens next."""
-    kind, uri = calendly.envelope_peek(body)
+    """Store a delivery without processing it (backfill, tests); verify webhook signatures."""
+    kind, uri, _ = calendly.envelope_peek(body)
     reason = reject_reason
     if origin == WebhookDelivery.Origin.WEBHOOK and not reason:
-        # Pure computation (cannot fail), so the verdict is stored with the raw row in one INSERT.
-        reason = calendly.signature_verify(
-            header=headers.get("calendly-webhook-signature"),
-            body=body,
-            keys=settings.CALENDLY_WEBHOOK_SIGNING_KEYS,
-            now=time.time(),
-            tolerance=settings.CALENDLY_WEBHOOK_TOLERANCE_SECONDS,
-        )
-    return WebhookDelivery.objects.create(
-        origin=origin,
-        received_at=timezone.now(),
-        remote_addr=remote_addr or None,
-        headers={k: v for k, v in headers.items() if k in KEPT_HEADERS},
-        body=body,
-        signature_valid=not reason,
-        signature_error=reason,
-        event_type=kind,
-        invitee_uri=uri,
-        state=WebhookDelivery.State.REJECTED if reason else WebhookDelivery.State.RECEIVED,
-    )
+        reason = _signature_problem(headers=headers, body=body)
+    delivery_id = _delivery_insert(origin=origin, body=body, headers=headers, remote_addr=remote_addr, reason=reason,
+                                   kind=kind, uri=uri)
+    return WebhookDelivery.objects.get(pk=delivery_id)
 
 
 def delivery_process(*, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Derive the booking; any failure lands on the delivery row (visible, replayable), never raises."""
+    """(Re-)derive the booking of a stored delivery; the outcome lands on the row, never raises."""
     if delivery.state == WebhookDelivery.State.REJECTED:
         return delivery
-    started = time.monotonic()
     delivery.attempts += 1
-    delivery.error = delivery.traceback = ""
+    trace = ""
     try:
-        event = calendly.event_parse(bytes(delivery.body))
-        if event is None:
-            delivery.state = WebhookDelivery.State.IGNORED
-        else:
-            with transaction.atomic():
-                booking_rebuild(invitee_uri=event.invitee_uri, including=delivery.pk)
-                delivery.state = WebhookDelivery.State.PROCESSED
-                delivery.invitee_uri = event.invitee_uri
-                _delivery_save_outcome(delivery)
-    except PayloadError as exc:
-        delivery.state = WebhookDelivery.State.FAILED
-        delivery.error = str(exc)
+        with transaction.atomic():
+            state, error, uri = _derive(delivery_id=delivery.pk, body=bytes(delivery.body))
+            _delivery_mark(delivery_id=delivery.pk, state=state, error=error, trace="", uri=uri or delivery.invitee_uri,
+                           attempts=delivery.attempts)
     except Exception as exc:  # noqa: BLE001 - the row is the error report
-        delivery.state = WebhookDelivery.State.FAILED
-        delivery.error = f"{type(exc).__name__}: {exc}"
-        delivery.traceback = tb.format_exc()
-    if delivery.state != WebhookDelivery.State.PROCESSED:
-        _delivery_save_outcome(delivery)
-    logger.info(
-        "delivery processed",
-        extra={
-            "delivery_id": delivery.pk,
-            "event_type": delivery.event_type,
-            "invitee_uri": delivery.invitee_uri,
-            "result": delivery.state,
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
-        },
-    )
+        if not connection.is_usable():
+            raise
+        state, error, trace, uri = WebhookDelivery.State.FAILED, f"{type(exc).__name__}: {exc}", tb.format_exc(), ""
+        _delivery_mark(delivery_id=delivery.pk, state=state, error=error, trace=trace, uri=delivery.invitee_uri,
+                       attempts=delivery.attempts)
+    delivery.state, delivery.error, delivery.traceback = state, error, trace
+    delivery.invitee_uri = uri or delivery.invitee_uri
     return delivery
 
 
-def _delivery_save_outcome(delivery: WebhookDelivery) -> None:
-    delivery.processed_at = timezone.now()
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        state=delivery.state,
-        error=delivery.error,
-        traceback=delivery.traceback,
-        attempts=delivery.attempts,
-        processed_at=delivery.processed_at,
-        invitee_uri=delivery.invitee_uri,
+def _signature_problem(*, headers: dict, body: bytes) -> str:
+    return calendly.signature_verify(
+        header=headers.get("calendly-webhook-signature"),
+        body=body,
+        keys=settings.CALENDLY_WEBHOOK_SIGNING_KEYS,
+        now=time.time(),
+        tolerance=settings.CALENDLY_WEBHOOK_TOLERANCE_SECONDS,
     )
+
+
+def _delivery_insert(*, origin, body, headers, remote_addr, reason, kind, uri) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {WebhookDelivery._meta.db_table} (origin, received_at, remote_addr, headers, body,"
+            " signature_valid, signature_error, event_type, invitee_uri, state, error, traceback, attempts)"
+            " VALUES (%s, now(), %s, %s, %s, %s, %s, %s, %s, %s, '', '', 0) RETURNING id",
+            [origin, remote_addr or None, Jsonb({k: v for k, v in headers.items() if k in KEPT_HEADERS}), body,
+             not reason, reason[:200], kind, uri,
+             WebhookDelivery.State.REJECTED if reason else WebhookDelivery.State.RECEIVED],
+        )
+        return cursor.fetchone()[0]
+
+
+def _delivery_mark(*, delivery_id: int, state: str, error: str, trace: str, uri: str, attempts: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {WebhookDelivery._meta.db_table} SET state = %s, error = %s, traceback = %s, invitee_uri = %s,"
+            " attempts = %s, processed_at = now() WHERE id = %s",
+            [state, error, trace, uri, attempts, delivery_id],
+        )
+
+
+def _derive(*, delivery_id: int, body: bytes, data=None) -> tuple[str, str, str]:
+    """(state, error, invitee uri). Unreadable payloads are data; database errors propagate."""
+    try:
+        event = calendly.event_from_data(data) if data is not None else calendly.event_parse(body)
+    except PayloadError as exc:
+        return WebhookDelivery.State.FAILED, str(exc), ""
+    if event is None:
+        return WebhookDelivery.State.IGNORED, "", ""
+    booking_rebuild(invitee_uri=event.invitee_uri, including=delivery_id)
+    return WebhookDelivery.State.PROCESSED, "", event.invitee_uri
 
 
 def deliveries_replay(*, queryset, progress=None) -> dict[str, int]:
@@ -137,45 +186,88 @@ def deliveries_replay(*, queryset, progress=None) -> dict[str, int]:
 
 # --- bookings -----------------------------------------------------------------------------------
 
+FOLD_FIELDS = DETAIL_FIELDS + (
+    "status", "canceled_at", "canceled_by", "canceler_type", "cancel_reason", "rescheduled", "new_invitee_uri",
+    "old_invitee_uri", "last_event_at", "no_show", "no_show_marked_at",
+)
+ATTRIBUTION_FIELDS = (
+    "source", "medium", "campaign", "content", "term", "channel", "visitor_id", "attribution_flags", "utm_raw",
+    "self_reported_raw", "self_reported_source", "rules_version",
+)
+WRITTEN_FIELDS = FOLD_FIELDS + ATTRIBUTION_FIELDS + ("rescheduled_from_id",)
+JSON_FIELDS = {"questions_and_answers", "tracking", "utm_raw"}
+_TABLE = Booking._meta.db_table
 
-def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> Booking | None:
-    """A booking is the fold of all its verified deliveries, so order and duplicates cannot matter."""
-    Booking.objects.bulk_create([Booking(invitee_uri=invitee_uri)], ignore_conflicts=True)
-    booking = Booking.objects.select_for_update().get(invitee_uri=invitee_uri)
-    events = _booking_events(invitee_uri=invitee_uri, including=including)
-    if not events:
-        return booking
-    fields = booking_fold(events=events)
-    fields["rescheduled"] = fields["rescheduled"] or Booking.objects.filter(old_invitee_uri=invitee_uri).exists()
-    old = None
-    if fields["old_invitee_uri"]:
-        old = Booking.objects.filter(invitee_uri=fields["old_invitee_uri"]).exclude(pk=booking.pk).first()
-    fields["rescheduled_from"] = old
-    fields.update(_attribution_fields(tracking=fields["tracking"], old=old, qa=fields["questions_and_answers"]))
 
-    changed = [name for name, value in fields.items() if getattr(booking, name) != value]
-    if changed:
-        for name in changed:
-            setattr(booking, name, fields[name])
-        booking.hubspot_state = Booking.HubspotState.PENDING
-        booking.save(update_fields=[*changed, "hubspot_state", "updated_at"])
-        sync_mark_changed(booking_ids=[booking.pk])
+def _param(name, value):
+    return Jsonb(value) if name in JSON_FIELDS else value
 
-    if old is not None and not old.rescheduled:
-        Booking.objects.filter(pk=old.pk).update(rescheduled=True, hubspot_state=Booking.HubspotState.PENDING,
-                                                 updated_at=timezone.now())
-        sync_mark_changed(booking_ids=[old.pk])
+
+def _json(value):
+    """Django's PostgreSQL backend hands jsonb to raw cursors as text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> int | None:
+    """A booking is the fold of all its verified deliveries, so order and duplicates cannot matter.
+
+    Lock the row first, then read the deliveries: whoever holds the lock last has seen every
+    delivery committed before it, so the last writer always writes the complete state.
+    Raw SQL on purpose: this is the webhook hot path (see bench/README.md).
+    """
+    columns = ", ".join(WRITTEN_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, {columns} FROM {_TABLE} WHERE invitee_uri = %s FOR UPDATE", [invitee_uri])
+        row = cursor.fetchone()
+        events, dependents = _booking_events(cursor=cursor, invitee_uri=invitee_uri, including=including)
+        if not events:
+            return row[0] if row else None
+        fields = booking_fold(events=events)
+        fields["rescheduled"] = fields["rescheduled"] or bool(dependents)
+        old = None
+        if fields["old_invitee_uri"] and fields["old_invitee_uri"] != invitee_uri:
+            cursor.execute(f"SELECT id, tracking, rescheduled FROM {_TABLE} WHERE invitee_uri = %s", [fields["old_invitee_uri"]])
+            old = cursor.fetchone()
+            old = (old[0], _json(old[1]), old[2]) if old else None
+        fields["rescheduled_from_id"] = old[0] if old else None
+        fields.update(_attribution_fields(tracking=fields["tracking"], old_tracking=old[1] if old else None,
+                                          qa=fields["questions_and_answers"]))
+        values = [_param(name, fields[name]) for name in WRITTEN_FIELDS]
+        if row is None:
+            cursor.execute(
+                f"INSERT INTO {_TABLE} (invitee_uri, {columns}, hubspot_state, hubspot_contact_id, hubspot_meeting_id,"
+                f" created_at, updated_at) VALUES (%s, {', '.join(['%s'] * len(WRITTEN_FIELDS))}, 'pending', '', '', now(), now())"
+                f" ON CONFLICT (invitee_uri) DO NOTHING RETURNING id",
+                [invitee_uri, *values],
+            )
+            inserted = cursor.fetchone()
+            if inserted is None:  # a concurrent first delivery won the insert: take the locking path
+                return booking_rebuild(invitee_uri=invitee_uri, including=including)
+            booking_id, changed = inserted[0], True
+        else:
+            booking_id = row[0]
+            current = {name: _json(value) if name in JSON_FIELDS else value for name, value in zip(WRITTEN_FIELDS, row[1:])}
+            changed = any(current[name] != fields[name] for name in WRITTEN_FIELDS)
+            if changed:
+                assignments = ", ".join(f"{name} = %s" for name in WRITTEN_FIELDS)
+                cursor.execute(f"UPDATE {_TABLE} SET {assignments}, hubspot_state = 'pending', updated_at = now() WHERE id = %s",
+                               [*values, booking_id])
+        queued = [booking_id] if changed else []
+        if old is not None and not old[2]:
+            cursor.execute(f"UPDATE {_TABLE} SET rescheduled = true, hubspot_state = 'pending', updated_at = now()"
+                           f" WHERE id = %s AND NOT rescheduled", [old[0]])
+            queued.append(old[0])
     # The new half of a reschedule may have arrived first: link it now and let it inherit our UTM.
-    for newer in Booking.objects.filter(old_invitee_uri=invitee_uri).exclude(pk=booking.pk):
-        updates = {"rescheduled_from": booking}
-        updates.update(_attribution_fields(tracking=newer.tracking, old=booking, qa=newer.questions_and_answers))
+    for newer in (Booking.objects.filter(pk__in=dependents) if dependents else ()):
+        updates = {"rescheduled_from_id": booking_id}
+        updates.update(_attribution_fields(tracking=newer.tracking, old_tracking=fields["tracking"], qa=newer.questions_and_answers))
         if any(getattr(newer, k) != v for k, v in updates.items()):
-            for k, v in updates.items():
-                setattr(newer, k, v)
-            newer.hubspot_state = Booking.HubspotState.PENDING
-            newer.save(update_fields=[*updates, "hubspot_state", "updated_at"])
-            sync_mark_changed(booking_ids=[newer.pk])
-    return booking
+            Booking.objects.filter(pk=newer.pk).update(**updates, hubspot_state=Booking.HubspotState.PENDING,
+                                                       updated_at=timezone.now())
+            queued.append(newer.pk)
+    if queued:
+        sync_mark_changed(booking_ids=queued)
+    return booking_id
 
 
 def booking_fold(*, events: list[InviteeEvent]) -> dict:
@@ -214,8 +306,9 @@ def booking_fold(*, events: list[InviteeEvent]) -> dict:
 
 
 def booking_reattribute(*, booking: Booking) -> bool:
-    """Recompute attribution after rules change; True when something moved."""
-    updates = _attribution_fields(tracking=booking.tracking, old=booking.rescheduled_from, qa=booking.questions_and_answers)
+    """Recompute one booking's attribution after rules change; True when something moved."""
+    old_tracking = booking.rescheduled_from.tracking if booking.rescheduled_from_id else None
+    updates = _attribution_fields(tracking=booking.tracking, old_tracking=old_tracking, qa=booking.questions_and_answers)
     changed = [k for k, v in updates.items() if getattr(booking, k) != v]
     if changed:
         for k in changed:
@@ -226,29 +319,32 @@ def booking_reattribute(*, booking: Booking) -> bool:
     return bool(changed)
 
 
-def _attribution_fields(*, tracking: dict, old: Booking | None, qa: list) -> dict:
-    effective = tracking if (_has_utm(tracking) or old is None) else (old.tracking or {})
+def _attribution_fields(*, tracking: dict, old_tracking: dict | None, qa: list) -> dict:
+    """A rescheduled booking keeps the original link's UTM when its own tracking is empty."""
+    effective = tracking if (_has_utm(tracking) or old_tracking is None) else old_tracking
     return booking_attribution_fields(tracking=effective or {}, questions_and_answers=qa or [])
 
 
-def _booking_events(*, invitee_uri: str, including: int | None) -> list[InviteeEvent]:
-    alive = Q(state__in=[WebhookDelivery.State.RECEIVED, WebhookDelivery.State.PROCESSED])
-    if including is not None:
-        alive |= Q(pk=including)
-    bodies = (
-        WebhookDelivery.objects.filter(alive, invitee_uri=invitee_uri)
-        .exclude(state=WebhookDelivery.State.REJECTED)
-        .values_list("body", flat=True)
+def _booking_events(*, cursor, invitee_uri: str, including: int | None) -> tuple[list[InviteeEvent], list[int]]:
+    """The invitee's deliveries, and the bookings naming it as their `old_invitee` (one round trip)."""
+    cursor.execute(
+        f"SELECT body, NULL FROM {WebhookDelivery._meta.db_table} WHERE invitee_uri = %s"
+        " AND (state IN ('received', 'processed') OR id = %s)"
+        f" UNION ALL SELECT NULL, id FROM {_TABLE} WHERE old_invitee_uri = %s AND invitee_uri <> %s",
+        [invitee_uri, including or 0, invitee_uri, invitee_uri],
     )
-    events = []
-    for body in bodies:
+    events, dependents = [], []
+    for body, dependent in cursor.fetchall():
+        if dependent is not None:
+            dependents.append(dependent)
+            continue
         try:
             event = calendly.event_parse(bytes(body))
         except PayloadError:
             continue
         if event is not None and event.invitee_uri == invitee_uri:
             events.append(event)
-    return events
+    return events, dependents
 
 
 def deliveries_process_stuck(*, older_than_seconds: int = 60) -> int:

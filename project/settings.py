@@ -71,8 +71,12 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/sourcebook")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Off by default: a health check is one extra round trip per request on the webhook hot path. After a
+# database restart the first request of each worker fails (a webhook gets 503 and Calendly retries).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
+# Server-side binding lets psycopg prepare the hot webhook statements (less parse/plan work per request).
+DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool("DB_SERVER_SIDE_BINDING", default=True)
 # The webhook view manages its own transactions: the raw delivery must commit on its own.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 

@@ -133,7 +133,7 @@ def test_it_answers_503_when_the_database_is_unreachable(post_signed, monkeypatc
     def broken(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(WebhookDelivery.objects, "create", broken)
+    monkeypatch.setattr("bookings.services._delivery_insert", broken)
     response = post_signed(invitee_payload())
     assert response.status_code == 503
     assert response.headers["Retry-After"]
@@ -231,3 +231,23 @@ def test_the_new_half_inherits_tracking_when_it_arrives_first(post_signed):
 def test_the_webhook_response_never_leaks_the_signing_key(post_signed):
     response = post_signed(invitee_payload(), key="wrong")
     assert "test-signing-key" not in json.dumps(response.json())
+
+
+def test_a_crash_while_deriving_keeps_the_raw_delivery_as_failed(post_signed, monkeypatch):
+    def crash(**kwargs):
+        raise RuntimeError("bug in derivation")
+
+    monkeypatch.setattr("bookings.services.booking_rebuild", crash)
+    payload = invitee_payload()
+    response = post_signed(payload)
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "failed"
+    assert "bug in derivation" in delivery.error and "Traceback" in delivery.traceback
+    assert bytes(delivery.body) == encode(payload)
+    assert not Booking.objects.exists()
+    monkeypatch.undo()
+    from django.core.management import call_command
+
+    call_command("replay_deliveries", "--failed")
+    assert Booking.objects.count() == 1
