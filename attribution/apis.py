@@ -161,3 +161,32 @@ class ContactAttributionApi(APIView):
 
 
 # --- links (lint / build) -----------------------------------------------------------------------
+
+
+class LinkBuildApi(APIView):
+    """Build a tagged booking link; refuse values that break the UTM convention, saying why."""
+
+    class InputSerializer(serializers.Serializer):
+        base_url = serializers.CharField()
+        source = serializers.CharField(allow_blank=True)
+        medium = serializers.CharField(allow_blank=True)
+        campaign = serializers.CharField(allow_blank=True)
+        content = serializers.CharField(required=False, allow_blank=True, default="")
+        term = serializers.CharField(required=False, allow_blank=True, default="")
+
+    class OutputSerializer(serializers.Serializer):
+        url = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        from attribution.links import LinkError, link_build
+        from attribution.services import ruleset_current
+
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            url = link_build(**data.validated_data, ruleset=ruleset_current())
+        except LinkError as exc:
+            return Response({"errors": [{"field": f.parameter.removeprefix("utm_"), "code": f.code, "message": f.message}
+                                        for f in exc.findings]}, status=400)
+        return Response({"url": url})
