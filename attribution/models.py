@@ -101,3 +101,44 @@ class ChannelRule(models.Model):
 
     def __str__(self):
         return f"{self.position}. {self.channel}"
+
+
+ROLLUP_DIMENSIONS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
+
+
+class DailyStat(models.Model):
+    """Bookings per day and attribution, maintained by a PostgreSQL trigger (see migration 0004).
+
+    Every insert/update/delete of a booking appends signed deltas to DailyStatDelta (no lock
+    contention on hot rows); `rollup_compact` folds them in here. Reports read both, so they
+    are exact at any moment. A rescheduled (old) booking is not counted.
+    """
+
+    day = models.DateField()
+    status = models.CharField(max_length=16)
+    channel = models.CharField(max_length=64)
+    source = models.CharField(max_length=255)
+    medium = models.CharField(max_length=255)
+    campaign = models.CharField(max_length=255)
+    event_type_name = models.CharField(max_length=255)
+    self_reported_source = models.CharField(max_length=255)
+    bookings = models.IntegerField(default=0)
+    no_show = models.IntegerField(default=0)
+    synced = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", *ROLLUP_DIMENSIONS], name="dailystat_unique_key")]
+
+
+class DailyStatDelta(models.Model):
+    day = models.DateField()
+    status = models.CharField(max_length=16)
+    channel = models.CharField(max_length=64)
+    source = models.CharField(max_length=255)
+    medium = models.CharField(max_length=255)
+    campaign = models.CharField(max_length=255)
+    event_type_name = models.CharField(max_length=255)
+    self_reported_source = models.CharField(max_length=255)
+    bookings = models.IntegerField(default=0)
+    no_show = models.IntegerField(default=0)
+    synced = models.IntegerField(default=0)

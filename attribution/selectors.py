@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, time
+
+from django.db import connection
+from django.utils import timezone
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
+from attribution.models import ROLLUP_DIMENSIONS
 from attribution.services import DIRECT, UNASSIGNED
 from bookings.models import Booking
 
@@ -43,10 +47,57 @@ def _counts():
     }
 
 
+# --- rollup path (exact: DailyStat + pending deltas) ---------------------------------------------
+
+def _midnight(value: datetime | None) -> bool:
+    return value is None or timezone.localtime(value).time() == time.min
+
+
+def _rollup_usable(filters: dict) -> bool:
+    """Whole days in TIME_ZONE can be answered from the daily rollup."""
+    return _midnight(filters.get("booked_after")) and _midnight(filters.get("booked_before"))
+
+
+def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: str = "") -> list[dict]:
+    where, params = ["1 = 1"], []
+    if filters.get("booked_after"):
+        where.append("day >= %s")
+        params.append(timezone.localtime(filters["booked_after"]).date())
+    if filters.get("booked_before"):
+        where.append("day < %s")
+        params.append(timezone.localtime(filters["booked_before"]).date())
+    for name, column in (("status", "status"), ("event_type", "event_type_name"), *((g, g) for g in GROUP_FIELDS)):
+        if filters.get(name) is not None and name in filters:
+            where.append(f"{column} = %s")
+            params.append(filters[name])
+    cols = ", ".join(("day", *ROLLUP_DIMENSIONS, "bookings", "no_show", "synced"))
+    condition = " AND ".join(where)
+    sql = (f"SELECT {', '.join(select)} FROM (SELECT {cols} FROM attribution_dailystat WHERE {condition}"
+           f" UNION ALL SELECT {cols} FROM attribution_dailystatdelta WHERE {condition}) s"
+           + (f" GROUP BY {', '.join(group)} HAVING sum(bookings) <> 0" if group else "") + (f" ORDER BY {order}" if order else ""))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params * 2)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+ROLLUP_COUNTS = [
+    "sum(bookings)::int AS bookings",
+    "(sum(bookings) FILTER (WHERE status = 'canceled'))::int AS canceled",
+    "sum(no_show)::int AS no_show",
+]
+
+
 def breakdown(*, group_by: list[str], **filters) -> dict:
     """Bookings by channel → source → medium → campaign (any prefix), with shares of the total."""
-    qs = report_bookings(**filters)
-    rows = list(qs.values(*group_by).annotate(**_counts()).order_by("-bookings", *group_by))
+    if _rollup_usable(filters):
+        rows = _rollup_rows(select=[*group_by, *ROLLUP_COUNTS], group=list(group_by), filters=filters)
+        for row in rows:
+            row["canceled"] = row["canceled"] or 0
+        rows.sort(key=lambda r: (-r["bookings"], *[r[g] for g in group_by]))
+    else:
+        qs = report_bookings(**filters)
+        rows = list(qs.values(*group_by).annotate(**_counts()).order_by("-bookings", *group_by))
     total = sum(r["bookings"] for r in rows)
     for row in rows:
         row["share"] = round(row["bookings"] / total, 4) if total else 0.0
@@ -55,20 +106,38 @@ def breakdown(*, group_by: list[str], **filters) -> dict:
 
 def timeseries(*, interval: str = "day", group_by: str = "channel", **filters) -> dict:
     """Bookings per period and group, for stacked charts."""
-    trunc = INTERVALS[interval]
-    qs = report_bookings(**filters).annotate(period=trunc("booked_at"))
-    rows = list(qs.values("period", group_by).annotate(**_counts()).order_by("period", group_by))
+    if _rollup_usable(filters):
+        period = f"date_trunc('{interval}', day)::date AS period"
+        rows = _rollup_rows(select=[period, group_by, *ROLLUP_COUNTS], group=["period", group_by], filters=filters)
+        for row in rows:
+            row["canceled"] = row["canceled"] or 0
+            row["period"] = timezone.make_aware(datetime.combine(row["period"], time.min))
+        rows.sort(key=lambda r: (r["period"], r[group_by]))
+    else:
+        trunc = INTERVALS[interval]
+        qs = report_bookings(**filters).annotate(period=trunc("booked_at"))
+        rows = list(qs.values("period", group_by).annotate(**_counts()).order_by("period", group_by))
     return {"interval": interval, "group_by": group_by, "rows": rows, "total": sum(r["bookings"] for r in rows)}
 
 
 def kpis(**filters) -> dict:
-    """Headline numbers: bookings, canceled %, no-show %, (direct) and Unassigned shares."""
-    counts = report_bookings(**filters).aggregate(
-        **_counts(),
-        direct=Count("id", filter=Q(channel=DIRECT)),
-        unassigned=Count("id", filter=Q(channel=UNASSIGNED)),
-        synced=Count("id", filter=Q(hubspot_state=Booking.HubspotState.SYNCED)),
-    )
+    """Headline numbers: bookings, canceled %, no-show %, (direct) and Unassigned shares, synced %."""
+    if _rollup_usable(filters):
+        [counts] = _rollup_rows(select=[
+            "coalesce(sum(bookings), 0)::int AS bookings",
+            "coalesce(sum(bookings) FILTER (WHERE status = 'canceled'), 0)::int AS canceled",
+            "coalesce(sum(no_show), 0)::int AS no_show",
+            f"coalesce(sum(bookings) FILTER (WHERE channel = '{DIRECT}'), 0)::int AS direct",
+            f"coalesce(sum(bookings) FILTER (WHERE channel = '{UNASSIGNED}'), 0)::int AS unassigned",
+            "coalesce(sum(synced), 0)::int AS synced",
+        ], group=[], filters=filters)
+    else:
+        counts = report_bookings(**filters).aggregate(
+            **_counts(),
+            direct=Count("id", filter=Q(channel=DIRECT)),
+            unassigned=Count("id", filter=Q(channel=UNASSIGNED)),
+            synced=Count("id", filter=Q(hubspot_state=Booking.HubspotState.SYNCED)),
+        )
     total = counts["bookings"]
 
     def pct(n):

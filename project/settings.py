@@ -179,6 +179,7 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "project.heartbeat", "schedule": 30.0},
     "hubspot-sweep": {"task": "hubspot_sync.sweep", "schedule": 30.0},
     "stuck-deliveries": {"task": "bookings.process_stuck_deliveries", "schedule": 60.0},
+    "report-rollup": {"task": "attribution.rollup_compact", "schedule": 10.0},
 }
 
 # --- Health and metrics ---------------------------------------------------------------------------
