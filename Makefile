@@ -15,7 +15,7 @@ else
   PROCFILE := Procfile
 endif
 
-.PHONY: run test install static migrate preflight bench faults clean
+.PHONY: run test install assets static migrate preflight bench faults clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,7 +27,10 @@ install: $(STAMP)
 preflight: install
 	@$(PY) -c "from project.preflight import check_or_exit; check_or_exit(create_database=True)"
 
-static: install
+assets: package.json package-lock.json
+	@npm ci --no-audit --no-fund --silent && npm run -s build >/dev/null
+
+static: install assets
 	@$(PY) manage.py collectstatic --noinput -v0
 
 migrate: preflight
@@ -44,7 +47,7 @@ run: migrate static
 	@echo ""
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_ENV) exec $(VENV)/bin/honcho -f $(PROCFILE) start
 
-test: install
+test: install assets
 	$(VENV)/bin/pytest
 
 bench: install

@@ -142,3 +142,21 @@ class DailyStatDelta(models.Model):
     bookings = models.IntegerField(default=0)
     no_show = models.IntegerField(default=0)
     synced = models.IntegerField(default=0)
+
+
+class ManualAttribution(models.Model):
+    """Audit trail of marketing assigning a source to an untagged booking (reversible)."""
+
+    booking = models.ForeignKey("bookings.Booking", on_delete=models.CASCADE, related_name="manual_attributions")
+    user = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    from_values = models.JSONField(help_text="source/medium/campaign/channel before")
+    to_values = models.JSONField(help_text="utm_source/utm_medium/utm_campaign assigned")
+    created_at = models.DateTimeField(auto_now_add=True)
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    reverted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.booking_id}: {self.from_values.get('source')} → {self.to_values.get('utm_source')}"

@@ -202,3 +202,56 @@ def contact_attribution(*, email: str) -> dict | None:
     return {"email": email.strip().lower(), "first_touch": bookings[0], "last_touch": bookings[-1],
             "bookings_count": len(bookings), "self_reported_source": self_reported}
 
+
+
+LEVELS = ("channel", "source", "medium", "campaign")
+
+
+def dashboard_report(*, start, end, prev_start, prev_end, drill: dict, interval: str = "day") -> dict:
+    """Everything the dashboard shows for one period, with the previous period for deltas."""
+    level = next((name for name in LEVELS if name not in drill), "campaign")
+    current = {"booked_after": start, "booked_before": end, **drill}
+    previous = {"booked_after": prev_start, "booked_before": prev_end, **drill}
+    now_kpis, then_kpis = kpis(**current), kpis(**previous)
+    table = breakdown(group_by=[level], **current)
+    before = {row[level]: row["bookings"] for row in breakdown(group_by=[level], **previous)["rows"]}
+    for row in table["rows"]:
+        row["previous"] = before.get(row[level], 0)
+        row["delta"] = row["bookings"] - row["previous"]
+    series = timeseries(interval=interval, group_by=level, **current)
+    said = breakdown(group_by=["self_reported_source", "channel"], **current)["rows"]
+    self_reported = {}
+    for row in said:
+        if not row["self_reported_source"]:
+            continue
+        entry = self_reported.setdefault(row["self_reported_source"], {"self_reported_source": row["self_reported_source"],
+                                                                       "bookings": 0, "direct": 0, "by_channel": {}})
+        entry["bookings"] += row["bookings"]
+        entry["by_channel"][row["channel"]] = row["bookings"]
+        if row["channel"] == DIRECT:
+            entry["direct"] += row["bookings"]
+    comparison = sorted(self_reported.values(), key=lambda e: -e["bookings"])
+    for entry in comparison:
+        entry["top_utm_channel"] = max(entry["by_channel"].items(), key=lambda kv: kv[1])[0]
+    deltas = {}
+    for key in ("bookings",):
+        deltas[key] = now_kpis[key] - then_kpis[key]
+    for key in ("canceled_pct", "no_show_pct", "direct_pct", "unassigned_pct", "synced_pct"):
+        deltas[key] = round(now_kpis[key] - then_kpis[key], 1)
+    return {"level": level, "kpis": now_kpis, "previous_kpis": then_kpis, "deltas": deltas, "table": table,
+            "series": series, "self_reported": comparison[:15]}
+
+
+def direct_backlog_bookings(*, event_type: str = "", month: str = ""):
+    """Untagged bookings, newest first, for the backlog page."""
+    qs = report_bookings().filter(channel=DIRECT).order_by("-booked_at", "-id")
+    if event_type:
+        qs = qs.filter(event_type_name=event_type)
+    if month:
+        try:
+            year, mon = (int(x) for x in month.split("-"))
+            qs = qs.filter(booked_at__year=year, booked_at__month=mon)
+        except ValueError:
+            pass
+    return qs.only("id", "email", "name", "event_type_name", "booked_at", "self_reported_raw", "self_reported_source",
+                   "visitor_id", "status")

@@ -301,7 +301,8 @@ class ReattributeResult:
     rules_version: int = 0
 
 
-def bookings_reattribute(*, since=None, dry_run: bool = False, batch_size: int = 50_000, progress=None) -> ReattributeResult:
+def bookings_reattribute(*, since=None, where_source: str | None = None, dry_run: bool = False, batch_size: int = 50_000,
+                         progress=None) -> ReattributeResult:
     """Recompute attribution for existing bookings, set-based: classify each distinct UTM input once,
     then update bookings by joining on it. Never silent: returns who moved where."""
     from django.db import connection
@@ -310,12 +311,19 @@ def bookings_reattribute(*, since=None, dry_run: bool = False, batch_size: int =
 
     ruleset = ruleset_build()
     table = Booking._meta.db_table
-    where, params = ("WHERE booked_at >= %s", [since]) if since else ("", [])
+    conditions, params = [], []  # written for alias "b" of the bookings table
+    if since:
+        conditions.append("b.booked_at >= %s")
+        params.append(since)
+    if where_source is not None:  # only what one alias/rule can affect (hygiene page)
+        conditions.append("(b.source = %s OR lower(b.utm_raw->>'source') LIKE %s)")
+        params += [where_source, f"%{where_source.split(' ')[0]}%"]
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     result = ReattributeResult(rules_version=ruleset.version)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SELECT utm_raw, count(*) FROM {table} {where} GROUP BY utm_raw", params)
+        cursor.execute(f"SELECT b.utm_raw, count(*) FROM {table} b {where} GROUP BY b.utm_raw", params)
         distinct_utm = cursor.fetchall()
-        cursor.execute(f"SELECT DISTINCT self_reported_raw FROM {table} {where}", params)
+        cursor.execute(f"SELECT DISTINCT b.self_reported_raw FROM {table} b {where}", params)
         distinct_answers = [row[0] for row in cursor.fetchall()]
         result.examined = sum(count for _, count in distinct_utm)
 
@@ -341,7 +349,7 @@ def bookings_reattribute(*, since=None, dry_run: bool = False, batch_size: int =
         differs = " OR ".join(f"b.{c} IS DISTINCT FROM m.{c}" for c in ATTRIBUTION_COLUMNS)
         differs += " OR b.self_reported_source IS DISTINCT FROM a.normalized"
         joined = "sb_utm_map m, sb_answer_map a"
-        matched = "b.utm_raw = m.utm_raw AND b.self_reported_raw = a.raw" + (" AND b.booked_at >= %s" if since else "")
+        matched = " AND ".join(["b.utm_raw = m.utm_raw AND b.self_reported_raw = a.raw", *conditions])
         cursor.execute(
             f"SELECT b.channel, m.channel, count(*) FROM {table} b, {joined} WHERE {matched} AND ({differs}) GROUP BY 1, 2",
             params,
@@ -389,3 +397,56 @@ def alias_create(*, field_name: str, value: str, canonical: str) -> Alias:
     )
     ruleset_changed()
     return alias
+
+
+# --- manual attribution (the (direct) backlog) ----------------------------------------------------
+
+
+def bookings_assign_attribution(*, booking_ids: list[int], source: str, medium: str, campaign: str, user) -> int:
+    """Marketing assigns a source to untagged bookings: audited, reversible, kept through reattribute."""
+    from attribution.models import ManualAttribution
+    from bookings.models import Booking
+    from bookings.services import booking_reattribute
+
+    manual = {k: v for k, v in {"utm_source": source, "utm_medium": medium, "utm_campaign": campaign}.items() if v}
+    if not manual.get("utm_source"):
+        raise ValueError("a source is required")
+    count = 0
+    with transaction.atomic():
+        for booking in Booking.objects.select_for_update().filter(pk__in=booking_ids).select_related("rescheduled_from"):
+            ManualAttribution.objects.create(
+                booking=booking, user=user, to_values=manual,
+                from_values={"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,
+                             "channel": booking.channel, "manual_utm": booking.manual_utm})
+            booking.manual_utm = manual
+            booking.save(update_fields=["manual_utm"])
+            booking_reattribute(booking=booking)
+            count += 1
+    return count
+
+
+def manual_attribution_revert(*, manual_id: int, user) -> None:
+    """Undo one assignment: the booking goes back to what its own tracking says."""
+    from attribution.models import ManualAttribution
+    from bookings.services import booking_reattribute
+
+    with transaction.atomic():
+        entry = ManualAttribution.objects.select_for_update().select_related("booking").get(pk=manual_id, reverted_at=None)
+        booking = entry.booking
+        booking.manual_utm = entry.from_values.get("manual_utm")
+        booking.save(update_fields=["manual_utm"])
+        booking_reattribute(booking=booking)
+        from django.utils import timezone
+
+        entry.reverted_at, entry.reverted_by = timezone.now(), user
+        entry.save(update_fields=["reverted_at", "reverted_by"])
+
+
+def channel_rule_create(*, channel: str, source: str = "", medium: str = "") -> ChannelRule:
+    """One-click rule from the hygiene page: placed right after the built-in Direct rule."""
+    position = (ChannelRule.objects.filter(channel=DIRECT).values_list("position", flat=True).first() or 0) + 1
+    rule = ChannelRule.objects.create(position=position, channel=channel.strip(),
+                                      source_values=[utm_normalize(source)] if source else [],
+                                      medium_values=[utm_normalize(medium)] if medium else [])
+    ruleset_changed()
+    return rule

@@ -49,6 +49,12 @@ class BookingAdmin(ReadOnlyAdmin):
     )
     readonly_fields = [f for fs in fieldsets for f in fs[1]["fields"]]
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # The dashboard links here with exact attribution filters and the booked range.
+        if lookup in ("channel__exact", "source__exact", "medium__exact", "campaign__exact", "booked_at__gte", "booked_at__lt"):
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
     @admin.display(description="tracking (raw)")
     def tracking_pretty(self, obj):
         return _pretty_json(obj.tracking)

@@ -96,6 +96,7 @@ class Booking(models.Model):
     # Attribution, computed by attribution.services from the effective tracking and stored so
     # reports are plain indexed GROUP BYs. `rules_version` says which rules produced it.
     utm_raw = models.JSONField(default=dict, blank=True, help_text="Effective UTM values as received.")
+    manual_utm = models.JSONField(null=True, blank=True, help_text="Marketing's manual attribution (audit: ManualAttribution).")
     source = models.CharField(max_length=255, blank=True)
     medium = models.CharField(max_length=255, blank=True)
     campaign = models.CharField(max_length=255, blank=True)

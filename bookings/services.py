@@ -195,7 +195,7 @@ ATTRIBUTION_FIELDS = (
     "self_reported_raw", "self_reported_source", "rules_version",
 )
 WRITTEN_FIELDS = FOLD_FIELDS + ATTRIBUTION_FIELDS + ("rescheduled_from_id",)
-JSON_FIELDS = {"questions_and_answers", "tracking", "utm_raw"}
+JSON_FIELDS = {"questions_and_answers", "tracking", "utm_raw", "manual_utm"}
 _TABLE = Booking._meta.db_table
 
 
@@ -217,8 +217,9 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> int | 
     """
     columns = ", ".join(WRITTEN_FIELDS)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, {columns} FROM {_TABLE} WHERE invitee_uri = %s FOR UPDATE", [invitee_uri])
+        cursor.execute(f"SELECT id, {columns}, manual_utm FROM {_TABLE} WHERE invitee_uri = %s FOR UPDATE", [invitee_uri])
         row = cursor.fetchone()
+        manual = _json(row[-1]) if row else None
         events, dependents = _booking_events(cursor=cursor, invitee_uri=invitee_uri, including=including)
         if not events:
             return row[0] if row else None
@@ -231,7 +232,7 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> int | 
             old = (old[0], _json(old[1]), old[2]) if old else None
         fields["rescheduled_from_id"] = old[0] if old else None
         fields.update(_attribution_fields(tracking=fields["tracking"], old_tracking=old[1] if old else None,
-                                          qa=fields["questions_and_answers"]))
+                                          qa=fields["questions_and_answers"], manual=manual))
         values = [_param(name, fields[name]) for name in WRITTEN_FIELDS]
         if row is None:
             cursor.execute(
@@ -246,7 +247,7 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> int | 
             booking_id, changed = inserted[0], True
         else:
             booking_id = row[0]
-            current = {name: _json(value) if name in JSON_FIELDS else value for name, value in zip(WRITTEN_FIELDS, row[1:])}
+            current = {name: _json(value) if name in JSON_FIELDS else value for name, value in zip(WRITTEN_FIELDS, row[1:-1])}
             changed = any(current[name] != fields[name] for name in WRITTEN_FIELDS)
             if changed:
                 assignments = ", ".join(f"{name} = %s" for name in WRITTEN_FIELDS)
@@ -260,7 +261,8 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> int | 
     # The new half of a reschedule may have arrived first: link it now and let it inherit our UTM.
     for newer in (Booking.objects.filter(pk__in=dependents) if dependents else ()):
         updates = {"rescheduled_from_id": booking_id}
-        updates.update(_attribution_fields(tracking=newer.tracking, old_tracking=fields["tracking"], qa=newer.questions_and_answers))
+        updates.update(_attribution_fields(tracking=newer.tracking, old_tracking=fields["tracking"], qa=newer.questions_and_answers,
+                                           manual=newer.manual_utm))
         if any(getattr(newer, k) != v for k, v in updates.items()):
             Booking.objects.filter(pk=newer.pk).update(**updates, hubspot_state=Booking.HubspotState.PENDING,
                                                        updated_at=timezone.now())
@@ -308,7 +310,8 @@ def booking_fold(*, events: list[InviteeEvent]) -> dict:
 def booking_reattribute(*, booking: Booking) -> bool:
     """Recompute one booking's attribution after rules change; True when something moved."""
     old_tracking = booking.rescheduled_from.tracking if booking.rescheduled_from_id else None
-    updates = _attribution_fields(tracking=booking.tracking, old_tracking=old_tracking, qa=booking.questions_and_answers)
+    updates = _attribution_fields(tracking=booking.tracking, old_tracking=old_tracking, qa=booking.questions_and_answers,
+                                  manual=booking.manual_utm)
     changed = [k for k, v in updates.items() if getattr(booking, k) != v]
     if changed:
         for k in changed:
@@ -319,8 +322,11 @@ def booking_reattribute(*, booking: Booking) -> bool:
     return bool(changed)
 
 
-def _attribution_fields(*, tracking: dict, old_tracking: dict | None, qa: list) -> dict:
-    """A rescheduled booking keeps the original link's UTM when its own tracking is empty."""
+def _attribution_fields(*, tracking: dict, old_tracking: dict | None, qa: list, manual: dict | None = None) -> dict:
+    """Marketing's manual assignment wins; a rescheduled booking keeps the original link's UTM when its
+    own tracking is empty."""
+    if manual:
+        return booking_attribution_fields(tracking=manual, questions_and_answers=qa or [])
     effective = tracking if (_has_utm(tracking) or old_tracking is None) else old_tracking
     return booking_attribution_fields(tracking=effective or {}, questions_and_answers=qa or [])
 

@@ -107,7 +107,7 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/dashboard/"
 
 # Calendly's webhook bodies are small; anything bigger is refused with 413 before parsing.

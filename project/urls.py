@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 from project.health import healthz
@@ -6,7 +7,10 @@ from project.metrics import metrics_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
+    path("dashboard/", include("attribution.dashboard_urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="/accounts/login/"), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("bookings.urls")),
     path("", include("attribution.urls")),

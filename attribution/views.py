@@ -1,0 +1,182 @@
+"""Marketing dashboard pages: parse the request, call selectors/services, render. No rules here."""
+
+from __future__ import annotations
+
+import csv
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from attribution import selectors, services
+from attribution.links import LinkError, link_build
+from attribution.models import ManualAttribution
+from attribution.periods import PRESETS, period_parse
+from bookings.models import Booking
+
+CHANNEL_COLORS = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c",
+                  "#475569", "#0d9488", "#a16207", "#9333ea", "#be123c"]
+
+
+def _csv(filename: str, rows: list[dict], columns: list[str]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row.get(c).isoformat() if hasattr(row.get(c), "isoformat") else row.get(c) for c in columns])
+    return response
+
+
+def _period(request):
+    first = Booking.objects.order_by("booked_at").values_list("booked_at", flat=True).first()
+    return period_parse(preset=request.GET.get("range"), start=request.GET.get("start"), end=request.GET.get("end"),
+                        first_day=first.date() if first else None)
+
+
+@login_required
+@permission_required("attribution.view_dashboard", raise_exception=True)
+def dashboard(request):
+    period = _period(request)
+    drill = {name: request.GET[name] for name in selectors.LEVELS if request.GET.get(name) is not None}
+    interval = request.GET.get("interval") if request.GET.get("interval") in selectors.INTERVALS else (
+        "day" if period.days <= 92 else "week" if period.days <= 400 else "month")
+    start, end = period.bounds()
+    prev_start, prev_end = period.previous().bounds()
+    data = selectors.dashboard_report(start=start, end=end, prev_start=prev_start, prev_end=prev_end, drill=drill,
+                                      interval=interval)
+    level = data["level"]
+    export = request.GET.get("export")
+    if export == "table":
+        return _csv(f"bookings-by-{level}.csv", data["table"]["rows"],
+                    [level, "bookings", "share", "canceled", "no_show", "previous", "delta"])
+    if export == "timeseries":
+        return _csv(f"bookings-over-time-by-{level}.csv", data["series"]["rows"], ["period", level, "bookings", "canceled", "no_show"])
+    if export == "self_reported":
+        return _csv("self-reported-vs-utm.csv", data["self_reported"], ["self_reported_source", "bookings", "direct", "top_utm_channel"])
+
+    base = {k: v for k, v in request.GET.items() if k in ("range", "start", "end", "interval")}
+    for row in data["table"]["rows"]:
+        nxt = {**base, **drill, level: row[level]}
+        row["drill_url"] = "?" + urlencode(nxt) if level != "campaign" else ""
+        admin = {f"{k}__exact": v for k, v in {**drill, level: row[level]}.items()}
+        admin.update({"booked_at__gte": start.isoformat(), "booked_at__lt": end.isoformat()})
+        row["admin_url"] = reverse("admin:bookings_booking_changelist") + "?" + urlencode(admin)
+    crumbs = [{"label": "All channels", "url": "?" + urlencode(base)}]
+    for i, name in enumerate(selectors.LEVELS):
+        if name in drill:
+            crumbs.append({"label": f"{name}: {drill[name]}",
+                           "url": "?" + urlencode({**base, **{n: drill[n] for n in selectors.LEVELS[: i + 1] if n in drill}})})
+    periods = sorted({r["period"] for r in data["series"]["rows"]})
+    groups = [r[level] for r in data["table"]["rows"]]
+    counts = {(r["period"], r[level]): r["bookings"] for r in data["series"]["rows"]}
+    chart = {
+        "labels": [p.date().isoformat() for p in periods],
+        "datasets": [{"label": g, "data": [counts.get((p, g), 0) for p in periods],
+                      "backgroundColor": CHANNEL_COLORS[i % len(CHANNEL_COLORS)]} for i, g in enumerate(groups)],
+    }
+    # "Which channel booked the most?" means a real channel: the backlog and Unassigned have their own tiles.
+    named = [r for r in data["table"]["rows"] if level != "channel" or r["channel"] not in ("Direct", "Unassigned")]
+    top = named[0] if named else None
+    return render(request, "dashboard/index.html", {
+        "data": data, "period": period, "presets": PRESETS, "interval": interval, "drill": drill, "level": level,
+        "crumbs": crumbs, "chart": chart, "query": urlencode({**base, **drill}), "top": top,
+        "base_query": urlencode(base),
+    })
+
+
+@login_required
+@permission_required("attribution.view_dashboard", raise_exception=True)
+def direct_backlog(request):
+    if request.method == "POST":
+        return _assign(request)
+    event_type, month = request.GET.get("event_type", ""), request.GET.get("month", "")
+    bookings = selectors.direct_backlog_bookings(event_type=event_type, month=month)
+    page = Paginator(bookings, 50).get_page(request.GET.get("page"))
+    groups = selectors.direct_backlog()
+    if request.GET.get("export") == "groups":
+        return _csv("direct-backlog.csv", groups, ["event_type_name", "month", "bookings"])
+    history = ManualAttribution.objects.select_related("booking", "user", "reverted_by")[:20]
+    return render(request, "dashboard/direct.html", {
+        "page": page, "groups": groups, "event_type": event_type, "month": month, "history": history,
+        "total": sum(g["bookings"] for g in groups),
+    })
+
+
+def _assign(request):
+    if not request.user.has_perm("attribution.assign_attribution"):
+        raise PermissionDenied
+    if request.POST.get("revert"):
+        services.manual_attribution_revert(manual_id=int(request.POST["revert"]), user=request.user)
+        messages.success(request, "Assignment reverted.")
+        return redirect(request.get_full_path())
+    ids = [int(i) for i in request.POST.getlist("booking") if i.isdigit()]
+    if not ids:
+        messages.error(request, "Select at least one booking.")
+        return redirect(request.get_full_path())
+    try:
+        n = services.bookings_assign_attribution(booking_ids=ids, source=request.POST.get("source", ""),
+                                                 medium=request.POST.get("medium", ""),
+                                                 campaign=request.POST.get("campaign", ""), user=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc).capitalize() + ".")
+        return redirect(request.get_full_path())
+    messages.success(request, f"{n} booking{'s' if n != 1 else ''} attributed to {request.POST.get('source')}.")
+    return redirect(request.get_full_path())
+
+
+@login_required
+@permission_required("attribution.view_dashboard", raise_exception=True)
+def hygiene(request):
+    if request.method == "POST":
+        return _hygiene_action(request)
+    data = selectors.hygiene()
+    if request.GET.get("export") == "unassigned":
+        return _csv("unassigned.csv", data["unassigned"], ["source", "medium", "bookings"])
+    return render(request, "dashboard/hygiene.html", {"data": data})
+
+
+def _hygiene_action(request):
+    action = request.POST.get("action")
+    if action == "alias":
+        if not request.user.has_perm("attribution.add_alias"):
+            raise PermissionDenied
+        value, canonical = request.POST.get("value", ""), request.POST.get("canonical", "")
+        if not value.strip() or not canonical.strip():
+            messages.error(request, "Both the spelling and the canonical value are needed.")
+            return redirect("dashboard-hygiene")
+        services.alias_create(field_name="source", value=value, canonical=canonical)
+        result = services.bookings_reattribute(where_source=services.utm_normalize(value))
+        messages.success(request, f"Alias {value} → {canonical} added; {result.changed} bookings re-attributed.")
+    elif action == "rule":
+        if not request.user.has_perm("attribution.add_channelrule"):
+            raise PermissionDenied
+        channel, source = request.POST.get("channel", ""), request.POST.get("source", "")
+        if not channel.strip() or not source.strip():
+            messages.error(request, "A channel name and a source are needed.")
+            return redirect("dashboard-hygiene")
+        services.channel_rule_create(channel=channel, source=source, medium=request.POST.get("medium", ""))
+        result = services.bookings_reattribute(where_source=services.utm_normalize(source))
+        messages.success(request, f"Rule “{source} → {channel}” added; {result.changed} bookings re-attributed.")
+    return redirect("dashboard-hygiene")
+
+
+@login_required
+@permission_required("attribution.view_dashboard", raise_exception=True)
+def links(request):
+    from attribution.services import ruleset_current
+
+    result, errors = None, []
+    values = {k: request.POST.get(k, "") for k in ("base_url", "source", "medium", "campaign", "content", "term")}
+    if request.method == "POST":
+        try:
+            result = link_build(**values, ruleset=ruleset_current())
+        except LinkError as exc:
+            errors = exc.findings
+    return render(request, "dashboard/links.html", {"values": values, "result": result, "errors": errors})
