@@ -10,7 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from attribution import selectors
+from project.permissions import HasPerm
 from project.renderers import ReportCSVRenderer
+
+DASHBOARD = [HasPerm("attribution.view_dashboard")]
 
 REPORT_RENDERERS = [JSONRenderer, BrowsableAPIRenderer, ReportCSVRenderer]
 
@@ -62,6 +65,8 @@ FILTER_PARAMETERS = [
 class BreakdownReportApi(APIView):
     """Bookings by channel → source → medium → campaign; a rescheduled booking counts once."""
 
+    permission_classes = DASHBOARD
+
     renderer_classes = REPORT_RENDERERS
 
     class InputSerializer(ReportFilterSerializer):
@@ -98,6 +103,8 @@ class BreakdownReportApi(APIView):
 class TimeseriesReportApi(APIView):
     """Bookings per day/week/month and group, for the stacked chart."""
 
+    permission_classes = DASHBOARD
+
     renderer_classes = REPORT_RENDERERS
 
     class InputSerializer(ReportFilterSerializer):
@@ -124,6 +131,8 @@ class TimeseriesReportApi(APIView):
 class HygieneReportApi(APIView):
     """Unassigned values, banned values, spelling collisions and the (direct) backlog."""
 
+    permission_classes = DASHBOARD
+
     class OutputSerializer(serializers.Serializer):
         unassigned = serializers.ListField(child=serializers.DictField())
         banned = serializers.ListField(child=serializers.DictField())
@@ -139,6 +148,8 @@ class HygieneReportApi(APIView):
 
 class ContactAttributionApi(APIView):
     """First- and last-touch attribution for one email."""
+
+    permission_classes = DASHBOARD
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
@@ -165,6 +176,8 @@ class ContactAttributionApi(APIView):
 
 class LinkBuildApi(APIView):
     """Build a tagged booking link; refuse values that break the UTM convention, saying why."""
+
+    permission_classes = DASHBOARD
 
     class InputSerializer(serializers.Serializer):
         base_url = serializers.CharField()

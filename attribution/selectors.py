@@ -181,6 +181,12 @@ def hygiene(**filters) -> dict:
 
 def direct_backlog(**filters) -> list[dict]:
     """Untagged bookings by event type and month, so old untagged links can be found."""
+    if _rollup_usable(filters):
+        rows = _rollup_rows(select=["event_type_name", "date_trunc('month', day)::date AS month", "sum(bookings)::int AS bookings"],
+                            group=["event_type_name", "month"], filters={**filters, "channel": DIRECT})
+        for row in rows:
+            row["month"] = timezone.make_aware(datetime.combine(row["month"], time.min))
+        return sorted(rows, key=lambda r: (-r["month"].timestamp(), -r["bookings"]))
     return list(
         report_bookings(**filters).filter(channel=DIRECT)
         .annotate(month=TruncMonth("booked_at"))

@@ -413,7 +413,7 @@ def bookings_assign_attribution(*, booking_ids: list[int], source: str, medium: 
         raise ValueError("a source is required")
     count = 0
     with transaction.atomic():
-        for booking in Booking.objects.select_for_update().filter(pk__in=booking_ids).select_related("rescheduled_from"):
+        for booking in Booking.objects.select_for_update(of=("self",)).filter(pk__in=booking_ids).select_related("rescheduled_from"):
             ManualAttribution.objects.create(
                 booking=booking, user=user, to_values=manual,
                 from_values={"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,

@@ -11,6 +11,7 @@ from bookings.filters import BookingFilter
 from bookings.models import WebhookDelivery
 from bookings.selectors import booking_list
 from bookings.services import delivery_receive
+from project.permissions import HasPerm
 
 
 class CalendlyWebhookApi(APIView):
@@ -88,6 +89,7 @@ class BookingListApi(ListAPIView):
 
     serializer_class = OutputSerializer
     filterset_class = BookingFilter
+    permission_classes = [HasPerm("bookings.view_booking")]
 
     def get_queryset(self):
         return booking_list()

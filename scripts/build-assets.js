@@ -5,6 +5,8 @@ const out = path.join(__dirname, "..", "static", "vendor");
 fs.mkdirSync(out, { recursive: true });
 const files = {
   "chart.umd.min.js": "node_modules/chart.js/dist/chart.umd.min.js",
+  // Referenced by the bundle's sourceMappingURL: the hashed-manifest collectstatic (DEBUG=0) needs it.
+  "chart.umd.min.js.map": "node_modules/chart.js/dist/chart.umd.min.js.map",
   "htmx.min.js": "node_modules/htmx.org/dist/htmx.min.js",
 };
 for (const [name, source] of Object.entries(files)) {

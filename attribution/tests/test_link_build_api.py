@@ -7,7 +7,11 @@ URL = "/api/links/build/"
 
 @pytest.fixture
 def api(client):
-    client.force_login(User.objects.create_user("m", password="pw-123456789"))
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user("m", password="pw-123456789")
+    user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    client.force_login(user)
     return client
 
 

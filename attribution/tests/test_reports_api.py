@@ -19,7 +19,13 @@ LINKEDIN = {"utm_source": "LinkedIn", "utm_medium": "paid", "utm_campaign": "spr
 
 @pytest.fixture
 def api(client):
+    from django.core.management import call_command
+
+    call_command("setup_roles", verbosity=0)
+    from django.contrib.auth.models import Group
+
     user = User.objects.create_user("analyst", password="pw-123456789")
+    user.groups.add(Group.objects.get(name="Marketing"))
     client.force_login(user)
     return client
 
@@ -41,7 +47,11 @@ def test_reports_need_a_login(client):
 
 
 def test_token_auth_works(seeded, client):
-    token = Token.objects.create(user=User.objects.create_user("bot"))
+    bot = User.objects.create_user("bot")
+    from django.contrib.auth.models import Permission
+
+    bot.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    token = Token.objects.create(user=bot)
     response = client.get("/api/reports/breakdown/", headers={"Authorization": f"Token {token.key}"})
     assert response.status_code == 200
 

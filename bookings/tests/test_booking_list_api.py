@@ -26,7 +26,11 @@ def seeded(post_signed):
 
 @pytest.fixture
 def api(client):
-    client.force_login(User.objects.create_user("u", password="pw-123456789"))
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user("u", password="pw-123456789")
+    user.user_permissions.add(Permission.objects.get(codename="view_booking"))
+    client.force_login(user)
     return client
 
 
@@ -39,7 +43,11 @@ def test_it_needs_authentication(client, seeded):
 
 
 def test_token_auth(client, seeded):
-    token = Token.objects.create(user=User.objects.create_user("bot"))
+    from django.contrib.auth.models import Permission
+
+    bot = User.objects.create_user("bot")
+    bot.user_permissions.add(Permission.objects.get(codename="view_booking"))
+    token = Token.objects.create(user=bot)
     response = client.get(URL, headers={"Authorization": f"Token {token.key}"})
     assert response.status_code == 200 and response.json()["count"] == 3
 

@@ -1,0 +1,180 @@
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from hypothesis import given, strategies as st
+
+from attribution.periods import PRESETS, period_parse
+from attribution.services import bookings_reattribute
+from bookings.models import Booking
+
+pytestmark = pytest.mark.django_db
+PAGES = ["/dashboard/", "/dashboard/direct/", "/dashboard/hygiene/", "/dashboard/links/"]
+APIS = ["/api/reports/breakdown/", "/api/reports/timeseries/", "/api/reports/hygiene/"]
+
+
+@pytest.fixture
+def roles():
+    call_command("setup_roles", verbosity=0)
+
+    def user(name, role=None, **extra):
+        u = User.objects.create_user(name, password="pw-123456789", is_staff=True, **extra)
+        if role:
+            u.groups.add(Group.objects.get(name=role))
+        return u
+
+    return user
+
+
+@pytest.fixture
+def recent(post_signed):
+    """Bookings in the last days, through the real endpoint."""
+    from datetime import datetime, timezone
+
+    from bookings.samples import invitee_payload
+
+    now = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+    specs = [({"utm_source": "google", "utm_medium": "cpc"}, 3), ({"utm_source": "linkedin", "utm_medium": "paid"}, 2),
+             ({}, 4), ({"utm_source": "partnerportal", "utm_medium": "widget"}, 2)]
+    n = 0
+    for utm, count in specs:
+        for _ in range(count):
+            n += 1
+            post_signed(invitee_payload(invitee_id=f"D{n}", booked_at=now - timedelta(days=n % 5 + 1), tracking=utm,
+                                        questions_and_answers=[{"question": "How did you hear about us?", "answer": "ChatGPT"}]))
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_users_are_sent_to_login(client, url):
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("url", PAGES + APIS)
+def test_sales_cannot_see_marketing_pages_or_reports(client, roles, url):
+    client.force_login(roles("sam", "Sales"))
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", PAGES + APIS)
+@pytest.mark.parametrize("role", ["Marketing", "Admin"])
+def test_marketing_and_admin_can(client, roles, url, role):
+    client.force_login(roles("m", role))
+    assert client.get(url).status_code == 200
+
+
+def test_sales_can_read_bookings_in_admin_and_api(client, roles, recent):
+    client.force_login(roles("sam", "Sales"))
+    assert client.get("/admin/bookings/booking/").status_code == 200
+    assert client.get("/api/bookings/").json()["count"] == 11
+    assert client.get("/admin/attribution/channelrule/").status_code == 403
+
+
+def test_sales_cannot_assign_or_add_aliases(client, roles, recent):
+    client.force_login(roles("sam", "Sales"))
+    booking = Booking.objects.filter(channel="Direct").first()
+    assert client.post("/dashboard/direct/", {"booking": [booking.pk], "source": "x"}).status_code == 403
+    assert client.post("/dashboard/hygiene/", {"action": "alias", "value": "a", "canonical": "b"}).status_code == 403
+
+
+def test_the_dashboard_answers_the_question(client, roles, recent):
+    client.force_login(roles("m", "Marketing"))
+    response = client.get("/dashboard/?range=30d")
+    data = response.context["data"]
+    assert data["kpis"]["bookings"] == 11
+    assert data["kpis"]["direct"] == 4
+    page = response.content.decode()
+    assert "<strong>Paid Search</strong> booked the most demos" in page
+    assert "(direct) backlog</a> is <strong>4</strong>" in page
+    assert data["self_reported"][0]["self_reported_source"] == "chatgpt" and data["self_reported"][0]["direct"] == 4
+
+
+def test_drill_down_goes_channel_source_medium_campaign(client, roles, recent):
+    client.force_login(roles("m", "Marketing"))
+    level1 = client.get("/dashboard/?range=30d").context
+    assert level1["level"] == "channel"
+    row = next(r for r in level1["data"]["table"]["rows"] if r["channel"] == "Paid Search")
+    level2 = client.get("/dashboard/" + row["drill_url"]).context
+    assert level2["level"] == "source" and [r["source"] for r in level2["data"]["table"]["rows"]] == ["google"]
+    level3 = client.get("/dashboard/" + level2["data"]["table"]["rows"][0]["drill_url"]).context
+    assert level3["level"] == "medium" and level3["data"]["table"]["rows"][0]["medium"] == "cpc"
+    admin = client.get(row["admin_url"])
+    assert admin.status_code == 200 and admin.content.decode().count('class="field-email"') == 3
+
+
+def test_csv_exports_equal_the_page(client, roles, recent):
+    client.force_login(roles("m", "Marketing"))
+    page = client.get("/dashboard/?range=30d").context["data"]
+    exported = list(csv.DictReader(io.StringIO(client.get("/dashboard/?range=30d&export=table").content.decode())))
+    assert [(r["channel"], int(r["bookings"]), int(r["delta"])) for r in exported] == \
+           [(r["channel"], r["bookings"], r["delta"]) for r in page["table"]["rows"]]
+    series = list(csv.DictReader(io.StringIO(client.get("/dashboard/?range=30d&export=timeseries").content.decode())))
+    assert sum(int(r["bookings"]) for r in series) == page["kpis"]["bookings"]
+
+
+def test_the_range_changes_the_numbers(client, roles, recent):
+    client.force_login(roles("m", "Marketing"))
+    week = client.get("/dashboard/?range=7d").context["data"]["kpis"]["bookings"]
+    today = date.today()
+    custom = client.get(f"/dashboard/?range=custom&start={today - timedelta(days=2)}&end={today}").context["data"]["kpis"]["bookings"]
+    assert week == 11 and 0 < custom < week
+
+
+def test_assigning_backlog_bookings_is_audited_reversible_and_survives_reattribute(client, roles, recent):
+    client.force_login(roles("m", "Marketing"))
+    direct = list(Booking.objects.filter(channel="Direct").values_list("pk", flat=True)[:2])
+    response = client.post("/dashboard/direct/", {"booking": direct, "source": "newsletter", "medium": "email"}, follow=True)
+    assert "2 bookings attributed to newsletter" in response.content.decode()
+    assert client.get("/dashboard/?range=30d").context["data"]["kpis"]["direct"] == 2
+    assert set(Booking.objects.filter(pk__in=direct).values_list("channel", flat=True)) == {"Email"}
+    bookings_reattribute()
+    assert set(Booking.objects.filter(pk__in=direct).values_list("channel", flat=True)) == {"Email"}
+    from attribution.models import ManualAttribution
+
+    entry = ManualAttribution.objects.first()
+    assert entry.user.username == "m" and entry.from_values["channel"] == "Direct"
+    client.post("/dashboard/direct/", {"revert": entry.pk})
+    assert Booking.objects.get(pk=entry.booking_id).channel == "Direct"
+
+
+def test_adding_an_alias_from_hygiene_moves_the_unassigned_row(client, roles, recent):
+    client.force_login(roles("m", "Marketing"))
+    before = client.get("/dashboard/hygiene/").context["data"]["unassigned"]
+    assert {"source": "partnerportal", "medium": "widget", "bookings": 2} in before
+    response = client.post("/dashboard/hygiene/", {"action": "rule", "source": "partnerportal", "channel": "Partners"}, follow=True)
+    assert "2 bookings re-attributed" in response.content.decode()
+    assert client.get("/dashboard/hygiene/").context["data"]["unassigned"] == []
+    rows = {r["channel"]: r["bookings"] for r in client.get("/dashboard/?range=30d").context["data"]["table"]["rows"]}
+    assert rows["Partners"] == 2 and "Unassigned" not in rows
+
+
+def test_an_empty_dashboard_tells_a_new_user_what_to_do(client, roles):
+    client.force_login(roles("m", "Marketing"))
+    page = client.get("/dashboard/").content.decode()
+    assert "No bookings in this period yet" in page and "/webhooks/calendly/" in page
+
+
+def test_the_link_builder_page(client, roles):
+    client.force_login(roles("m", "Marketing"))
+    ok = client.post("/dashboard/links/", {"base_url": "https://calendly.com/acme/demo", "source": "linkedin",
+                                           "medium": "social", "campaign": "spring_202606"}).content.decode()
+    assert "utm_source=linkedin&amp;utm_medium=social&amp;utm_campaign=spring_202606" in ok
+    refused = client.post("/dashboard/links/", {"base_url": "https://calendly.com/acme/demo", "source": "website",
+                                                "medium": "social", "campaign": "spring_202606"}).content.decode()
+    assert "placeholder or our own brand" in refused
+
+
+@given(preset=st.sampled_from(sorted(PRESETS)), today=st.dates(date(2020, 1, 1), date(2030, 12, 31)),
+       a=st.dates(date(2020, 1, 1), date(2030, 12, 31)), b=st.dates(date(2020, 1, 1), date(2030, 12, 31)))
+def test_periods_are_well_formed_and_compare_with_an_equal_length_before(preset, today, a, b):
+    period = period_parse(preset=preset, start=a.isoformat(), end=b.isoformat(), today=today, first_day=date(2019, 1, 1))
+    assert period.start < period.end
+    previous = period.previous()
+    assert previous.end == period.start and previous.days == period.days
+    if preset == "custom":
+        assert (period.start, period.last) == (min(a, b), max(a, b))
+    elif preset != "all":
+        assert period.last == today

@@ -1,0 +1,85 @@
+"""Dashboard server time at 1M bookings: p95 for a 90-day range and for all time, and queries per page.
+
+Reuses the database loaded by bench/report.py (--reuse) or loads it. Target: p95 < 150 ms (90 days),
+< 300 ms (all time), no N+1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import bench_env, fresh_database, machine, percentile  # noqa: E402
+
+DB = "sourcebook_bench_report"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args()
+    os.environ.update(bench_env(DB))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    if not args.reuse:
+        fresh_database(DB)
+        from bench.load import load_bookings
+
+        load_bookings(os.environ["DATABASE_URL"], args.n)
+    import subprocess
+
+    from bench.harness import PY, ROOT
+
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=os.environ.copy(), check=True)
+    # Production settings (DEBUG=0) serve hashed static files: build the manifest first.
+    subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=os.environ.copy(), check=True)
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+
+    from attribution.rollup import rollup_compact
+    from bookings.models import Booking
+
+    rollup_compact()
+    user, _ = User.objects.get_or_create(username="bench-dash", defaults={"is_superuser": True, "is_staff": True})
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(user)
+    cases = {
+        "dashboard 90 days": "/dashboard/?range=90d",
+        "dashboard all time": "/dashboard/?range=all",
+        "dashboard 90 days, drilled to Paid Search": "/dashboard/?range=90d&channel=Paid+Search",
+        "direct backlog": "/dashboard/direct/",
+        "hygiene": "/dashboard/hygiene/",
+    }
+    results = {}
+    for name, url in cases.items():
+        assert client.get(url).status_code == 200
+        statements = []
+        with connection.execute_wrapper(lambda ex, sql, params, many, ctx: statements.append(sql) or ex(sql, params, many, ctx)):
+            client.get(url)
+        times = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        results[name] = {"p50_ms": round(percentile(times, 50), 1), "p95_ms": round(percentile(times, 95), 1),
+                         "queries": len(statements)}
+    print(json.dumps({"machine": machine(), "bookings": Booking.objects.count(), "results": results}, indent=2))
+    ok90 = results["dashboard 90 days"]["p95_ms"] < 150
+    ok_all = results["dashboard all time"]["p95_ms"] < 300
+    print(f"90 days p95 < 150 ms: {'met' if ok90 else 'missed'}; all time p95 < 300 ms: {'met' if ok_all else 'missed'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The product in a real browser (headless Chromium) against a live server with demo data."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "browser-pw-123"
+
+
+@pytest.fixture
+def site(live_server):
+    from attribution.services import defaults_install
+
+    defaults_install()  # transactional tests truncate tables, seeded rules included
+    call_command("setup_roles", verbosity=0)
+    call_command("seed_demo", "--count", "160", verbosity=0)
+    for name, role in (("marketing", "Marketing"), ("sales", "Sales"), ("boss", "Admin")):
+        user = User.objects.create_user(name, password=PASSWORD, is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+    return live_server.url
+
+
+def login(browser, site, username, *, width=1280):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{site}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    return page
+
+
+def kpi(page, name) -> str:
+    return page.locator(f'[data-kpi="{name}"] .value').inner_text()
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", "").replace("%", "").strip())
+
+
+def test_marketing_dashboard_numbers_match_the_api_and_follow_the_range(browser, site, shot):
+    page = login(browser, site, "marketing")
+    page.goto(f"{site}/dashboard/?range=90d")
+    assert "booked the most demos" in page.locator("#answer").inner_text()
+    shot(page, "dashboard")
+    start = page.locator('input[name="start"]').input_value()
+    api = page.request.get(f"{site}/api/reports/breakdown/?group_by=channel&booked_after={start}").json()
+    assert number(kpi(page, "bookings")) == api["total"]
+    assert number(page.locator("#table-total").inner_text()) == api["total"]
+
+    page.get_by_label("Period").select_option("7d")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_load_state()
+    assert number(kpi(page, "bookings")) < api["total"]
+
+
+def test_drill_down_twice_and_export_csv(browser, site, shot):
+    page = login(browser, site, "marketing")
+    page.goto(f"{site}/dashboard/?range=90d")
+    page.locator("#breakdown").get_by_role("link", name="Paid Search", exact=True).click()
+    page.wait_for_load_state()
+    assert page.locator("#breakdown th").first.inner_text().lower() == "source"
+    page.locator("#breakdown").get_by_role("link", name="google", exact=True).click()
+    page.wait_for_load_state()
+    assert page.locator("#breakdown th").first.inner_text().lower() == "medium"
+    assert page.locator("#breakdown tbody tr").first.get_attribute("data-key") == "cpc"
+    shot(page, "dashboard-drilldown")
+
+    page.goto(f"{site}/dashboard/?range=90d")
+    with page.expect_download() as download:
+        page.locator("#export-table").click()
+    rows = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
+    on_page = {row.get_attribute("data-key"): number(row.locator('[data-col="bookings"]').inner_text())
+               for row in page.locator("#breakdown tbody tr").all()}
+    assert {r["channel"]: int(r["bookings"]) for r in rows} == on_page
+
+
+def test_assigning_a_backlog_booking_lowers_the_direct_tile(browser, site, shot):
+    page = login(browser, site, "marketing")
+    page.goto(f"{site}/dashboard/?range=all")
+    direct_before = number(page.locator('[data-kpi="direct"] .delta').inner_text().split()[0])
+    page.goto(f"{site}/dashboard/direct/")
+    shot(page, "direct-backlog")
+    page.locator('#backlog input[name="booking"]').first.check()
+    page.get_by_label("Source to assign").fill("newsletter")
+    page.get_by_label("Medium to assign").fill("email")
+    page.get_by_role("button", name="Assign to selected").click()
+    page.wait_for_load_state()
+    assert "1 booking attributed to newsletter" in page.locator(".messages").inner_text()
+    page.goto(f"{site}/dashboard/?range=all")
+    assert number(page.locator('[data-kpi="direct"] .delta').inner_text().split()[0]) == direct_before - 1
+
+
+def test_adding_a_rule_from_hygiene_moves_the_unassigned_row(browser, site, shot):
+    page = login(browser, site, "marketing")
+    page.goto(f"{site}/dashboard/hygiene/")
+    shot(page, "hygiene")
+    row = page.locator('#unassigned tr[data-source="partnerportal"]')
+    assert row.count() == 1
+    row.get_by_label("Channel for partnerportal").fill("Partners")
+    row.get_by_role("button", name="Add rule").click()
+    page.wait_for_load_state()
+    assert "re-attributed" in page.locator(".messages").inner_text()
+    assert page.locator('#unassigned tr[data-source="partnerportal"]').count() == 0
+    page.goto(f"{site}/dashboard/?range=all")
+    assert page.locator('#breakdown tr[data-key="Partners"]').count() == 1
+
+
+def test_link_builder_and_phone_width(browser, site, shot):
+    page = login(browser, site, "marketing", width=390)
+    page.goto(f"{site}/dashboard/links/")
+    page.get_by_label("Booking page URL").fill("https://calendly.com/acme/demo")
+    page.get_by_label("Source").fill("linkedin")
+    page.get_by_label("Medium").fill("social")
+    page.get_by_label("Campaign").fill("spring_launch_202606")
+    page.get_by_role("button", name="Build link").click()
+    page.wait_for_load_state()
+    assert "utm_campaign=spring_launch_202606" in page.get_by_label("Built link").input_value()
+    shot(page, "links-phone")
+    page.goto(f"{site}/dashboard/?range=90d")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400  # no sideways scrolling on a phone
+    shot(page, "dashboard-phone")
+
+
+def test_sales_sees_bookings_in_admin_but_not_the_dashboard(browser, site, shot):
+    page = login(browser, site, "sales")
+    response = page.goto(f"{site}/dashboard/")
+    assert response.status == 403
+    page.goto(f"{site}/admin/bookings/booking/?status__exact=canceled")
+    assert page.locator("#result_list tbody tr").count() > 0
+    assert page.locator("text=Add booking").count() == 0
+    shot(page, "admin-sales")
