@@ -3,7 +3,7 @@
 from datetime import datetime, time
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -85,6 +85,7 @@ class BreakdownReportApi(APIView):
         no_show = serializers.IntegerField()
         share = serializers.FloatField()
 
+    @extend_schema_serializer(component_name="BreakdownReport")
     class OutputSerializer(serializers.Serializer):
         rows = serializers.ListField(child=serializers.DictField())
         total = serializers.IntegerField()
@@ -111,6 +112,7 @@ class TimeseriesReportApi(APIView):
         interval = serializers.ChoiceField(choices=list(selectors.INTERVALS), default="day")
         group_by = serializers.ChoiceField(choices=list(selectors.GROUP_FIELDS), default="channel")
 
+    @extend_schema_serializer(component_name="TimeseriesReport")
     class OutputSerializer(serializers.Serializer):
         interval = serializers.CharField()
         group_by = serializers.CharField()
@@ -133,6 +135,7 @@ class HygieneReportApi(APIView):
 
     permission_classes = DASHBOARD
 
+    @extend_schema_serializer(component_name="HygieneReport")
     class OutputSerializer(serializers.Serializer):
         unassigned = serializers.ListField(child=serializers.DictField())
         banned = serializers.ListField(child=serializers.DictField())
@@ -154,6 +157,7 @@ class ContactAttributionApi(APIView):
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
 
+    @extend_schema_serializer(component_name="ContactAttribution")
     class OutputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         first_touch = serializers.DictField()
@@ -187,6 +191,7 @@ class LinkBuildApi(APIView):
         content = serializers.CharField(required=False, allow_blank=True, default="")
         term = serializers.CharField(required=False, allow_blank=True, default="")
 
+    @extend_schema_serializer(component_name="BuiltLink")
     class OutputSerializer(serializers.Serializer):
         url = serializers.CharField()
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -14,6 +15,7 @@ from bookings.services import delivery_receive
 from project.permissions import HasPerm
 
 
+@extend_schema(exclude=True)  # Calendly's callback, not part of the client API
 class CalendlyWebhookApi(APIView):
     """Calendly's callback: record raw, verify, derive, answer within milliseconds."""
 
@@ -63,6 +65,7 @@ class CalendlyWebhookApi(APIView):
 class BookingListApi(ListAPIView):
     """Bookings with their attribution, filterable like the admin."""
 
+    @extend_schema_serializer(component_name="Booking")
     class OutputSerializer(serializers.Serializer):
         invitee_uri = serializers.CharField()
         event_uri = serializers.CharField()

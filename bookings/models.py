@@ -140,3 +140,20 @@ class Booking(models.Model):
 
 def _has_utm(tracking: dict | None) -> bool:
     return any((tracking or {}).get(key) for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"))
+
+
+class BackfillRun(models.Model):
+    """Checkpoint of one backfill window, so an interrupted backfill continues where it stopped."""
+
+    key = models.CharField(max_length=255, unique=True, help_text="scope:since:until")
+    checkpoint = models.JSONField(default=dict, help_text="next page token per event status ('done' when finished)")
+    events = models.PositiveIntegerField(default=0)
+    invitees = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"backfill {self.key} ({'done' if self.finished_at else 'in progress'})"

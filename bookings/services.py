@@ -358,3 +358,139 @@ def deliveries_process_stuck(*, older_than_seconds: int = 60) -> int:
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     stuck = WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED, received_at__lt=cutoff)
     return sum(deliveries_replay(queryset=stuck).values())
+
+
+# --- backfill from the Calendly API ----------------------------------------------------------------
+
+
+def invitee_snapshot_body(*, invitee: dict, event: dict) -> bytes:
+    """An API invitee as a stored delivery: same derivation path as webhooks, deterministic bytes."""
+    envelope = {"event": calendly.INVITEE_SNAPSHOT, "created_at": invitee.get("updated_at") or invitee.get("created_at"),
+                "payload": {**invitee, "scheduled_event": event}}
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+
+
+def backfill_invitee(*, invitee: dict, event: dict, dry_run: bool = False) -> str:
+    """'created' | 'updated' | 'unchanged' — a webhook and a backfill of one invitee give one booking."""
+    from hubspot_sync.models import BookingSync
+
+    body = invitee_snapshot_body(invitee=invitee, event=event)
+    uri = invitee.get("uri", "")
+    before = Booking.objects.filter(invitee_uri=uri).values_list("id", flat=True).first()
+    if WebhookDelivery.objects.filter(invitee_uri=uri, origin=WebhookDelivery.Origin.BACKFILL, body=body).exists():
+        return "unchanged"  # exactly this snapshot was applied by an earlier run
+    if dry_run:
+        return "updated" if before else "created"
+    version = BookingSync.objects.filter(booking_id=before).values_list("version", flat=True).first() if before else None
+    delivery = delivery_record(body=body, headers={}, remote_addr=None, origin=WebhookDelivery.Origin.BACKFILL)
+    delivery_process(delivery=delivery)
+    if before is None:
+        return "created"
+    after = BookingSync.objects.filter(booking_id=before).values_list("version", flat=True).first()
+    return "updated" if after != version else "unchanged"
+
+
+def backfill_run(*, client, since, until=None, organization: str | None = None, user: str | None = None,
+                 dry_run: bool = False, progress=None) -> BackfillRun:
+    """Walk scheduled events (active and canceled) and their invitees; resumable from its checkpoint."""
+    from bookings.models import BackfillRun
+    from project.metrics import BACKFILL_INVITEES
+
+    scope = f"user={user}" if user else f"organization={organization}"
+    key = f"{scope}:{since.isoformat()}:{until.isoformat() if until else ''}"[:255]
+    run, _ = BackfillRun.objects.get_or_create(key=key)
+    if run.finished_at and not dry_run:
+        BackfillRun.objects.filter(pk=run.pk).delete()  # a finished window runs again from the start
+        run = BackfillRun.objects.create(key=key)
+    for status in ("active", "canceled"):
+        token = run.checkpoint.get(status)
+        if token == "done":
+            continue
+        pages = client.scheduled_events(organization=None if user else organization, user=user,
+                                        min_start_time=since.isoformat().replace("+00:00", "Z"),
+                                        max_start_time=until.isoformat().replace("+00:00", "Z") if until else None,
+                                        status=status, page_token=token)
+        for events, next_token in pages:
+            for event in events:
+                for invitee in client.invitees(event["uri"]):
+                    outcome = backfill_invitee(invitee=invitee, event=event, dry_run=dry_run)
+                    setattr(run, outcome, getattr(run, outcome) + 1)
+                    run.invitees += 1
+                    BACKFILL_INVITEES.labels(result=outcome).inc()
+                run.events += 1
+                if progress:
+                    progress(run)
+            run.checkpoint[status] = next_token or "done"
+            if not dry_run:
+                run.save()
+    if not dry_run:
+        run.finished_at = timezone.now()
+        run.save()
+    return run
+
+
+# --- webhook subscriptions --------------------------------------------------------------------------
+
+SUBSCRIBED_EVENTS = [calendly.INVITEE_CREATED, calendly.INVITEE_CANCELED, calendly.NO_SHOW_CREATED, calendly.NO_SHOW_DELETED]
+
+
+def callback_url() -> str:
+    return settings.SOURCEBOOK_PUBLIC_URL.rstrip("/") + "/webhooks/calendly/"
+
+
+def subscription_create(*, client, organization: str, user: str | None) -> tuple[dict, str]:
+    """Subscribe our URL with a freshly generated signing key (returned once, never stored here)."""
+    import secrets
+
+    key = secrets.token_hex(32)
+    resource = client.webhook_subscription_create(url=callback_url(), events=SUBSCRIBED_EVENTS, organization=organization,
+                                                  user=user, signing_key=key)
+    return resource, key
+
+
+def subscription_check(*, client, organization: str, user: str | None, now=None) -> dict:
+    """Is our subscription there, active, and are deliveries arriving? Recorded for /healthz."""
+    import json as _json
+
+    import redis
+
+    from project.health import SUBSCRIPTION_KEY
+
+    now = now or timezone.now()
+    ours = [s for s in client.webhook_subscriptions(organization=organization, user=user)
+            if s.get("callback_url") == callback_url()]
+    last = (WebhookDelivery.objects.filter(origin=WebhookDelivery.Origin.WEBHOOK, signature_valid=True)
+            .order_by("-received_at").values_list("received_at", flat=True).first())
+    local = timezone.localtime(now)
+    business_hours = local.weekday() < 5 and 9 <= local.hour < 18
+    silent_for = (now - last).total_seconds() / 3600 if last else None
+    if not ours:
+        state, problem = "missing", f"no subscription for {callback_url()}"
+    elif ours[0].get("state") != "active":
+        state, problem = "disabled", f"subscription {ours[0]['uri']} is {ours[0].get('state')} (Calendly gave up retrying)"
+    elif business_hours and (silent_for is None or silent_for > settings.CALENDLY_SILENCE_ALERT_HOURS):
+        state, problem = "silent", f"no webhook delivery for {silent_for or 'ever':.1f}h during business hours" if silent_for else "no webhook delivery yet"
+    else:
+        state, problem = "active", ""
+    report = {"state": state, "problem": problem, "subscription": ours[0]["uri"] if ours else None,
+              "last_delivery_at": last.isoformat() if last else None, "checked_at": now.isoformat()}
+    redis.Redis.from_url(settings.REDIS_URL).set(SUBSCRIPTION_KEY, _json.dumps(report), ex=7200)
+    if problem:
+        logger.error("calendly subscription problem: %s", problem, extra={"state": state})
+    return report
+
+
+def subscription_repair(*, client, organization: str, user: str | None, report: dict) -> tuple[dict, str, object]:
+    """Recreate a missing/disabled subscription and backfill the gap since the last delivery."""
+    from datetime import timedelta as _td
+
+    if report.get("subscription"):
+        client.webhook_subscription_delete(report["subscription"])
+    resource, key = subscription_create(client=client, organization=organization, user=user)
+    since = timezone.now() - _td(days=1)
+    if report.get("last_delivery_at"):
+        from django.utils.dateparse import parse_datetime
+
+        since = min(since, parse_datetime(report["last_delivery_at"]))
+    run = backfill_run(client=client, since=since, organization=organization, user=user)
+    return resource, key, run

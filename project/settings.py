@@ -141,6 +141,10 @@ CALENDLY_WEBHOOK_SIGNING_KEYS = env.list("CALENDLY_WEBHOOK_SIGNING_KEYS", defaul
 CALENDLY_WEBHOOK_TOLERANCE_SECONDS = env.int("CALENDLY_WEBHOOK_TOLERANCE_SECONDS", default=180)
 CALENDLY_API_URL = env("CALENDLY_API_URL", default="http://127.0.0.1:8026")
 CALENDLY_TOKEN = env("CALENDLY_TOKEN", default="")
+# Our public base URL: the webhook subscription points at <this>/webhooks/calendly/.
+SOURCEBOOK_PUBLIC_URL = env("SOURCEBOOK_PUBLIC_URL", default="http://127.0.0.1:8000")
+# No webhook for this long during business hours (Mon–Fri 9–18 in TIME_ZONE) means something is wrong.
+CALENDLY_SILENCE_ALERT_HOURS = env.int("CALENDLY_SILENCE_ALERT_HOURS", default=8)
 
 # --- Attribution ----------------------------------------------------------------------------
 # Our own brand names are not a source: links tagged with them land in Unassigned and in hygiene.
@@ -180,6 +184,7 @@ CELERY_BEAT_SCHEDULE = {
     "hubspot-sweep": {"task": "hubspot_sync.sweep", "schedule": 30.0},
     "stuck-deliveries": {"task": "bookings.process_stuck_deliveries", "schedule": 60.0},
     "report-rollup": {"task": "attribution.rollup_compact", "schedule": 10.0},
+    "calendly-subscription-check": {"task": "bookings.calendly_subscription_check", "schedule": 900.0},
 }
 
 # --- Health and metrics ---------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from project.health import HEARTBEAT_KEY, SUBSCRIPTION_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    r.delete(HEARTBEAT_KEY, SUBSCRIPTION_KEY)
+    yield r
+    r.delete(HEARTBEAT_KEY, SUBSCRIPTION_KEY)
+
+
+def test_healthz_is_503_without_a_worker_heartbeat(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"]["ok"] is False
+
+
+def test_healthz_is_200_when_everything_is_fine(client, clean_redis):
+    clean_redis.set(HEARTBEAT_KEY, str(time.time()))
+    data = client.get("/healthz").json()
+    assert data["status"] == "ok"
+    assert set(data["checks"]) >= {"database", "redis", "worker", "hubspot", "outbox", "dead_letters", "last_delivery",
+                                   "calendly_subscription"}
+
+
+def test_healthz_reports_a_broken_hubspot_connection(client, clean_redis, settings):
+    from hubspot_sync.services.connection import connection_mark_broken
+
+    settings.HUBSPOT_ACCESS_TOKEN = "pat-revoked"
+    clean_redis.set(HEARTBEAT_KEY, str(time.time()))
+    connection_mark_broken(reason="BAD_REFRESH_TOKEN")
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["checks"]["hubspot"]["state"] == "broken"
+
+
+def test_metrics_need_an_allowed_address_or_token(client, settings, post_signed):
+    from bookings.samples import invitee_payload
+
+    post_signed(invitee_payload())
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
+    settings.METRICS_TOKEN = "scrape-me"
+    body = client.get("/metrics", REMOTE_ADDR="10.1.2.3", headers={"Authorization": "Bearer scrape-me"}).content.decode()
+    assert 'sourcebook_webhook_deliveries_total{result="processed"}' in body
+    assert "sourcebook_hubspot_outbox_depth" in body
+    local = client.get("/metrics").content.decode()
+    assert "django_http_requests_total_by_method_total" in local or "django_http_requests" in local
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    env = {"DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-secret-value", "ALLOWED_HOSTS": "sourcebook.example",
+           "SOURCEBOOK_SKIP_PREFLIGHT": "1", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
