@@ -156,9 +156,9 @@ def sync_discard(*, booking_ids: list[int]) -> int:
     return BookingSync.objects.filter(pk__in=booking_ids, state=State.DEAD).update(state=State.DISCARDED, updated_at=timezone.now())
 
 
-def sync_sweep_stale(*, older_than_seconds: int = 300) -> int:
+def sync_sweep_stale(*, older_than_seconds: int | None = None) -> int:
     """A worker killed mid-batch leaves rows in flight: put them back (their create is marked uncertain)."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds or settings.HUBSPOT_CLAIM_TIMEOUT_SECONDS)
     return BookingSync.objects.filter(state=State.IN_FLIGHT, claimed_at__lt=cutoff).update(
         state=State.PENDING, next_attempt_at=timezone.now(), updated_at=timezone.now())
 
