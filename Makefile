@@ -50,8 +50,19 @@ run: migrate static
 test: install assets
 	$(VENV)/bin/pytest
 
-bench: install
+# Benchmarks print JSON and a verdict per target; figures are kept in bench/README.md.
+bench: install assets
 	$(PY) bench/ingest.py
+	$(PY) bench/sync.py
+	$(PY) bench/report.py
+	$(PY) bench/reattribute.py --reuse
+	$(PY) bench/dashboard.py --reuse
+	$(PY) bench/backfill.py --invitees 20000 --rate-limit 100 --window-seconds 6
+
+# Fault injection (restarts the local Redis and PostgreSQL!) and API fuzzing; ~10 minutes, not part of make test.
+faults: install
+	$(PY) bench/faults.py
+	$(PY) bench/fuzz_api.py
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -50,7 +50,7 @@ def main() -> int:
     args = parser.parse_args()
 
     env = bench_env(DB, HUBSPOT_ACCESS_TOKEN="fake-token", HUBSPOT_RATE_LIMIT=str(args.limit), HUBSPOT_TIMEOUT_SECONDS="2",
-                    HUBSPOT_MAX_ATTEMPTS="50")
+                    HUBSPOT_MAX_ATTEMPTS="50", HUBSPOT_RETRY_MAX_SECONDS="5")
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     fresh_database(DB)

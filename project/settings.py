@@ -166,6 +166,8 @@ HUBSPOT_RATE_WINDOW_SECONDS = env.int("HUBSPOT_RATE_WINDOW_SECONDS", default=10)
 HUBSPOT_TIMEOUT_SECONDS = env.float("HUBSPOT_TIMEOUT_SECONDS", default=10.0)
 HUBSPOT_BATCH_SIZE = env.int("HUBSPOT_BATCH_SIZE", default=100)
 HUBSPOT_MAX_ATTEMPTS = env.int("HUBSPOT_MAX_ATTEMPTS", default=8)
+# Exponential backoff (with jitter) between attempts is capped here.
+HUBSPOT_RETRY_MAX_SECONDS = env.int("HUBSPOT_RETRY_MAX_SECONDS", default=600)
 # A claim older than this belongs to a dead worker and goes back to the queue (longer than any batch).
 HUBSPOT_CLAIM_TIMEOUT_SECONDS = env.int("HUBSPOT_CLAIM_TIMEOUT_SECONDS", default=300)
 # OAuth app (multi-portal): the rotating token pair lives in the database (HubspotConnection).

@@ -119,7 +119,8 @@ def sync_finish_retry(*, rows: list[BookingSync], error: str, status: int | None
             sync_finish_dead(rows=[row], error=f"gave up after {attempts} attempts: {error}", status=status,
                              request=request, response=response)
             continue
-        delay = retry_after if retry_after is not None else min(600, 2 ** attempts) * random.uniform(0.5, 1.0)
+        delay = retry_after if retry_after is not None else (
+            min(settings.HUBSPOT_RETRY_MAX_SECONDS, 2 ** attempts) * random.uniform(0.5, 1.0))
         BookingSync.objects.filter(pk=row.pk, state=State.IN_FLIGHT).update(
             state=State.PENDING, attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
             last_error=error[:4000], last_status=status, last_request=request, last_response=_jsonable(response),
