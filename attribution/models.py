@@ -106,14 +106,7 @@ class ChannelRule(models.Model):
 ROLLUP_DIMENSIONS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
 
 
-class DailyStat(models.Model):
-    """Bookings per day and attribution, maintained by a PostgreSQL trigger (see migration 0004).
-
-    Every insert/update/delete of a booking appends signed deltas to DailyStatDelta (no lock
-    contention on hot rows); `rollup_compact` folds them in here. Reports read both, so they
-    are exact at any moment. A rescheduled (old) booking is not counted.
-    """
-
+class RollupRow(models.Model):
     day = models.DateField()
     status = models.CharField(max_length=16)
     channel = models.CharField(max_length=64)
@@ -127,21 +120,23 @@ class DailyStat(models.Model):
     synced = models.IntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class DailyStat(RollupRow):
+    """Bookings per day and attribution, maintained by a PostgreSQL trigger (see migration 0004).
+
+    Every insert/update/delete of a booking appends signed deltas to DailyStatDelta (no lock
+    contention on hot rows); `rollup_compact` folds them in here. Reports read both, so they
+    are exact at any moment. A rescheduled (old) booking is not counted.
+    """
+
+    class Meta:
         constraints = [models.UniqueConstraint(fields=["day", *ROLLUP_DIMENSIONS], name="dailystat_unique_key")]
 
 
-class DailyStatDelta(models.Model):
-    day = models.DateField()
-    status = models.CharField(max_length=16)
-    channel = models.CharField(max_length=64)
-    source = models.CharField(max_length=255)
-    medium = models.CharField(max_length=255)
-    campaign = models.CharField(max_length=255)
-    event_type_name = models.CharField(max_length=255)
-    self_reported_source = models.CharField(max_length=255)
-    bookings = models.IntegerField(default=0)
-    no_show = models.IntegerField(default=0)
-    synced = models.IntegerField(default=0)
+class DailyStatDelta(RollupRow):
+    """Signed +1/−1 rows appended by the trigger, folded into DailyStat by `rollup_compact`."""
 
 
 class ManualAttribution(models.Model):

@@ -114,8 +114,7 @@ class FakeHubSpot:
         if not isinstance(inputs, list):
             return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
         if len(inputs) > 100:
-            return 400, _error("VALIDATION_ERROR", "The maximum number of inputs supported in a batch is 100. "
-                                                   "Please reduce the number of items and try again")
+            return 400, TOO_MANY_INPUTS()
         results, errors = [], []
         with self.lock:
             for item in inputs:
@@ -162,8 +161,7 @@ class FakeHubSpot:
     def meetings_create(self, body: dict) -> tuple[int, dict]:
         inputs = body.get("inputs") or []
         if len(inputs) > 100:
-            return 400, _error("VALIDATION_ERROR", "The maximum number of inputs supported in a batch is 100. "
-                                                   "Please reduce the number of items and try again")
+            return 400, TOO_MANY_INPUTS()
         results, errors = [], []
         with self.lock:
             for item in inputs:
@@ -190,8 +188,7 @@ class FakeHubSpot:
     def meetings_update(self, body: dict) -> tuple[int, dict]:
         inputs = body.get("inputs") or []
         if len(inputs) > 100:
-            return 400, _error("VALIDATION_ERROR", "The maximum number of inputs supported in a batch is 100. "
-                                                   "Please reduce the number of items and try again")
+            return 400, TOO_MANY_INPUTS()
         results, errors = [], []
         with self.lock:
             for item in inputs:
@@ -333,6 +330,11 @@ class FakeHubSpot:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def TOO_MANY_INPUTS() -> dict:  # noqa: N802 - HubSpot's exact batch-size error
+    return _error("VALIDATION_ERROR", "The maximum number of inputs supported in a batch is 100. "
+                                      "Please reduce the number of items and try again")
 
 
 def _error(category: str, message: str) -> dict:

@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from attribution.services import bookings_reattribute
+from project.cli import day_start
 from project.progress import ProgressBar
 
 
@@ -14,20 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Show what would move; change nothing.")
 
     def handle(self, *args, since=None, dry_run=False, **options):
-        from django.utils.dateparse import parse_date
-
-        since_dt = None
-        if since:
-            day = parse_date(since)
-            if day is None:
-                from django.core.management.base import CommandError
-
-                raise CommandError(f"--since must be YYYY-MM-DD, got {since!r}")
-            from datetime import datetime, time as dtime
-
-            from django.utils import timezone
-
-            since_dt = timezone.make_aware(datetime.combine(day, dtime.min))
+        since_dt = day_start(since, "--since") if since else None
         started = time.monotonic()
         bar = ProgressBar(self.stdout, label="reattribute", unit="ids")
         result = bookings_reattribute(since=since_dt, dry_run=dry_run, progress=bar.update)

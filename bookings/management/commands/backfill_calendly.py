@@ -1,20 +1,11 @@
 import time
-from datetime import datetime, time as dtime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date
 
 from bookings.calendly_client import CalendlyClient, CalendlyError
 from bookings.services import backfill_run
-
-
-def _day(value: str, name: str):
-    day = parse_date(value or "")
-    if day is None:
-        raise CommandError(f"{name} must be YYYY-MM-DD, got {value!r}")
-    return timezone.make_aware(datetime.combine(day, dtime.min))
+from project.cli import day_start
 
 
 class Command(BaseCommand):
@@ -32,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, since, until=None, user=None, organization=False, dry_run=False, **options):
         if not settings.CALENDLY_TOKEN:
             raise CommandError("CALENDLY_TOKEN is not set: create a personal access token in Calendly (Integrations → API).")
-        since_dt, until_dt = _day(since, "--since"), (_day(until, "--until") if until else None)
+        since_dt, until_dt = day_start(since, "--since"), (day_start(until, "--until") if until else None)
         client = CalendlyClient(base_url=settings.CALENDLY_API_URL, token=settings.CALENDLY_TOKEN)
         started = time.monotonic()
         try:

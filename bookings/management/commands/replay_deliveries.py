@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.core.management.base import BaseCommand
 
 from bookings.models import WebhookDelivery
 from bookings.services import deliveries_replay
+from project.cli import day_start
 from project.progress import ProgressBar
 
 
@@ -21,10 +20,7 @@ class Command(BaseCommand):
         if failed:
             qs = qs.filter(state=WebhookDelivery.State.FAILED)
         if since:
-            day = parse_date(since)
-            if day is None:
-                raise CommandError(f"--since must be YYYY-MM-DD, got {since!r}")
-            qs = qs.filter(received_at__gte=timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time())))
+            qs = qs.filter(received_at__gte=day_start(since, "--since"))
         if ids:
             qs = qs.filter(pk__in=ids)
         if invitee:

@@ -1,12 +1,11 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date
 
 from bookings.models import Booking
 from hubspot_sync.services.outbox import sync_requeue
 from hubspot_sync.services.sync import sync_drain
+from project.cli import day_start
 from project.progress import ProgressBar
 
 
@@ -25,10 +24,7 @@ class Command(BaseCommand):
             raise CommandError("Say what to resync: --since DATE, --email E or --all.")
         qs = Booking.objects.all()
         if since:
-            day = parse_date(since)
-            if day is None:
-                raise CommandError(f"--since must be YYYY-MM-DD, got {since!r}")
-            qs = qs.filter(booked_at__gte=timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time())))
+            qs = qs.filter(booked_at__gte=day_start(since, "--since"))
         if email:
             qs = qs.filter(email=email.strip().lower())
         ids = list(qs.values_list("id", flat=True))
