@@ -43,7 +43,7 @@ def pg_cluster() -> list[str]:
 class Stack:
     """gunicorn + Celery worker + fake HubSpot for one scenario database."""
 
-    def __init__(self, db: str, *, fail_rate=0.0, rate_429=0.0, timeout_rate=0.0):
+    def __init__(self, db: str, *, fail_rate=0.0, rate_429=0.0, timeout_rate=0.0, latency_ms=0):
         self.db = db
         self.hubspot_port = free_port()
         self.env = bench_env(db, HUBSPOT_ACCESS_TOKEN="fake-token", HUBSPOT_API_URL=f"http://127.0.0.1:{self.hubspot_port}",
@@ -53,7 +53,7 @@ class Stack:
         self.fake = subprocess.Popen(
             [PY, "manage.py", "fake_hubspot", "--port", str(self.hubspot_port), "--preset-properties", "--rate-limit", "1000",
              "--fail-rate", str(fail_rate), "--429-rate", str(rate_429), "--timeout-rate", str(timeout_rate),
-             "--timeout-sleep", "1.5", "--seed", "5"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, start_new_session=True)
+             "--timeout-sleep", "1.5", "--seed", "5", "--latency-ms", str(latency_ms)], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, start_new_session=True)
         self.worker = None
         time.sleep(1.0)
 
@@ -117,11 +117,15 @@ def send_all(url: str, bodies: list[bytes], *, retry_seconds: float = 120, durin
     """Like Calendly: any non-2xx or connection error is retried with backoff (bounded)."""
     from bookings.samples import signed_headers
 
+    import threading
+
     counts = {"sent": 0, "retries": 0, "gave_up": 0}
+    fault = None
     with httpx.Client(timeout=10) as http:
         for i, body in enumerate(bodies):
-            if during and i == len(bodies) // 3:
-                during()
+            if during and i == len(bodies) // 3:  # the fault happens while deliveries keep coming
+                fault = threading.Thread(target=during)
+                fault.start()
             deadline, delay = time.monotonic() + retry_seconds, 0.2
             while True:
                 try:
@@ -137,6 +141,8 @@ def send_all(url: str, bodies: list[bytes], *, retry_seconds: float = 120, durin
                 time.sleep(delay)
                 delay = min(delay * 2, 5)
             counts["sent"] += 1
+    if fault:
+        fault.join()
     return counts
 
 
@@ -244,14 +250,18 @@ def forged_burst(url: str) -> dict:
             else:
                 body = b"{" + b" " * (1024 * 1024 + 10) + b"}"
                 headers = signed_headers(body, key=KEY)
-            status = http.post(f"{url}/webhooks/calendly/", content=body, headers=headers).status_code
+            try:
+                status = http.post(f"{url}/webhooks/calendly/", content=body, headers=headers).status_code
+            except httpx.HTTPError:  # a 413 may close the connection while the client is still sending
+                status = "closed"
             codes[status] = codes.get(status, 0) + 1
     return {"forged_responses": codes}
 
 
 SCENARIOS = {
-    "worker-kill": dict(during_drain=kill_and_restart),
-    "redis-restart": dict(during_drain=restart_redis),
+    # HubSpot answers slowly here so batches are in flight when the worker dies / Redis goes away.
+    "worker-kill": dict(hubspot={"latency_ms": 300}, during_ingest=kill_and_restart),
+    "redis-restart": dict(hubspot={"latency_ms": 300}, during_ingest=restart_redis),
     "pg-restart": dict(during_ingest=restart_postgres),
     "hubspot-30": dict(hubspot={"fail_rate": 0.15, "rate_429": 0.1, "timeout_rate": 0.05}),
     "dup-reorder": dict(mutate=dup_reorder),
