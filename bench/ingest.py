@@ -28,6 +28,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -203,7 +204,7 @@ def run_load(url: str, plan: Plan, concurrency: int, *, server_pid: int, db: str
     after_cpu, after_db = cpu_snapshot(server_pid=server_pid, loadgen_pid=proc.pid, db=db), db_counters(db)
     proc.join()
     result["warm_statuses"] = warm_statuses
-    result["cpu_s"] = {k: after_cpu[k] - before_cpu.get(k, 0.0) for k in after_cpu}
+    result["cpu_s"] = cpu_used(before_cpu, after_cpu)
     result["db"] = {k: after_db[k] - before_db[k] for k in after_db}
     return result
 
@@ -211,12 +212,15 @@ def run_load(url: str, plan: Plan, concurrency: int, *, server_pid: int, db: str
 # --- where the CPU went -------------------------------------------------------------------------
 
 
-def cpu_snapshot(*, server_pid: int, loadgen_pid: int, db: str) -> dict[str, float]:
-    """CPU seconds so far, by who used it: gunicorn (its session), PostgreSQL (the bench database's
-    backends and the shared server processes), the load generator, other processes (e.g. someone's
-    test run, other databases' backends), and the whole machine from /proc/stat."""
+_PG_BACKEND = re.compile(r" \S+ \S+ (\[local\]|\S+\(\d+\))")  # "postgres: 15/main: user db host(port) state"
+
+
+def cpu_snapshot(*, server_pid: int, loadgen_pid: int, db: str) -> dict:
+    """CPU seconds per process so far, tagged with who used it: gunicorn (its session), PostgreSQL
+    (the bench database's backends and the shared server processes), the load generator, other
+    processes (e.g. someone's test run, other databases' backends); plus the machine from /proc/stat."""
     tick = os.sysconf("SC_CLK_TCK")
-    totals = {"gunicorn": 0.0, "postgres": 0.0, "loadgen": 0.0, "other_processes": 0.0}
+    processes = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -233,18 +237,30 @@ def cpu_snapshot(*, server_pid: int, loadgen_pid: int, db: str) -> dict[str, flo
             continue
         session, seconds = int(fields[3]), (int(fields[11]) + int(fields[12])) / tick
         if session == server_pid:
-            totals["gunicorn"] += seconds
+            group = "gunicorn"
         elif int(entry) == loadgen_pid:
-            totals["loadgen"] += seconds
-        elif comm.startswith("postgres") and (f" {db} " in cmdline or "127.0.0.1(" not in cmdline):
-            totals["postgres"] += seconds  # our backends, plus walwriter, checkpointer, ... (no client address)
+            group = "loadgen"
+        elif comm.startswith("postgres") and (f" {db} " in cmdline or not _PG_BACKEND.search(cmdline)):
+            group = "postgres"  # our backends, plus walwriter, checkpointer, ... (no client address)
         else:
-            totals["other_processes"] += seconds
+            group = "other_processes"
+        processes[(int(entry), fields[19])] = (group, seconds)  # (pid, start time): pids get reused
     with open("/proc/stat") as fh:
         cpu = [int(x) for x in fh.readline().split()[1:]]
-    totals["machine_busy"] = (sum(cpu) - cpu[3] - cpu[4]) / tick  # minus idle and iowait
-    totals["machine_total"] = sum(cpu) / tick
-    return totals
+    return {"processes": processes, "machine_busy": (sum(cpu) - cpu[3] - cpu[4]) / tick,  # minus idle, iowait
+            "machine_total": sum(cpu) / tick}
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds between two snapshots by group; what processes that exited meanwhile used is
+    left in `unattributed` together with the kernel's own work (softirq for loopback TCP, ...)."""
+    used = {"gunicorn": 0.0, "postgres": 0.0, "loadgen": 0.0, "other_processes": 0.0}
+    for key, (group, seconds) in after["processes"].items():
+        used[group] += seconds - before["processes"].get(key, (group, 0.0))[1]
+    used["machine_busy"] = after["machine_busy"] - before["machine_busy"]
+    used["machine_total"] = after["machine_total"] - before["machine_total"]
+    used["unattributed"] = used["machine_busy"] - sum(used[g] for g in ("gunicorn", "postgres", "loadgen", "other_processes"))
+    return used
 
 
 def machine_busy_pct(seconds: float = 1.0) -> float:
@@ -361,7 +377,6 @@ def main() -> int:
     rate = n / result["elapsed"]
     non_200 = {str(k): v for k, v in result["statuses"].items() if k != 200}
     cpu, dbc = result["cpu_s"], result["db"]
-    cpu["loadgen"] = result["cpu"]  # the child's own measure (also covers a pid that exited)
     report = {
         "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
@@ -374,11 +389,8 @@ def main() -> int:
                        "p99": round(percentile(lat, 99), 1), "max": round(max(lat), 1),
                        "mean": round(sum(lat) / n, 1)},
         "non_200": sum(non_200.values()), "statuses": {str(k): v for k, v in result["statuses"].items()},
-        "cpu_ms_per_delivery": {
-            **{k: round(cpu[k] * 1000 / n, 2) for k in ("gunicorn", "postgres", "loadgen", "other_processes")},
-            "kernel_and_unattributed": round((cpu["machine_busy"] - cpu["gunicorn"] - cpu["postgres"] - cpu["loadgen"]
-                                              - cpu["other_processes"]) * 1000 / n, 2),
-            "machine_total": round(cpu["machine_busy"] * 1000 / n, 2)},
+        "cpu_ms_per_delivery": {k: round(cpu[k] * 1000 / n, 2) for k in (
+            "gunicorn", "postgres", "loadgen", "other_processes", "unattributed", "machine_busy")},
         "machine_busy_pct": {"before_run": busy_before,
                              "during_run": round(100 * cpu["machine_busy"] / max(cpu["machine_total"], 1e-9), 1)},
         "per_delivery": {"commits": round(dbc["commits"] / n, 2), "rows_inserted": round(dbc["rows_inserted"] / n, 2),
