@@ -372,22 +372,31 @@ def invitee_snapshot_body(*, invitee: dict, event: dict) -> bytes:
 
 def backfill_invitee(*, invitee: dict, event: dict, dry_run: bool = False) -> str:
     """'created' | 'updated' | 'unchanged' — a webhook and a backfill of one invitee give one booking."""
-    from hubspot_sync.models import BookingSync
-
     body = invitee_snapshot_body(invitee=invitee, event=event)
     uri = invitee.get("uri", "")
-    before = Booking.objects.filter(invitee_uri=uri).values_list("id", flat=True).first()
     if WebhookDelivery.objects.filter(invitee_uri=uri, origin=WebhookDelivery.Origin.BACKFILL, body=body).exists():
         return "unchanged"  # exactly this snapshot was applied by an earlier run
+    before = _booking_version(uri)
     if dry_run:
         return "updated" if before else "created"
-    version = BookingSync.objects.filter(booking_id=before).values_list("version", flat=True).first() if before else None
-    delivery = delivery_record(body=body, headers={}, remote_addr=None, origin=WebhookDelivery.Origin.BACKFILL)
-    delivery_process(delivery=delivery)
+    kind, _, _ = calendly.envelope_peek(body)
+    delivery_id = _delivery_insert(origin=WebhookDelivery.Origin.BACKFILL, body=body, headers={}, remote_addr=None,
+                                   reason="", kind=kind, uri=uri)
+    delivery_process(delivery=WebhookDelivery(pk=delivery_id, body=body, invitee_uri=uri, attempts=0,
+                                              state=WebhookDelivery.State.RECEIVED))
     if before is None:
         return "created"
-    after = BookingSync.objects.filter(booking_id=before).values_list("version", flat=True).first()
-    return "updated" if after != version else "unchanged"
+    return "updated" if _booking_version(uri) != before else "unchanged"
+
+
+def _booking_version(invitee_uri: str) -> tuple | None:
+    """(booking id, outbox version) — the version moves whenever the booking changed."""
+    from hubspot_sync.models import BookingSync
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT b.id, s.version FROM {_TABLE} b LEFT JOIN {BookingSync._meta.db_table} s"
+                       " ON s.booking_id = b.id WHERE b.invitee_uri = %s", [invitee_uri])
+        return cursor.fetchone()
 
 
 def backfill_run(*, client, since, until=None, organization: str | None = None, user: str | None = None,
