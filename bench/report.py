@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, drop_database, fresh_database, machine, percentile  # noqa: E402
+from bench.harness import bench_env, fresh_database, machine, percentile  # noqa: E402
 
 DB = "sourcebook_bench_report"
 

@@ -13,7 +13,8 @@ import time
 import uuid
 from collections import deque
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from project.fakes import FakeServer, JsonHandler
 from urllib.parse import parse_qs, urlsplit
 
 API = "https://api.calendly.com"
@@ -130,33 +131,13 @@ class FakeCalendly:
 
 
 def make_handler(fake: FakeCalendly):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self):
-            super().setup()
-            # Headers and body go out as two writes: without NODELAY, delayed ACKs add ~40 ms per request.
-            import socket
-
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, *args):
-            pass
-
+    class Handler(JsonHandler):
         def send(self, status, payload, headers=None):
-            data = json.dumps(payload).encode() if status != 204 else b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, str(v))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, payload, headers)
 
         def dispatch(self, method):
             parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.read_body()
             if parts.path.startswith("/__fake__/"):
                 if parts.path == "/__fake__/state":
                     return self.send(200, {"calls": fake.calls, "throttled": fake.throttled,
@@ -190,20 +171,7 @@ def make_handler(fake: FakeCalendly):
     return Handler
 
 
-class FakeCalendlyServer:
+class FakeCalendlyServer(FakeServer):
     def __init__(self, *, host="127.0.0.1", port=0, **options):
         self.fake = FakeCalendly(**options)
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.fake))
-        self.httpd.daemon_threads = True
-        self.url = f"http://{host}:{self.httpd.server_address[1]}"
-
-    def start(self):
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def serve_forever(self):
-        self.httpd.serve_forever()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(make_handler(self.fake), host=host, port=port)

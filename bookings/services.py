@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from attribution.services import booking_attribution_fields
 from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
-from bookings.models import Booking, WebhookDelivery, _has_utm
+from bookings.models import BackfillRun, Booking, WebhookDelivery, _has_utm
 from hubspot_sync.services.outbox import sync_mark_changed
 from project.metrics import BOOKING_EVENTS, DELIVERIES
 
@@ -402,7 +402,6 @@ def _booking_version(invitee_uri: str) -> tuple | None:
 def backfill_run(*, client, since, until=None, organization: str | None = None, user: str | None = None,
                  dry_run: bool = False, progress=None) -> BackfillRun:
     """Walk scheduled events (active and canceled) and their invitees; resumable from its checkpoint."""
-    from bookings.models import BackfillRun
     from project.metrics import BACKFILL_INVITEES
 
     scope = f"user={user}" if user else f"organization={organization}"

@@ -15,7 +15,8 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from project.fakes import FakeServer, JsonHandler
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_CONTACT_PROPERTIES = {"email", "firstname", "lastname", "phone", "company", "website", "lifecyclestage"}
@@ -358,33 +359,12 @@ ROUTES = [
 
 
 def make_handler(fake: FakeHubSpot):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self):
-            super().setup()
-            # Headers and body go out as two writes: without NODELAY, delayed ACKs add ~40 ms per request.
-            import socket
-
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, *args):  # quiet
-            pass
-
+    class Handler(JsonHandler):
         def _send(self, status: int, payload, headers: dict | None = None):
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, str(v))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, payload, headers)
 
         def _body(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            return raw
+            return self.read_body()
 
         def do_GET(self):
             self._dispatch("GET")
@@ -474,25 +454,10 @@ def make_handler(fake: FakeHubSpot):
     return Handler
 
 
-class FakeHubSpotServer:
+class FakeHubSpotServer(FakeServer):
     """Run the fake on a port in a background thread (tests) or in the foreground (the command)."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, config: FakeConfig | None = None,
                  preset_properties: bool = False):
         self.fake = FakeHubSpot(config, preset_properties=preset_properties)
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.fake))
-        self.httpd.daemon_threads = True
-        self.url = f"http://{host}:{self.httpd.server_address[1]}"
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> "FakeHubSpotServer":
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def serve_forever(self):
-        self.httpd.serve_forever()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(make_handler(self.fake), host=host, port=port)

@@ -1,4 +1,3 @@
-import json
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -8,7 +7,6 @@ from django.core.management import call_command
 from bookings.calendly_client import CalendlyClient, CalendlyError
 from bookings.fake_calendly import FakeCalendlyServer
 from bookings.models import BackfillRun, Booking, WebhookDelivery
-from bookings.samples import encode
 from bookings.services import backfill_run
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from bookings.models import Booking, WebhookDelivery
-from bookings.samples import encode, invitee_payload
+from bookings.samples import invitee_payload
 
 pytestmark = pytest.mark.django_db
 FUZZ = hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
