@@ -11,7 +11,6 @@ import random
 import threading
 import time
 import uuid
-from collections import deque
 from datetime import datetime, timedelta, timezone
 
 from project.fakes import FakeServer, JsonHandler
@@ -32,7 +31,7 @@ class FakeCalendly:
                  token: str = "fake-calendly-token", seed: int = 1):
         self.lock = threading.RLock()
         self.token, self.rate_limit, self.window_seconds = token, rate_limit, window_seconds
-        self.window: deque = deque()
+        self.window_start, self.window_count = time.monotonic(), 0
         self.calls, self.throttled = 0, 0
         self.org, self.user = f"{API}/organizations/ORG1", f"{API}/users/U1"
         self.subscriptions: dict[str, dict] = {}
@@ -64,17 +63,18 @@ class FakeCalendly:
             } for k in range(invitees_per_event)]
 
     def budget(self) -> tuple[bool, int, int]:
+        """Calendly's limit is per user per minute: a fixed window whose reset the headers announce."""
         now = time.monotonic()
         with self.lock:
-            while self.window and self.window[0] <= now - self.window_seconds:
-                self.window.popleft()
-            reset = int(self.window_seconds - (now - self.window[0])) + 1 if self.window else int(self.window_seconds)
-            if len(self.window) >= self.rate_limit:
+            if now - self.window_start >= self.window_seconds:
+                self.window_start, self.window_count = now, 0
+            reset = max(1, int(self.window_start + self.window_seconds - now + 0.999))
+            if self.window_count >= self.rate_limit:
                 self.throttled += 1
-                return False, 0, max(1, reset)
-            self.window.append(now)
+                return False, 0, reset
+            self.window_count += 1
             self.calls += 1
-            return True, self.rate_limit - len(self.window), reset
+            return True, self.rate_limit - self.window_count, reset
 
     @staticmethod
     def page(items: list, query: dict) -> dict:
