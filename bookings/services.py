@@ -374,29 +374,35 @@ def backfill_invitee(*, invitee: dict, event: dict, dry_run: bool = False) -> st
     """'created' | 'updated' | 'unchanged' — a webhook and a backfill of one invitee give one booking."""
     body = invitee_snapshot_body(invitee=invitee, event=event)
     uri = invitee.get("uri", "")
-    if WebhookDelivery.objects.filter(invitee_uri=uri, origin=WebhookDelivery.Origin.BACKFILL, body=body).exists():
+    seen, before = _backfill_lookup(invitee_uri=uri, body=body)
+    if seen:
         return "unchanged"  # exactly this snapshot was applied by an earlier run
-    before = _booking_version(uri)
     if dry_run:
         return "updated" if before else "created"
     kind, _, _ = calendly.envelope_peek(body)
-    delivery_id = _delivery_insert(origin=WebhookDelivery.Origin.BACKFILL, body=body, headers={}, remote_addr=None,
-                                   reason="", kind=kind, uri=uri)
-    delivery_process(delivery=WebhookDelivery(pk=delivery_id, body=body, invitee_uri=uri, attempts=0,
-                                              state=WebhookDelivery.State.RECEIVED))
+    with transaction.atomic():  # one commit per invitee: the raw row and its derivation together
+        delivery_id = _delivery_insert(origin=WebhookDelivery.Origin.BACKFILL, body=body, headers={}, remote_addr=None,
+                                       reason="", kind=kind, uri=uri)
+        delivery_process(delivery=WebhookDelivery(pk=delivery_id, body=body, invitee_uri=uri, attempts=0,
+                                                  state=WebhookDelivery.State.RECEIVED))
     if before is None:
         return "created"
-    return "updated" if _booking_version(uri) != before else "unchanged"
+    return "updated" if _backfill_lookup(invitee_uri=uri, body=b"")[1] != before else "unchanged"
 
 
-def _booking_version(invitee_uri: str) -> tuple | None:
-    """(booking id, outbox version) — the version moves whenever the booking changed."""
+def _backfill_lookup(*, invitee_uri: str, body: bytes) -> tuple[bool, tuple | None]:
+    """(this exact snapshot already stored?, (booking id, outbox version) or None) in one round trip."""
     from hubspot_sync.models import BookingSync
 
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT b.id, s.version FROM {_TABLE} b LEFT JOIN {BookingSync._meta.db_table} s"
-                       " ON s.booking_id = b.id WHERE b.invitee_uri = %s", [invitee_uri])
-        return cursor.fetchone()
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {WebhookDelivery._meta.db_table} WHERE invitee_uri = %s AND origin = 'backfill'"
+            f" AND body = %s), (SELECT ARRAY[b.id, coalesce(s.version, 0)] FROM {_TABLE} b"
+            f" LEFT JOIN {BookingSync._meta.db_table} s ON s.booking_id = b.id WHERE b.invitee_uri = %s)",
+            [invitee_uri, body, invitee_uri],
+        )
+        seen, version = cursor.fetchone()
+    return seen, tuple(version) if version else None
 
 
 def backfill_run(*, client, since, until=None, organization: str | None = None, user: str | None = None,
