@@ -69,7 +69,8 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
         try:
             with transaction.atomic():
                 delivery_id = _delivery_insert(**insert)
-                state, error, uri = _derive(delivery_id=delivery_id, body=body, data=data)
+                state, error, derived_uri = _derive(delivery_id=delivery_id, body=body, data=data)
+                uri = derived_uri or uri  # an unreadable payload keeps the URI we could peek, for search
                 _delivery_mark(delivery_id=delivery_id, state=state, error=error, trace="", uri=uri, attempts=1)
             receipt = Receipt(delivery_id, state, error)
         except Exception as exc:  # noqa: BLE001
