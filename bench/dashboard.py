@@ -15,9 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, fresh_database, machine, percentile  # noqa: E402
-
-DB = "sourcebook_bench_report"
+from bench.harness import machine, percentile  # noqa: E402
+from bench.load import million_booking_database  # noqa: E402
 
 
 def main() -> int:
@@ -26,18 +25,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
-    os.environ.update(bench_env(DB))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
-    if not args.reuse:
-        fresh_database(DB)
-        from bench.load import load_bookings
-
-        load_bookings(os.environ["DATABASE_URL"], args.n)
+    million_booking_database(n=args.n, reuse=args.reuse)
     import subprocess
 
     from bench.harness import PY, ROOT
 
-    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=os.environ.copy(), check=True)
     # Production settings (DEBUG=0) serve hashed static files: build the manifest first.
     subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=os.environ.copy(), check=True)
     import django

@@ -78,3 +78,22 @@ def load_bookings(dsn: str, n: int, *, days: int = 730, seed: int = 7) -> float:
         cur.execute("ANALYZE bookings_booking")
         conn.commit()
     return time.monotonic() - started
+
+
+REPORT_DB = "sourcebook_bench_report"
+
+
+def million_booking_database(*, n: int, reuse: bool, db: str = REPORT_DB) -> None:
+    """Point this process at the shared 1M-booking bench database, loading it unless --reuse."""
+    import os
+    import subprocess
+
+    from bench.harness import PY, ROOT, bench_env, fresh_database
+
+    os.environ.update(bench_env(db))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    if reuse:  # an older load may predate the latest migrations
+        subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=os.environ.copy(), check=True)
+    else:
+        fresh_database(db)
+        load_bookings(os.environ["DATABASE_URL"], n)

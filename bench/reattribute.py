@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, fresh_database, machine  # noqa: E402
-
-DB = "sourcebook_bench_report"
+from bench.harness import machine  # noqa: E402
+from bench.load import million_booking_database  # noqa: E402
 
 
 def main() -> int:
@@ -24,13 +22,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
-    os.environ.update(bench_env(DB))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
-    if not args.reuse:
-        fresh_database(DB)
-        from bench.load import load_bookings
-
-        load_bookings(os.environ["DATABASE_URL"], args.n)
+    million_booking_database(n=args.n, reuse=args.reuse)
     import django
 
     django.setup()
