@@ -155,7 +155,8 @@ def hygiene(**filters) -> dict:
         qs.filter(channel=UNASSIGNED).values("source", "medium").annotate(bookings=Count("id")).order_by("-bookings")[:200]
     )
     banned = list(
-        qs.filter(attribution_flags__overlap=["banned:source", "banned:medium", "banned:campaign"])
+        # A banned value always lands in Unassigned: narrow by the indexed channel before reading flags.
+        qs.filter(channel=UNASSIGNED, attribution_flags__overlap=["banned:source", "banned:medium", "banned:campaign"])
         .values("source", "medium", "campaign").annotate(bookings=Count("id")).order_by("-bookings")[:200]
     )
     spellings = defaultdict(dict)
