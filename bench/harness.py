@@ -77,6 +77,14 @@ def fresh_database(db: str, *, root: Path = ROOT, env: dict | None = None) -> fl
     return time.monotonic() - started
 
 
+def run_sql(db: str, statements: list[str]) -> None:
+    """Apply ad-hoc SQL to a bench database (e.g. `--sql "DROP INDEX ..."` to try a schema change)."""
+    if statements:
+        with psycopg.connect(database_url(db), autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+
 def drop_database(db: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')

@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
-    ROOT, SIGNING_KEY, database_url, drop_database, fresh_database, machine, percentile, serve,
+    ROOT, SIGNING_KEY, database_url, drop_database, fresh_database, machine, percentile, run_sql, serve,
 )
 
 DB = "sourcebook_bench_ingest"
@@ -192,16 +192,18 @@ def _loadgen(url: str, warmup: list, timed: list, concurrency: int, conn) -> Non
     asyncio.run(main())
 
 
-def run_load(url: str, plan: Plan, concurrency: int, *, server_pid: int, db: str) -> dict:
+def run_load(url: str, plan: Plan, concurrency: int, *, server_pid: int, db: str, py_spy: Path | None = None) -> dict:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_loadgen, args=(url, plan.warmup, plan.timed, concurrency, child), daemon=True)
     proc.start()
     _, warm_statuses = parent.recv()
+    spies = py_spy_start(server_pid, py_spy) if py_spy else []
     before_cpu, before_db = cpu_snapshot(server_pid=server_pid, loadgen_pid=proc.pid, db=db), db_counters(db)
     parent.send("go")
     _, result = parent.recv()
     after_cpu, after_db = cpu_snapshot(server_pid=server_pid, loadgen_pid=proc.pid, db=db), db_counters(db)
+    py_spy_stop(spies)
     proc.join()
     result["warm_statuses"] = warm_statuses
     result["cpu_s"] = cpu_used(before_cpu, after_cpu)
@@ -210,6 +212,85 @@ def run_load(url: str, plan: Plan, concurrency: int, *, server_pid: int, db: str
 
 
 # --- where the CPU went -------------------------------------------------------------------------
+
+
+def py_spy_start(server_pid: int, out_dir: Path) -> list:
+    """Sample every gunicorn worker during the timed run (py-spy from the venv: `pip install py-spy`)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if not exe:
+        print("warning: py-spy not found (pip install py-spy); not profiling", file=sys.stderr)
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workers = [pid for pid, ppid in _processes() if ppid == server_pid]
+    spies = []
+    for pid in workers:
+        spies.append(subprocess.Popen(
+            [exe, "record", "--pid", str(pid), "--rate", "200", "--gil", "--nonblocking", "--format", "raw",
+             "--output", str(out_dir / f"worker-{pid}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(0.5)  # attached before the first timed request
+    return spies
+
+
+def _processes():
+    """(pid, parent pid) of every process."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    yield int(entry), int(fh.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+
+
+def py_spy_stop(spies: list) -> None:
+    import signal
+
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    for spy in spies:
+        spy.wait(timeout=30)
+
+
+# Inclusive share of samples in these frames (first match from the leaf decides `self` buckets).
+SPY_INCLUSIVE = [
+    ("gunicorn worker, all", "gunicorn/workers/"),
+    ("Django WSGIHandler.__call__", "__call__ (django/core/handlers/wsgi.py"),
+    ("DRF APIView.dispatch", "dispatch (rest_framework/views.py"),
+    ("view CalendlyWebhookApi.post", "post (bookings/apis.py"),
+    ("delivery_receive", "delivery_receive (bookings/services.py"),
+    ("booking_rebuild", "booking_rebuild (bookings/services.py"),
+    ("psycopg (driver incl. waiting for PostgreSQL)", "psycopg/"),
+    ("json", "json/"),
+    ("prometheus_client", "prometheus_client/"),
+]
+SPY_SELF = [  # leaf-frame buckets, checked in order
+    ("psycopg", "psycopg/"), ("gunicorn", "gunicorn/"), ("django", "django/"), ("rest_framework", "rest_framework/"),
+    ("bookings", "bookings/"), ("attribution", "attribution/"), ("hubspot_sync", "hubspot_sync/"),
+    ("prometheus", "prometheus"), ("json", "json/"), ("selectors/socket/threading", "selectors.py"),
+]
+
+
+def py_spy_summary(out_dir: Path) -> dict:
+    inclusive, self_time, total = {k: 0 for k, _ in SPY_INCLUSIVE}, {}, 0
+    for path in out_dir.glob("worker-*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            for label, needle in SPY_INCLUSIVE:
+                if needle in stack:
+                    inclusive[label] += n
+            leaf = stack.rsplit(";", 1)[-1]
+            bucket = next((label for label, needle in SPY_SELF if needle in leaf), "other: " + leaf.split(" (")[0][:40])
+            self_time[bucket] = self_time.get(bucket, 0) + n
+    pct = lambda v: round(100 * v / max(total, 1), 1)  # noqa: E731
+    top_self = dict(sorted(((k, pct(v)) for k, v in self_time.items()), key=lambda kv: -kv[1])[:12])
+    return {"samples": total, "inclusive_pct": {k: pct(v) for k, v in inclusive.items()}, "self_pct": top_self}
 
 
 _PG_BACKEND = re.compile(r" \S+ \S+ (\[local\]|\S+\(\d+\))")  # "postgres: 15/main: user db host(port) state"
@@ -349,8 +430,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", default=DB, help=f"database name (default {DB}; dropped and recreated)")
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards for inspection")
+    parser.add_argument("--sql", action="append", default=[], metavar="SQL",
+                        help="SQL to run after migrating, repeatable (try a schema change without a migration)")
     parser.add_argument("--app-root", type=Path, default=ROOT, help="checkout to run (default: this one)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    parser.add_argument("--py-spy", type=Path, metavar="DIR",
+                        help="sample the gunicorn workers with py-spy during the timed run; raw stacks go to DIR")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -360,11 +445,12 @@ def main() -> int:
         print(f"warning: the machine is {busy_before}% busy before the run (other processes): numbers will be low",
               file=sys.stderr)
     setup_s = fresh_database(args.db, root=args.app_root)
+    run_sql(args.db, args.sql)
     plan = build_plan(args.n, warmup=args.warmup, seed=args.seed, run_id=f"{int(time.time())}")
     try:
         with serve(args.db, workers=args.workers, threads=args.threads, worker_class=args.worker_class,
                    extra_env=extra_env, extra_args=args.gunicorn_arg, root=args.app_root) as server:
-            result = run_load(server.url, plan, args.concurrency, server_pid=server.pid, db=args.db)
+            result = run_load(server.url, plan, args.concurrency, server_pid=server.pid, db=args.db, py_spy=args.py_spy)
             server_log = server.log_tail(10)
         sent_within = time.time() - plan.signed_at
         check = verify(args.db, plan)
@@ -400,6 +486,8 @@ def main() -> int:
                     "signing_to_last_response": round(sent_within, 1)},
         **check,
     }
+    if args.py_spy:
+        report["py_spy"] = py_spy_summary(args.py_spy)
     lost = sum(check["problems"].values())
     target = rate >= 500 and report["latency_ms"]["p99"] < 50 and lost == 0
     report["lost"] = lost

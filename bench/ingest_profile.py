@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, bench_env, drop_database, fresh_database  # noqa: E402
+from bench.harness import ROOT, bench_env, drop_database, fresh_database, run_sql  # noqa: E402
 from bench.ingest import build_plan  # noqa: E402
 
 DB = "sourcebook_bench_profile"
@@ -54,6 +54,7 @@ def main() -> int:
     parser.add_argument("--app-root", type=Path, default=ROOT)
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--sql", action="append", default=[], help="SQL to run after migrating (try a schema change)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
 
@@ -62,6 +63,7 @@ def main() -> int:
     os.environ.update(bench_env(DB, **extra))
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     fresh_database(DB, root=root)
+    run_sql(DB, args.sql)
     plan = build_plan(2 * args.n, warmup=200, seed=3, run_id=f"p{int(time.time())}")
     # the app (bookings, project, ...) comes from --app-root; drop this checkout's copies from the path
     sys.path[:] = [str(root)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
