@@ -25,7 +25,7 @@ class WebhookDelivery(models.Model):
     signature_valid = models.BooleanField(null=True)
     signature_error = models.CharField(max_length=200, blank=True)
     event_type = models.CharField(max_length=64, blank=True)
-    invitee_uri = models.CharField(max_length=255, blank=True, db_index=True)
+    invitee_uri = models.CharField(max_length=255, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
@@ -37,6 +37,8 @@ class WebhookDelivery(models.Model):
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["state", "received_at"], name="delivery_state_received"),
+            # Plain btrees: nothing here filters with LIKE, so no `varchar_pattern_ops` twin to maintain.
+            models.Index(fields=["invitee_uri"], name="delivery_invitee"),
         ]
 
     def __str__(self):
@@ -60,9 +62,9 @@ class Booking(models.Model):
         FAILED = "failed"
         SKIPPED = "skipped", "skipped (dry run)"
 
-    invitee_uri = models.CharField(max_length=255, unique=True)
+    invitee_uri = models.CharField(max_length=255)  # unique: see Meta.constraints
     event_uri = models.CharField(max_length=255, blank=True)
-    email = models.EmailField(max_length=254, blank=True, db_index=True)
+    email = models.EmailField(max_length=254, blank=True)
     name = models.CharField(max_length=255, blank=True)
     first_name = models.CharField(max_length=255, blank=True)
     last_name = models.CharField(max_length=255, blank=True)
@@ -85,7 +87,7 @@ class Booking(models.Model):
     # Reschedules: the old invitee is canceled with rescheduled=True; the new one points back.
     rescheduled = models.BooleanField(default=False, help_text="This booking was moved to a new one.")
     new_invitee_uri = models.CharField(max_length=255, blank=True)
-    old_invitee_uri = models.CharField(max_length=255, blank=True, db_index=True)
+    old_invitee_uri = models.CharField(max_length=255, blank=True)
     rescheduled_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_to"
     )
@@ -102,7 +104,7 @@ class Booking(models.Model):
     campaign = models.CharField(max_length=255, blank=True)
     content = models.CharField(max_length=255, blank=True)
     term = models.CharField(max_length=255, blank=True)
-    channel = models.CharField(max_length=64, blank=True, db_index=True)
+    channel = models.CharField(max_length=64, blank=True)
     visitor_id = models.CharField(max_length=255, blank=True)
     self_reported_raw = models.CharField(max_length=500, blank=True)
     self_reported_source = models.CharField(max_length=255, blank=True)
@@ -125,6 +127,14 @@ class Booking(models.Model):
                 name="booking_countable_booked",
                 condition=Q(rescheduled=False),
             ),
+            # Every webhook writes these, so each index is paid on the hot path: plain btrees (no
+            # LIKE lookups use them), and `old_invitee_uri` only where set (a few % of rows).
+            models.Index(fields=["email"], name="booking_email"),
+            models.Index(fields=["channel"], name="booking_channel"),
+            models.Index(fields=["old_invitee_uri"], name="booking_old_invitee", condition=~Q(old_invitee_uri="")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["invitee_uri"], name="booking_invitee_uri_unique"),
         ]
 
     def __str__(self):

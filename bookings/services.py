@@ -337,7 +337,7 @@ def _booking_events(*, cursor, invitee_uri: str, including: int | None) -> tuple
     cursor.execute(
         f"SELECT body, NULL FROM {WebhookDelivery._meta.db_table} WHERE invitee_uri = %s"
         " AND (state IN ('received', 'processed') OR id = %s)"
-        f" UNION ALL SELECT NULL, id FROM {_TABLE} WHERE old_invitee_uri = %s AND invitee_uri <> %s",
+        f" UNION ALL SELECT NULL, id FROM {_TABLE} WHERE old_invitee_uri = %s AND old_invitee_uri <> '' AND invitee_uri <> %s",
         [invitee_uri, including or 0, invitee_uri, invitee_uri],
     )
     events, dependents = [], []
