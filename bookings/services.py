@@ -51,12 +51,13 @@ class Receipt:
 
 
 def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, reject_reason: str = "") -> Receipt:
-    """The webhook request path: record the raw bytes, verify, derive — in one commit.
+    """The webhook request path: verify, derive, record the raw bytes — in one commit.
 
-    The raw row is the first statement of the transaction. If derivation fails, the
-    transaction rolls back and the raw row is stored again on its own, marked `failed`
-    (replayable). We answer 200 only after the raw row is committed; if the database is
-    gone, nothing was acknowledged and the caller answers 503 so Calendly retries.
+    The raw row and the booking it produced commit together, the raw row written once with its
+    outcome (no second UPDATE of an indexed row on the hot path). If derivation fails, the
+    transaction rolls back and the raw row is stored on its own, marked `failed` (replayable).
+    We answer 200 only after the raw row is committed; if the database is gone, nothing was
+    acknowledged and the caller answers 503 so Calendly retries.
     """
     started = time.monotonic()
     kind, uri, data = calendly.envelope_peek(body)
@@ -68,19 +69,17 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
     else:
         try:
             with transaction.atomic():
-                delivery_id = _delivery_insert(**insert)
-                state, error, derived_uri = _derive(delivery_id=delivery_id, body=body, data=data)
-                uri = derived_uri or uri  # an unreadable payload keeps the URI we could peek, for search
-                _delivery_mark(delivery_id=delivery_id, state=state, error=error, trace="", uri=uri, attempts=1)
+                state, error, derived_uri = _derive(body=body, data=data)
+                insert["uri"] = derived_uri or uri  # an unreadable payload keeps the URI we could peek, for search
+                delivery_id = _delivery_insert(**insert, outcome=(state, error))
             receipt = Receipt(delivery_id, state, error)
         except Exception as exc:  # noqa: BLE001
             if not connection.is_usable():
                 raise  # nothing committed, nothing acknowledged: the caller answers 503
             # Derivation failed and rolled back: keep the raw delivery, marked failed, for replay.
             with transaction.atomic():
-                delivery_id = _delivery_insert(**insert)
-                _delivery_mark(delivery_id=delivery_id, state=WebhookDelivery.State.FAILED,
-                               error=f"{type(exc).__name__}: {exc}", trace=tb.format_exc(), uri=uri, attempts=1)
+                delivery_id = _delivery_insert(**insert, outcome=(WebhookDelivery.State.FAILED, f"{type(exc).__name__}: {exc}"),
+                                               trace=tb.format_exc())
             receipt = Receipt(delivery_id, WebhookDelivery.State.FAILED, str(exc))
     DELIVERIES.labels(result=receipt.state).inc()
     if kind in calendly.HANDLED_EVENTS and receipt.state == WebhookDelivery.State.PROCESSED:
@@ -116,7 +115,7 @@ def delivery_process(*, delivery: WebhookDelivery) -> WebhookDelivery:
     trace = ""
     try:
         with transaction.atomic():
-            state, error, uri = _derive(delivery_id=delivery.pk, body=bytes(delivery.body))
+            state, error, uri = _derive(body=bytes(delivery.body), delivery_id=delivery.pk)
             _delivery_mark(delivery_id=delivery.pk, state=state, error=error, trace="", uri=uri or delivery.invitee_uri,
                            attempts=delivery.attempts)
     except Exception as exc:  # noqa: BLE001 - the row is the error report
@@ -140,15 +139,17 @@ def _signature_problem(*, headers: dict, body: bytes) -> str:
     )
 
 
-def _delivery_insert(*, origin, body, headers, remote_addr, reason, kind, uri) -> int:
+def _delivery_insert(*, origin, body, headers, remote_addr, reason, kind, uri, outcome=None, trace="") -> int:
+    """Store the raw delivery: `received` (to be processed), `rejected`, or with its `outcome`
+    (state, error) when it was processed in this same transaction."""
+    state, error = outcome or (WebhookDelivery.State.REJECTED if reason else WebhookDelivery.State.RECEIVED, "")
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {WebhookDelivery._meta.db_table} (origin, received_at, remote_addr, headers, body,"
-            " signature_valid, signature_error, event_type, invitee_uri, state, error, traceback, attempts)"
-            " VALUES (%s, now(), %s, %s, %s, %s, %s, %s, %s, %s, '', '', 0) RETURNING id",
+            " signature_valid, signature_error, event_type, invitee_uri, state, error, traceback, attempts, processed_at)"
+            " VALUES (%s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END) RETURNING id",
             [origin, remote_addr or None, Jsonb({k: v for k, v in headers.items() if k in KEPT_HEADERS}), body,
-             not reason, reason[:200], kind, uri,
-             WebhookDelivery.State.REJECTED if reason else WebhookDelivery.State.RECEIVED],
+             not reason, reason[:200], kind, uri, state, error, trace, 1 if outcome else 0, bool(outcome)],
         )
         return cursor.fetchone()[0]
 
@@ -162,15 +163,18 @@ def _delivery_mark(*, delivery_id: int, state: str, error: str, trace: str, uri:
         )
 
 
-def _derive(*, delivery_id: int, body: bytes, data=None) -> tuple[str, str, str]:
-    """(state, error, invitee uri). Unreadable payloads are data; database errors propagate."""
+def _derive(*, body: bytes, data=None, delivery_id: int | None = None) -> tuple[str, str, str]:
+    """(state, error, invitee uri). Unreadable payloads are data; database errors propagate.
+
+    `delivery_id` names a stored delivery being (re)processed; without it, the delivery is not
+    stored yet and its event joins the fold from memory."""
     try:
         event = calendly.event_from_data(data) if data is not None else calendly.event_parse(body)
     except PayloadError as exc:
         return WebhookDelivery.State.FAILED, str(exc), ""
     if event is None:
         return WebhookDelivery.State.IGNORED, "", ""
-    booking_rebuild(invitee_uri=event.invitee_uri, including=delivery_id)
+    booking_rebuild(invitee_uri=event.invitee_uri, including=delivery_id, pending=None if delivery_id else event)
     return WebhookDelivery.State.PROCESSED, "", event.invitee_uri
 
 
@@ -209,11 +213,13 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> int | None:
+def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: InviteeEvent | None = None) -> int | None:
     """A booking is the fold of all its verified deliveries, so order and duplicates cannot matter.
 
     Lock the row first, then read the deliveries: whoever holds the lock last has seen every
     delivery committed before it, so the last writer always writes the complete state.
+    `including` is a stored delivery to fold whatever its state (a replay of a failed one);
+    `pending` is the event of a delivery that will be stored in this same transaction.
     Raw SQL on purpose: this is the webhook hot path (see bench/README.md).
     """
     columns = ", ".join(WRITTEN_FIELDS)
@@ -222,6 +228,8 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> int | 
         row = cursor.fetchone()
         manual = _json(row[-1]) if row else None
         events, dependents = _booking_events(cursor=cursor, invitee_uri=invitee_uri, including=including)
+        if pending is not None:
+            events.append(pending)
         if not events:
             return row[0] if row else None
         fields = booking_fold(events=events)
@@ -244,7 +252,7 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None) -> int | 
             )
             inserted = cursor.fetchone()
             if inserted is None:  # a concurrent first delivery won the insert: take the locking path
-                return booking_rebuild(invitee_uri=invitee_uri, including=including)
+                return booking_rebuild(invitee_uri=invitee_uri, including=including, pending=pending)
             booking_id, changed = inserted[0], True
         else:
             booking_id = row[0]
