@@ -57,7 +57,7 @@ bench: install assets
 	$(PY) bench/report.py
 	$(PY) bench/reattribute.py --reuse
 	$(PY) bench/dashboard.py --reuse
-	$(PY) bench/backfill.py --invitees 20000 --rate-limit 100 --window-seconds 6
+	$(PY) bench/backfill.py --invitees 10000 --rate-limit 100 --window-seconds 12
 
 # Fault injection (restarts the local Redis and PostgreSQL!) and API fuzzing; ~10 minutes, not part of make test.
 faults: install

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -17,9 +18,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, fresh_database, machine  # noqa: E402
+from bench.harness import ROOT, bench_env, free_port, fresh_database, machine  # noqa: E402
 
 DB = "sourcebook_bench_backfill"
+
+
+def _wait_listening(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"fake Calendly exited with {proc.returncode}")
+        try:
+            httpx.get(f"{url}/users/me", timeout=1)  # any answer (even 401) means it listens
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("fake Calendly did not start")
 
 
 def main() -> int:
@@ -36,18 +52,25 @@ def main() -> int:
 
     django.setup()
     from bookings.calendly_client import CalendlyClient
-    from bookings.fake_calendly import FakeCalendlyServer
     from bookings.models import Booking
     from bookings.services import backfill_run
 
     events = args.invitees // args.per_event
-    server = FakeCalendlyServer(events=events, invitees_per_event=args.per_event, rate_limit=args.rate_limit,
-                                window_seconds=args.window_seconds).start()
-    client = CalendlyClient(base_url=server.url, token="fake-calendly-token")
-    started = time.monotonic()
-    run = backfill_run(client=client, since=datetime.now(timezone.utc) - timedelta(days=365), organization="org")
-    elapsed = time.monotonic() - started
-    server.stop()
+    # Its own process, as Calendly is remote: it must not share our interpreter's GIL.
+    port = free_port()
+    fake = subprocess.Popen([sys.executable, "manage.py", "fake_calendly", "--port", str(port), "--events", str(events),
+                             "--invitees-per-event", str(args.per_event), "--rate-limit", str(args.rate_limit),
+                             "--window-seconds", str(args.window_seconds)], cwd=ROOT, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    client = CalendlyClient(base_url=url, token="fake-calendly-token")
+    try:
+        _wait_listening(url, fake)
+        started = time.monotonic()
+        run = backfill_run(client=client, since=datetime.now(timezone.utc) - timedelta(days=365), organization="org")
+        elapsed = time.monotonic() - started
+    finally:
+        fake.terminate()
+        fake.wait()
     calls = client.stats.calls
     allowed = args.rate_limit * elapsed / args.window_seconds
     report = {

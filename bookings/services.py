@@ -433,23 +433,71 @@ def backfill_run(*, client, since, until=None, organization: str | None = None, 
                                         min_start_time=since.isoformat().replace("+00:00", "Z"),
                                         max_start_time=until.isoformat().replace("+00:00", "Z") if until else None,
                                         status=status, page_token=token)
-        for events, next_token in pages:
-            for event in events:
-                for invitee in client.invitees(event["uri"]):
-                    outcome = backfill_invitee(invitee=invitee, event=event, dry_run=dry_run)
-                    setattr(run, outcome, getattr(run, outcome) + 1)
-                    run.invitees += 1
-                    BACKFILL_INVITEES.labels(result=outcome).inc()
-                run.events += 1
-                if progress:
-                    progress(run)
-            run.checkpoint[status] = next_token or "done"
-            if not dry_run:
-                run.save()
+        for event, invitees, next_token in _fetched_ahead(pages, client):
+            if event is None:  # a page of events is done: the checkpoint moves past it
+                run.checkpoint[status] = next_token or "done"
+                if not dry_run:
+                    run.save()
+                continue
+            for invitee in invitees:
+                outcome = backfill_invitee(invitee=invitee, event=event, dry_run=dry_run)
+                setattr(run, outcome, getattr(run, outcome) + 1)
+                run.invitees += 1
+                BACKFILL_INVITEES.labels(result=outcome).inc()
+            run.events += 1
+            if progress:
+                progress(run)
     if not dry_run:
         run.finished_at = timezone.now()
         run.save()
     return run
+
+
+def _fetched_ahead(pages, client, *, depth: int = 300):
+    """(event, its invitees, None) per event, then (None, None, next page token) per page — fetched
+    by a thread running ahead of the caller, so Calendly's rate-limit waits overlap our database
+    writes instead of adding to them. Bounded (`depth` events), and in order, so the checkpoint
+    only ever moves past pages whose invitees were all stored. The thread does HTTP only."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch():
+        try:
+            for events, next_token in pages:
+                for event in events:
+                    if not put((event, client.invitees(event["uri"]), None)):
+                        return
+                if not put((None, None, next_token)):
+                    return
+            put(StopIteration())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            put(exc)
+
+    fetcher = threading.Thread(target=fetch, name="calendly-backfill-fetch", daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            item = items.get()
+            if isinstance(item, StopIteration):
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        fetcher.join(timeout=5)
 
 
 # --- webhook subscriptions --------------------------------------------------------------------------
