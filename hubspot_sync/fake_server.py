@@ -165,11 +165,11 @@ class FakeHubSpot:
             return 400, TOO_MANY_INPUTS()
         results, errors = [], []
         with self.lock:
+            known_ids = {c["id"] for c in self.contacts.values()}  # once per request: per input it was quadratic
             for item in inputs:
                 props = item.get("properties") or {}
                 problem = self._meeting_errors(props, creating=True)
                 contacts = [str(a.get("to", {}).get("id")) for a in item.get("associations") or []]
-                known_ids = {c["id"] for c in self.contacts.values()}
                 if not problem and any(c not in known_ids for c in contacts):
                     problem = "association target does not exist"
                 if problem:
