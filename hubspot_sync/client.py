@@ -85,9 +85,15 @@ class HubSpotClient:
         self.http.close()
 
     # --- plumbing ---
-    def _request(self, method: str, path: str, *, json=None, params=None) -> httpx.Response:
+    def _request(self, method: str, path: str, *, json=None, params=None, ready=None) -> httpx.Response | None:
+        """`ready(body)` runs after any wait for rate-limit budget, right before sending: it returns the
+        body to send, or None to send nothing (the caller's lease check)."""
         if self.before_request:
             self.before_request()
+        if ready is not None:
+            json = ready(json)
+            if json is None:
+                return None
         token = self.token() if callable(self.token) else self.token
         try:
             response = self.http.request(method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"})
@@ -102,24 +108,33 @@ class HubSpotClient:
             raise _error_from_response(response, json)
         return response
 
-    def _batch(self, path: str, inputs: list[dict], **extra) -> BatchResult:
+    def _batch(self, path: str, inputs: list[dict], *, ready=None) -> BatchResult | None:
+        """None when `ready` decided to send nothing."""
         if len(inputs) > MAX_BATCH:
             raise ValueError(f"HubSpot batches take at most {MAX_BATCH} inputs, got {len(inputs)}")
-        body = {"inputs": inputs, **extra}
-        response = self._request("POST", path, json=body)
+        sent = {"body": {"inputs": inputs}}
+
+        def gate(body):
+            sent["body"] = ready(body) if ready else body
+            return sent["body"]
+
+        response = self._request("POST", path, json=sent["body"], ready=gate)
+        if response is None:
+            return None
+        body = sent["body"]
         data = response.json() if response.content else {}
         return BatchResult(status=response.status_code, results=data.get("results", []), errors=data.get("errors", []),
                            request_body=body, response_body=data)
 
     # --- contacts and meetings ---
-    def contacts_batch_upsert(self, inputs: list[dict]) -> BatchResult:
-        return self._batch(PATHS["contacts_batch_upsert"], inputs)
+    def contacts_batch_upsert(self, inputs: list[dict], *, ready=None) -> BatchResult | None:
+        return self._batch(PATHS["contacts_batch_upsert"], inputs, ready=ready)
 
-    def meetings_batch_create(self, inputs: list[dict]) -> BatchResult:
-        return self._batch(PATHS["meetings_batch_create"], inputs)
+    def meetings_batch_create(self, inputs: list[dict], *, ready=None) -> BatchResult | None:
+        return self._batch(PATHS["meetings_batch_create"], inputs, ready=ready)
 
-    def meetings_batch_update(self, inputs: list[dict]) -> BatchResult:
-        return self._batch(PATHS["meetings_batch_update"], inputs)
+    def meetings_batch_update(self, inputs: list[dict], *, ready=None) -> BatchResult | None:
+        return self._batch(PATHS["meetings_batch_update"], inputs, ready=ready)
 
     def meetings_search_by_property(self, name: str, values: list[str]) -> list[dict]:
         results = []

@@ -27,6 +27,9 @@ class BookingSync(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Fencing token of the current claim: a worker whose claim was swept (it stalled past the claim
+    # timeout) and taken by another worker can neither send these rows nor finish them.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
     synced_at = models.DateTimeField(null=True, blank=True)
     # A meeting create that timed out may or may not exist in HubSpot: search before creating again.
     meeting_create_uncertain = models.BooleanField(default=False)

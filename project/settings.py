@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -171,8 +172,12 @@ HUBSPOT_BATCH_SIZE = env.int("HUBSPOT_BATCH_SIZE", default=100)
 HUBSPOT_MAX_ATTEMPTS = env.int("HUBSPOT_MAX_ATTEMPTS", default=8)
 # Exponential backoff (with jitter) between attempts is capped here.
 HUBSPOT_RETRY_MAX_SECONDS = env.int("HUBSPOT_RETRY_MAX_SECONDS", default=600)
-# A claim older than this belongs to a dead worker and goes back to the queue (longer than any batch).
+# A claim not renewed for this long belongs to a dead worker and goes back to the queue. Workers renew
+# it right before every HubSpot write, so it must outlast one request (else two workers could send).
 HUBSPOT_CLAIM_TIMEOUT_SECONDS = env.int("HUBSPOT_CLAIM_TIMEOUT_SECONDS", default=300)
+if HUBSPOT_CLAIM_TIMEOUT_SECONDS <= 2 * HUBSPOT_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(f"HUBSPOT_CLAIM_TIMEOUT_SECONDS ({HUBSPOT_CLAIM_TIMEOUT_SECONDS}) must be more than twice "
+                               f"HUBSPOT_TIMEOUT_SECONDS ({HUBSPOT_TIMEOUT_SECONDS:g}): a claim must outlast a request")
 # OAuth app (multi-portal): the rotating token pair lives in the database (HubspotConnection).
 HUBSPOT_CLIENT_ID = env("HUBSPOT_CLIENT_ID", default="")
 HUBSPOT_CLIENT_SECRET = env("HUBSPOT_CLIENT_SECRET", default="")

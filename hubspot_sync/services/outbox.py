@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -77,10 +78,28 @@ def sync_claim(*, size: int | None = None) -> list[BookingSync]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET state = 'in_flight', claimed_at = now(), claimed_version = version,"
-                f" attempts = attempts + 1, updated_at = now() WHERE booking_id = ANY(%s)",
-                [ids],
+                f" claim_token = %s, attempts = attempts + 1, updated_at = now() WHERE booking_id = ANY(%s)",
+                [uuid.uuid4(), ids],
             )
     return list(BookingSync.objects.filter(booking_id__in=ids).select_related("booking"))
+
+
+def sync_renew(*, rows: list[BookingSync], uncertain: bool = False) -> set[int]:
+    """Right before each HubSpot write (after any wait for rate-limit budget): which of these rows
+    does our claim still hold? Those get a fresh `claimed_at`, so the sweeper leaves them alone while
+    the request runs (HUBSPOT_CLAIM_TIMEOUT_SECONDS > HUBSPOT_TIMEOUT_SECONDS); with `uncertain`,
+    a meeting create is recorded as possibly done *before* it is sent, so a crash or timeout leads to
+    a search, not a duplicate. Rows missing from the answer were swept and belong to another worker."""
+    if not rows:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {BookingSync._meta.db_table} SET claimed_at = now(),"
+            " meeting_create_uncertain = meeting_create_uncertain OR %s"
+            " WHERE booking_id = ANY(%s) AND state = 'in_flight' AND claim_token = %s RETURNING booking_id",
+            [uncertain, [r.booking_id for r in rows], rows[0].claim_token],
+        )
+        return {booking_id for (booking_id,) in cursor.fetchall()}
 
 
 def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, response: dict | None = None,
@@ -99,10 +118,10 @@ def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, resp
                   synced_version = claimed_version, synced_at = now(), attempts = 0, next_attempt_at = now(),
                   meeting_create_uncertain = false, last_error = '', last_status = NULL,
                   last_request = %s::jsonb, last_response = %s::jsonb, updated_at = now()
-               WHERE booking_id = ANY(%s) AND state = 'in_flight'
+               WHERE booking_id = ANY(%s) AND state = 'in_flight' AND claim_token = %s
                RETURNING booking_id, state""",
             [state, json.dumps(request) if request is not None else None,
-             json.dumps(response) if response is not None else None, ids],
+             json.dumps(response) if response is not None else None, ids, rows[0].claim_token],
         )
         done = [booking_id for booking_id, new_state in cursor.fetchall() if new_state == state]
         booking_state = Booking.HubspotState.SKIPPED if state == State.SKIPPED else Booking.HubspotState.SYNCED
@@ -121,7 +140,7 @@ def sync_finish_retry(*, rows: list[BookingSync], error: str, status: int | None
             continue
         delay = retry_after if retry_after is not None else (
             min(settings.HUBSPOT_RETRY_MAX_SECONDS, 2 ** attempts) * random.uniform(0.5, 1.0))
-        BookingSync.objects.filter(pk=row.pk, state=State.IN_FLIGHT).update(
+        BookingSync.objects.filter(pk=row.pk, state=State.IN_FLIGHT, claim_token=row.claim_token).update(
             state=State.PENDING, attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
             last_error=error[:4000], last_status=status, last_request=request, last_response=_jsonable(response),
             updated_at=now,
@@ -130,17 +149,15 @@ def sync_finish_retry(*, rows: list[BookingSync], error: str, status: int | None
 
 def sync_finish_dead(*, rows: list[BookingSync], error: str, status: int | None = None, request=None, response=None) -> None:
     """A permanent failure (HubSpot rejected the data): visible in admin with request and response."""
-    ids = [r.pk for r in rows]
-    BookingSync.objects.filter(pk__in=ids, state=State.IN_FLIGHT).update(
+    if not rows:
+        return
+    ours = BookingSync.objects.filter(pk__in=[r.pk for r in rows], state=State.IN_FLIGHT, claim_token=rows[0].claim_token)
+    ids = list(ours.values_list("pk", flat=True))
+    BookingSync.objects.filter(pk__in=ids).update(
         state=State.DEAD, last_error=error[:4000], last_status=status, last_request=request,
         last_response=_jsonable(response), updated_at=timezone.now(),
     )
     Booking.objects.filter(id__in=ids).update(hubspot_state=Booking.HubspotState.FAILED)
-
-
-def sync_mark_uncertain(*, booking_ids: list[int]) -> None:
-    """Persist *before* a meeting create, so a crash mid-request leads to a search, not a duplicate."""
-    BookingSync.objects.filter(pk__in=booking_ids).update(meeting_create_uncertain=True)
 
 
 def sync_retry_dead(*, booking_ids: list[int]) -> int:

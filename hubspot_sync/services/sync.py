@@ -142,18 +142,27 @@ def _fail(rows, exc: HubSpotError, report: BatchReport, request=None) -> None:
     report.errors.append(f"{exc.kind}: {exc.message}")
 
 
-def _call(client_method, inputs, report: BatchReport, *, retry_auth: bool = True):
-    """One batch request; a 401 gets exactly one token refresh and one retry (never a loop)."""
-    report.requests += 1
+def _call(client_method, inputs, rows_per_input: list[list[BookingSync]], report: BatchReport, *, uncertain: bool = False):
+    """One batch request, sent only for inputs whose rows our claim still holds (checked after any
+    rate-limit wait: see `outbox.sync_renew`); None when none are left. A 401 gets exactly one token
+    refresh and one retry (never a loop)."""
+
+    def ready(body):
+        owned = outbox.sync_renew(rows=[r for rows in rows_per_input for r in rows], uncertain=uncertain)
+        kept = [i for i, rows in zip(inputs, rows_per_input) if any(r.booking_id in owned for r in rows)]
+        if not kept:
+            return None
+        report.requests += 1
+        return {**body, "inputs": kept}
+
     try:
-        return client_method(inputs)
+        return client_method(inputs, ready=ready)
     except HubSpotError as exc:
-        if exc.kind == "auth" and retry_auth and connection_mode() == "oauth":
+        if exc.kind == "auth" and connection_mode() == "oauth":
             from hubspot_sync.services.connection import connection_get, connection_refresh
 
             connection_refresh(seen_version=connection_get().token_version)
-            report.requests += 1
-            return client_method(inputs)
+            return client_method(inputs, ready=ready)
         raise
 
 
@@ -164,7 +173,9 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
 
     # 1. Contacts: one batch upsert by email (idempotent by nature).
     try:
-        result = _call(client.contacts_batch_upsert, contact_inputs, report)
+        result = _call(client.contacts_batch_upsert, contact_inputs, [rows_by_email[i["id"]] for i in contact_inputs], report)
+        if result is None:
+            return  # another worker took these rows over (ours stalled past the claim timeout)
     except HubSpotError as exc:
         if exc.kind == "validation" and len(contact_inputs) > 1:
             return _isolate_contacts(client=client, rows_by_email=rows_by_email, bookings=bookings,
@@ -248,7 +259,6 @@ def _sync_meetings(*, client, rows, bookings, contact_ids, report: BatchReport) 
                 "associations": [{"to": {"id": contact_ids[booking.email]},
                                   "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 200}]}],
             })
-        outbox.sync_mark_uncertain(booking_ids=[r.booking_id for r in creates])
         ok_rows += _send_meetings(client.meetings_batch_create, inputs, creates, report, bookings, key="create")
     _store_hubspot_ids(bookings=[bookings[r.booking_id] for r in ok_rows], contact_ids=contact_ids)
     outbox.sync_finish_ok(rows=ok_rows)
@@ -275,10 +285,12 @@ def _store_hubspot_ids(*, bookings: list[Booking], contact_ids: dict) -> None:
 
 def _send_meetings(method, inputs, rows, report, bookings, *, key) -> list:
     try:
-        result = _call(method, inputs, report)
+        result = _call(method, inputs, [[r] for r in rows], report, uncertain=key == "create")
     except HubSpotError as exc:
         _fail(rows, exc, report, request={"inputs": inputs})
         return []
+    if result is None:
+        return []  # taken over by another worker
     ok = []
     if key == "create":
         by_trace = {}

@@ -283,3 +283,27 @@ def test_hubspot_setup_is_idempotent(fake_hubspot, capsys):
     assert "contacts.sourcebook_last_utm_source: created" in first
     assert "contacts.sourcebook_last_utm_source: already there" in second
     assert "token scopes: ok" in first
+
+
+def test_a_worker_whose_claim_was_swept_sends_nothing_and_finishes_nothing(post_signed, fake_hubspot, settings):
+    """A worker stalled past the claim timeout (say, behind a 429 pause) must not push rows another
+    worker now owns: its meeting create would be a duplicate."""
+    from hubspot_sync.client import HubSpotClient
+    from hubspot_sync.services.sync import sync_batch
+
+    post_signed(invitee_payload(invitee_id="A", tracking=UTM))
+    stalled = {"done": False}
+
+    def stall_then_lose_the_claim():
+        if not stalled["done"]:  # before the stalled worker's first request: the sweep and a second worker run
+            stalled["done"] = True
+            assert outbox.sync_sweep_stale(older_than_seconds=-1) == 1
+            assert sync_drain(max_seconds=5).synced == 1
+
+    slow = HubSpotClient(base_url=fake_hubspot.url, token="fake-token", timeout=2, before_request=stall_then_lose_the_claim)
+    report = sync_batch(client=slow)
+    state = fake_state(fake_hubspot)
+    assert len(state["meetings"]) == 1 and state["duplicate_meetings"] == {}
+    assert report.synced == 0 and report.requests == 0  # it noticed before sending anything
+    sync = BookingSync.objects.get()
+    assert sync.state == "synced" and sync.synced_version == sync.version
