@@ -52,6 +52,7 @@ test: install assets
 
 # Benchmarks print JSON and a verdict per target; figures are kept in bench/README.md.
 bench: install assets
+	$(PY) bench/compare_ingest.py
 	$(PY) bench/ingest.py --n 10000 --workers 2 --worker-class gthread --threads 4 --concurrency 8
 	$(PY) bench/sync.py
 	$(PY) bench/report.py

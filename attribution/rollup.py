@@ -56,8 +56,14 @@ def rollup_compact() -> int:
             WITH moved AS (DELETE FROM attribution_dailystatdelta RETURNING *)
             INSERT INTO attribution_dailystat ({keys}, {', '.join(COUNTS)})
             SELECT {keys}, {sums} FROM moved GROUP BY {keys}
-            ON CONFLICT ({keys}) DO UPDATE SET {updates}""")
-        return cursor.rowcount
+            ON CONFLICT ({keys}) DO UPDATE SET {updates}
+            RETURNING id, {' + '.join(f'abs({c})' for c in COUNTS)} = 0""")
+        touched = cursor.fetchall()
+        # A group whose bookings all moved elsewhere (reattribute, reschedules) now sums to nothing: drop it.
+        empty = [row_id for row_id, is_empty in touched if is_empty]
+        if empty:
+            cursor.execute("DELETE FROM attribution_dailystat WHERE id = ANY(%s)", [empty])
+        return len(touched)
 
 
 def rollup_rebuild() -> None:

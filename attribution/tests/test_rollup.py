@@ -78,6 +78,7 @@ def test_reattribute_and_hubspot_state_changes_flow_into_the_rollup(book):
     bookings_reattribute()
     rollup_compact()
     assert [r["channel"] for r in selectors.breakdown(group_by=["channel"])["rows"]] == ["Review Sites"]
+    assert DailyStat.objects.count() == 1  # the emptied Unassigned group is dropped, not kept as a row of zeros
     Booking.objects.update(hubspot_state="synced")
     assert selectors.kpis()["synced"] == 1
     assert DailyStat.objects.filter(bookings__gt=0).count() == 1
