@@ -98,6 +98,7 @@ class BreakdownReportApi(APIView):
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
+        self.csv_columns = [*params.validated_data.get("group_by", ["channel"]), *selectors.COUNT_COLUMNS, "share"]
         return Response(selectors.breakdown(**params.validated_data))
 
 
@@ -127,6 +128,7 @@ class TimeseriesReportApi(APIView):
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
+        self.csv_columns = ["period", params.validated_data.get("group_by", "channel"), *selectors.COUNT_COLUMNS]
         return Response(selectors.timeseries(**params.validated_data))
 
 

@@ -81,6 +81,7 @@ def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: s
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+COUNT_COLUMNS = ("bookings", "canceled", "no_show")  # what every report row counts (the names below and in _counts)
 ROLLUP_COUNTS = [
     "sum(bookings)::int AS bookings",
     "(sum(bookings) FILTER (WHERE status = 'canceled'))::int AS canceled",

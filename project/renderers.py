@@ -19,8 +19,11 @@ class ReportCSVRenderer(BaseRenderer):
         else:  # errors and other shapes: key,value lines
             rows = [{"key": k, "value": v} for k, v in (data or {}).items()]
         buffer = io.StringIO()
-        if rows:
-            columns = list(rows[0].keys())
+        # No rows still answers a header line (the view names its columns): a spreadsheet gets an
+        # empty table, and the response keeps its text/csv Content-Type (DRF drops it for an empty body).
+        view = (renderer_context or {}).get("view")
+        columns = list(rows[0].keys()) if rows else list(getattr(view, "csv_columns", None) or [])
+        if columns:
             writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             for row in rows:

@@ -118,6 +118,17 @@ def test_csv_export_has_the_same_numbers(seeded, api):
     assert ts.status_code == 200 and "period" in ts.content.decode().splitlines()[0]
 
 
+def test_an_empty_csv_export_is_still_a_csv_with_its_header(seeded, api):
+    """Found by schemathesis: no rows gave an empty body, and DRF then drops the Content-Type."""
+    for url, header in [("/api/reports/breakdown/?group_by=channel,source&event_type=nothing&format=csv",
+                         "channel,source,bookings,canceled,no_show,share"),
+                        ("/api/reports/timeseries/?group_by=medium&event_type=nothing&format=csv",
+                         "period,medium,bookings,canceled,no_show")]:
+        response = api.get(url)
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        assert response.content.decode().splitlines() == [header]
+
+
 def test_hygiene_lists_unassigned_banned_collisions_and_backlog(seeded, api):
     data = api.get("/api/reports/hygiene/").json()
     assert {"source": "website", "medium": "banner", "bookings": 1} in data["unassigned"]
