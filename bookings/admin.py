@@ -25,12 +25,35 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
 
+def rollup_choices_filter(field: str, title: str) -> type[admin.SimpleListFilter]:
+    """A list filter whose choices come from the small daily rollup, not `SELECT DISTINCT` over every
+    booking (~0.4 s each at 1M bookings). Same `<field>__exact` parameter as the dashboard's links."""
+    from attribution.models import DailyStat, DailyStatDelta
+
+    class RollupChoicesFilter(admin.SimpleListFilter):
+        parameter_name = f"{field}__exact"
+
+        def lookups(self, request, model_admin):
+            values = set(DailyStat.objects.values_list(field, flat=True).distinct())
+            values |= set(DailyStatDelta.objects.values_list(field, flat=True).distinct())  # not yet compacted
+            return [(v, v or "(empty)") for v in sorted(values)]
+
+        def queryset(self, request, queryset):
+            return queryset.filter(**{field: self.value()}) if self.value() is not None else queryset
+
+    RollupChoicesFilter.title = title
+    RollupChoicesFilter.__name__ = f"{field.title().replace('_', '')}Filter"
+    return RollupChoicesFilter
+
+
 @admin.register(Booking)
 class BookingAdmin(ReadOnlyAdmin):
     list_display = ("email", "name", "status", "channel", "source", "medium", "campaign", "event_type_name",
                     "booked_at", "start_time", "no_show", "rescheduled", "hubspot_state")
-    list_filter = ("status", "channel", "event_type_name", ("booked_at", admin.DateFieldListFilter),
-                   ("start_time", admin.DateFieldListFilter), "no_show", "rescheduled", "hubspot_state", "medium", "source")
+    list_filter = ("status", rollup_choices_filter("channel", "channel"), rollup_choices_filter("event_type_name", "event type"),
+                   ("booked_at", admin.DateFieldListFilter), ("start_time", admin.DateFieldListFilter), "no_show",
+                   "rescheduled", "hubspot_state", rollup_choices_filter("medium", "medium"),
+                   rollup_choices_filter("source", "source"), rollup_choices_filter("campaign", "campaign"))
     search_fields = ("email", "name", "campaign", "source", "invitee_uri")
     date_hierarchy = "booked_at"
     list_select_related = ("rescheduled_from",)
@@ -51,7 +74,7 @@ class BookingAdmin(ReadOnlyAdmin):
 
     def lookup_allowed(self, lookup, value, request=None):
         # The dashboard links here with exact attribution filters and the booked range.
-        if lookup in ("channel__exact", "source__exact", "medium__exact", "campaign__exact", "booked_at__gte", "booked_at__lt"):
+        if lookup in ("booked_at__gte", "booked_at__lt"):
             return True
         return super().lookup_allowed(lookup, value, request)
 

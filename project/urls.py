@@ -6,6 +6,10 @@ from project.health import healthz
 from project.metrics import metrics_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+admin.site.site_header = "Sourcebook admin"
+admin.site.site_title = "Sourcebook"
+admin.site.index_title = "Bookings, webhook deliveries and the HubSpot queue"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("dashboard/", include("attribution.dashboard_urls")),

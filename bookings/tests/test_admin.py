@@ -34,6 +34,10 @@ def test_sales_list_filters_and_search(admin_client, bookings):
     assert "ada@example.com" in by_channel and "bob@example.com" not in by_channel
     found = admin_client.get("/admin/bookings/booking/?q=spring_202606").content.decode()
     assert "bob@example.com" in found and "ada@example.com" not in found
+    # Filter choices come from the report rollup (cheap at a million bookings), and they filter.
+    assert "?source__exact=linkedin" in page and "?campaign__exact=brand_202606" in page
+    by_source = admin_client.get("/admin/bookings/booking/?source__exact=linkedin").content.decode()
+    assert "bob@example.com" in by_source and "ada@example.com" not in by_source
 
 
 def test_booking_page_shows_raw_tracking_and_links_to_deliveries(admin_client, bookings):
