@@ -49,7 +49,8 @@ class Stack:
         self.env = bench_env(db, HUBSPOT_ACCESS_TOKEN="fake-token", HUBSPOT_API_URL=f"http://127.0.0.1:{self.hubspot_port}",
                              HUBSPOT_RATE_LIMIT="1000", HUBSPOT_TIMEOUT_SECONDS="1", HUBSPOT_MAX_ATTEMPTS="100",
                              HUBSPOT_CLAIM_TIMEOUT_SECONDS="5", HUBSPOT_BATCH_SIZE="50",
-                             HUBSPOT_RETRY_MAX_SECONDS="5")
+                             HUBSPOT_RETRY_MAX_SECONDS="5",
+                             HUBSPOT_UNCERTAIN_CREATE_RETRY_SECONDS="2")  # the fake's search has no index lag
         self.fake = subprocess.Popen(
             [PY, "manage.py", "fake_hubspot", "--port", str(self.hubspot_port), "--preset-properties", "--rate-limit", "1000",
              "--fail-rate", str(fail_rate), "--429-rate", str(rate_429), "--timeout-rate", str(timeout_rate),

@@ -52,7 +52,8 @@ def main() -> int:
     args = parser.parse_args()
 
     env = bench_env(DB, HUBSPOT_ACCESS_TOKEN="fake-token", HUBSPOT_RATE_LIMIT=str(int(args.limit * args.limiter_share)), HUBSPOT_TIMEOUT_SECONDS="2",
-                    HUBSPOT_MAX_ATTEMPTS="50", HUBSPOT_RETRY_MAX_SECONDS="5")
+                    HUBSPOT_MAX_ATTEMPTS="50", HUBSPOT_RETRY_MAX_SECONDS="5",
+                    HUBSPOT_UNCERTAIN_CREATE_RETRY_SECONDS="2")  # the fake's search has no index lag
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     fresh_database(DB)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from attribution.services import booking_attribution_fields
@@ -24,6 +25,9 @@ from project.metrics import BOOKING_EVENTS, DELIVERIES
 
 logger = logging.getLogger("sourcebook.intake")
 
+# Conflicts with a concurrent transaction: redoing the derivation is safe (it is a fold of stored rows).
+TRANSIENT_DB_ERRORS = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+DERIVE_ATTEMPTS = 3
 KEPT_HEADERS = ("content-type", "content-length", "user-agent", "calendly-webhook-signature", "x-forwarded-for")
 _EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 _RANK = {
@@ -54,8 +58,10 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
     """The webhook request path: verify, derive, record the raw bytes — in one commit.
 
     The raw row and the booking it produced commit together, the raw row written once with its
-    outcome (no second UPDATE of an indexed row on the hot path). If derivation fails, the
-    transaction rolls back and the raw row is stored on its own, marked `failed` (replayable).
+    outcome (no second UPDATE of an indexed row on the hot path). A deadlock with a concurrent
+    writer is retried; if derivation still fails, the transaction rolls back and the raw row is
+    stored on its own: `received` after a lasting conflict (the stuck-delivery sweep finishes it),
+    `failed` otherwise (replayable).
     We answer 200 only after the raw row is committed; if the database is gone, nothing was
     acknowledged and the caller answers 503 so Calendly retries.
     """
@@ -67,20 +73,29 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
     if reason:
         receipt = Receipt(_delivery_insert(**insert), WebhookDelivery.State.REJECTED, reason)
     else:
-        try:
-            with transaction.atomic():
-                state, error, derived_uri = _derive(body=body, data=data)
-                insert["uri"] = derived_uri or uri  # an unreadable payload keeps the URI we could peek, for search
-                delivery_id = _delivery_insert(**insert, outcome=(state, error))
-            receipt = Receipt(delivery_id, state, error)
-        except Exception as exc:  # noqa: BLE001
-            if not connection.is_usable():
-                raise  # nothing committed, nothing acknowledged: the caller answers 503
-            # Derivation failed and rolled back: keep the raw delivery, marked failed, for replay.
-            with transaction.atomic():
-                delivery_id = _delivery_insert(**insert, outcome=(WebhookDelivery.State.FAILED, f"{type(exc).__name__}: {exc}"),
-                                               trace=tb.format_exc())
-            receipt = Receipt(delivery_id, WebhookDelivery.State.FAILED, str(exc))
+        for attempt in range(1, DERIVE_ATTEMPTS + 1):
+            try:
+                with transaction.atomic():
+                    state, error, derived_uri = _derive(body=body, data=data)
+                    insert["uri"] = derived_uri or uri  # an unreadable payload keeps the URI we could peek, for search
+                    delivery_id = _delivery_insert(**insert, outcome=(state, error))
+                receipt = Receipt(delivery_id, state, error)
+                break
+            except Exception as exc:  # noqa: BLE001
+                if not connection.is_usable():
+                    raise  # nothing committed, nothing acknowledged: the caller answers 503
+                conflict = isinstance(getattr(exc, "__cause__", None), TRANSIENT_DB_ERRORS)
+                if conflict and attempt < DERIVE_ATTEMPTS:
+                    continue  # a deadlock or serialization failure with a concurrent writer: the fold is safe to redo
+                # Rolled back: keep the raw delivery on its own. A lasting conflict stays `received`, so beat's
+                # stuck-delivery sweep derives it again (and any later delivery of the invitee folds it in);
+                # anything else is `failed`, visible in admin and replayable once fixed.
+                state = WebhookDelivery.State.RECEIVED if conflict else WebhookDelivery.State.FAILED
+                with transaction.atomic():
+                    delivery_id = _delivery_insert(**insert, outcome=(state, f"{type(exc).__name__}: {exc}"),
+                                                   trace=tb.format_exc())
+                receipt = Receipt(delivery_id, state, str(exc))
+                break
     DELIVERIES.labels(result=receipt.state).inc()
     if kind in calendly.HANDLED_EVENTS and receipt.state == WebhookDelivery.State.PROCESSED:
         BOOKING_EVENTS.labels(event=kind).inc()
@@ -143,13 +158,14 @@ def _delivery_insert(*, origin, body, headers, remote_addr, reason, kind, uri, o
     """Store the raw delivery: `received` (to be processed), `rejected`, or with its `outcome`
     (state, error) when it was processed in this same transaction."""
     state, error = outcome or (WebhookDelivery.State.REJECTED if reason else WebhookDelivery.State.RECEIVED, "")
+    processed = outcome is not None and state != WebhookDelivery.State.RECEIVED
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {WebhookDelivery._meta.db_table} (origin, received_at, remote_addr, headers, body,"
             " signature_valid, signature_error, event_type, invitee_uri, state, error, traceback, attempts, processed_at)"
             " VALUES (%s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END) RETURNING id",
             [origin, remote_addr or None, Jsonb({k: v for k, v in headers.items() if k in KEPT_HEADERS}), body,
-             not reason, reason[:200], kind, uri, state, error, trace, 1 if outcome else 0, bool(outcome)],
+             not reason, reason[:200], kind, uri, state, error, trace, 1 if outcome else 0, processed],
         )
         return cursor.fetchone()[0]
 

@@ -90,11 +90,11 @@ class HubSpotClient:
         body to send, or None to send nothing (the caller's lease check)."""
         if self.before_request:
             self.before_request()
+        token = self.token() if callable(self.token) else self.token  # may wait for another worker's refresh
         if ready is not None:
             json = ready(json)
             if json is None:
                 return None
-        token = self.token() if callable(self.token) else self.token
         try:
             response = self.http.request(method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"})
         except httpx.TimeoutException as exc:

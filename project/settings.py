@@ -172,11 +172,14 @@ HUBSPOT_BATCH_SIZE = env.int("HUBSPOT_BATCH_SIZE", default=100)
 HUBSPOT_MAX_ATTEMPTS = env.int("HUBSPOT_MAX_ATTEMPTS", default=8)
 # Exponential backoff (with jitter) between attempts is capped here.
 HUBSPOT_RETRY_MAX_SECONDS = env.int("HUBSPOT_RETRY_MAX_SECONDS", default=600)
+# After a meeting create that may have happened (timeout, 5xx), wait this long before searching for it:
+# HubSpot's search index lags by seconds (reference: ~30 s).
+HUBSPOT_UNCERTAIN_CREATE_RETRY_SECONDS = env.int("HUBSPOT_UNCERTAIN_CREATE_RETRY_SECONDS", default=60)
 # A claim not renewed for this long belongs to a dead worker and goes back to the queue. Workers renew
 # it right before every HubSpot write, so it must outlast one request (else two workers could send).
 HUBSPOT_CLAIM_TIMEOUT_SECONDS = env.int("HUBSPOT_CLAIM_TIMEOUT_SECONDS", default=300)
-if HUBSPOT_CLAIM_TIMEOUT_SECONDS <= 2 * HUBSPOT_TIMEOUT_SECONDS:
-    raise ImproperlyConfigured(f"HUBSPOT_CLAIM_TIMEOUT_SECONDS ({HUBSPOT_CLAIM_TIMEOUT_SECONDS}) must be more than twice "
+if HUBSPOT_CLAIM_TIMEOUT_SECONDS <= 4 * HUBSPOT_TIMEOUT_SECONDS:  # httpx applies the timeout per phase (connect, write, read, pool)
+    raise ImproperlyConfigured(f"HUBSPOT_CLAIM_TIMEOUT_SECONDS ({HUBSPOT_CLAIM_TIMEOUT_SECONDS}) must be more than 4 x "
                                f"HUBSPOT_TIMEOUT_SECONDS ({HUBSPOT_TIMEOUT_SECONDS:g}): a claim must outlast a request")
 # OAuth app (multi-portal): the rotating token pair lives in the database (HubspotConnection).
 HUBSPOT_CLIENT_ID = env("HUBSPOT_CLIENT_ID", default="")

@@ -127,6 +127,49 @@ def test_it_only_accepts_post(csrf_client):
     assert csrf_client.put("/webhooks/calendly/", data=b"{}", content_type="application/json").status_code == 405
 
 
+def _deadlock():
+    from django.db import OperationalError
+    from psycopg import errors
+
+    exc = OperationalError("deadlock detected")
+    exc.__cause__ = errors.DeadlockDetected("deadlock detected")
+    return exc
+
+
+def test_a_deadlock_with_a_concurrent_writer_is_retried(post_signed, monkeypatch):
+    from bookings import services
+
+    real, calls = services.booking_rebuild, {"n": 0}
+
+    def once_deadlocked(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise _deadlock()
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "booking_rebuild", once_deadlocked)
+    assert post_signed(invitee_payload(invitee_id="A")).status_code == 200
+    assert WebhookDelivery.objects.get().state == "processed" and Booking.objects.count() == 1
+
+
+def test_a_lasting_conflict_keeps_the_delivery_for_the_stuck_sweep_not_as_failed(post_signed, monkeypatch):
+    """A 200 must never mean 'stored but its effect forgotten': `failed` rows are not folded again."""
+    from bookings import services
+
+    real = services.booking_rebuild
+
+    def always_deadlocked(**kwargs):
+        raise _deadlock()
+
+    monkeypatch.setattr(services, "booking_rebuild", always_deadlocked)
+    assert post_signed(invitee_payload(invitee_id="A")).status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "received" and "deadlock" in delivery.error and not Booking.objects.exists()
+    monkeypatch.setattr(services, "booking_rebuild", real)
+    assert services.deliveries_process_stuck(older_than_seconds=-5) == 1
+    assert WebhookDelivery.objects.get().state == "processed" and Booking.objects.count() == 1
+
+
 def test_it_answers_503_when_the_database_is_unreachable(post_signed, monkeypatch):
     from django.db import OperationalError
 

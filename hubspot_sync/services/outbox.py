@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from bookings.models import Booking
 from hubspot_sync.models import BookingSync
@@ -103,15 +104,19 @@ def sync_renew(*, rows: list[BookingSync], uncertain: bool = False) -> set[int]:
 
 
 def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, response: dict | None = None,
-                   state: str = State.SYNCED) -> None:
-    """Done — unless the booking changed meanwhile, then it goes round again."""
+                   state: str = State.SYNCED) -> set[int]:
+    """Done — unless the booking changed meanwhile, then it goes round again. Returns the rows this
+    claim still held (the others were swept and taken over: not ours to finish)."""
     if not rows:
-        return
+        return set()
     table = BookingSync._meta.db_table
-    ids = [r.booking_id for r in rows]
+    ids = sorted(r.booking_id for r in rows)
     import json
 
     with transaction.atomic(), connection.cursor() as cursor:
+        # Booking rows first, then outbox rows: the order every webhook takes (booking_rebuild locks
+        # the booking, then upserts its outbox row), so the two never deadlock.
+        cursor.execute(f"SELECT id FROM {Booking._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
         cursor.execute(
             f"""UPDATE {table} SET
                   state = CASE WHEN version = claimed_version THEN %s ELSE 'pending' END,
@@ -123,14 +128,17 @@ def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, resp
             [state, json.dumps(request) if request is not None else None,
              json.dumps(response) if response is not None else None, ids, rows[0].claim_token],
         )
-        done = [booking_id for booking_id, new_state in cursor.fetchall() if new_state == state]
+        finished = cursor.fetchall()
+        done = [booking_id for booking_id, new_state in finished if new_state == state]
         booking_state = Booking.HubspotState.SKIPPED if state == State.SKIPPED else Booking.HubspotState.SYNCED
         Booking.objects.filter(id__in=done).update(hubspot_state=booking_state)
+    return {booking_id for booking_id, _ in finished}
 
 
 def sync_finish_retry(*, rows: list[BookingSync], error: str, status: int | None = None, retry_after: float | None = None,
-                      count_attempt: bool = True, request: dict | None = None, response=None) -> None:
-    """Transient failure: back off exponentially with jitter; too many attempts makes a dead letter."""
+                      count_attempt: bool = True, request: dict | None = None, response=None, min_delay: float = 0) -> None:
+    """Transient failure: back off exponentially with jitter (at least `min_delay`); too many attempts
+    makes a dead letter."""
     now = timezone.now()
     for row in rows:
         attempts = row.attempts if count_attempt else max(0, row.attempts - 1)
@@ -138,8 +146,8 @@ def sync_finish_retry(*, rows: list[BookingSync], error: str, status: int | None
             sync_finish_dead(rows=[row], error=f"gave up after {attempts} attempts: {error}", status=status,
                              request=request, response=response)
             continue
-        delay = retry_after if retry_after is not None else (
-            min(settings.HUBSPOT_RETRY_MAX_SECONDS, 2 ** attempts) * random.uniform(0.5, 1.0))
+        delay = max(min_delay, retry_after if retry_after is not None else (
+            min(settings.HUBSPOT_RETRY_MAX_SECONDS, 2 ** attempts) * random.uniform(0.5, 1.0)))
         BookingSync.objects.filter(pk=row.pk, state=State.IN_FLIGHT, claim_token=row.claim_token).update(
             state=State.PENDING, attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
             last_error=error[:4000], last_status=status, last_request=request, last_response=_jsonable(response),
@@ -151,13 +159,18 @@ def sync_finish_dead(*, rows: list[BookingSync], error: str, status: int | None 
     """A permanent failure (HubSpot rejected the data): visible in admin with request and response."""
     if not rows:
         return
-    ours = BookingSync.objects.filter(pk__in=[r.pk for r in rows], state=State.IN_FLIGHT, claim_token=rows[0].claim_token)
-    ids = list(ours.values_list("pk", flat=True))
-    BookingSync.objects.filter(pk__in=ids).update(
-        state=State.DEAD, last_error=error[:4000], last_status=status, last_request=request,
-        last_response=_jsonable(response), updated_at=timezone.now(),
-    )
-    Booking.objects.filter(id__in=ids).update(hubspot_state=Booking.HubspotState.FAILED)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {Booking._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                       [sorted(r.pk for r in rows)])  # booking, then outbox row: the webhooks' lock order
+        cursor.execute(
+            f"UPDATE {BookingSync._meta.db_table} SET state = %s, last_error = %s, last_status = %s, last_request = %s,"
+            " last_response = %s, updated_at = now() WHERE booking_id = ANY(%s) AND state = 'in_flight' AND claim_token = %s"
+            " RETURNING booking_id",
+            [State.DEAD, error[:4000], status, Jsonb(request) if request is not None else None,
+             Jsonb(_jsonable(response)) if response is not None else None, [r.pk for r in rows], rows[0].claim_token],
+        )
+        ids = [booking_id for (booking_id,) in cursor.fetchall()]
+        Booking.objects.filter(id__in=ids).update(hubspot_state=Booking.HubspotState.FAILED)
 
 
 def sync_retry_dead(*, booking_ids: list[int]) -> int:

@@ -122,7 +122,7 @@ def _in_flight(rows: list[BookingSync]) -> list[BookingSync]:
     return [r for r in rows if states.get(r.pk) == BookingSync.State.IN_FLIGHT]
 
 
-def _fail(rows, exc: HubSpotError, report: BatchReport, request=None) -> None:
+def _fail(rows, exc: HubSpotError, report: BatchReport, request=None, min_delay: float = 0) -> None:
     """Route a HubSpot error: transient → retry with backoff; data problems → dead letter; auth → pause."""
     if exc.kind == "validation" or exc.kind == "not_found" or exc.kind == "conflict":
         outbox.sync_finish_dead(rows=rows, error=exc.message, status=exc.status, request=request, response=exc.body)
@@ -137,7 +137,8 @@ def _fail(rows, exc: HubSpotError, report: BatchReport, request=None) -> None:
         rate_limited = exc.kind == "rate_limit"
         outbox.sync_finish_retry(rows=rows, error=exc.message, status=exc.status,
                                  retry_after=exc.retry_after if rate_limited else None,
-                                 count_attempt=not rate_limited, request=request, response=exc.body)
+                                 count_attempt=not rate_limited, request=request, response=exc.body,
+                                 min_delay=0 if rate_limited else min_delay)
         report.retried += len(rows)
     report.errors.append(f"{exc.kind}: {exc.message}")
 
@@ -261,11 +262,13 @@ def _sync_meetings(*, client, rows, bookings, contact_ids, report: BatchReport) 
             })
         ok_rows += _send_meetings(client.meetings_batch_create, inputs, creates, report, bookings, key="create")
     _store_hubspot_ids(bookings=[bookings[r.booking_id] for r in ok_rows], contact_ids=contact_ids)
-    outbox.sync_finish_ok(rows=ok_rows)
-    report.synced += len(ok_rows)
+    finished = outbox.sync_finish_ok(rows=ok_rows)
+    report.synced += len(finished)
     from hubspot_sync.services.deals import deals_apply
 
-    deals_apply(client=client, bookings=[bookings[r.booking_id] for r in ok_rows], contact_ids=contact_ids, report=report)
+    # Deal writes are not idempotent: only for rows this claim still held when it finished.
+    deals_apply(client=client, bookings=[bookings[r.booking_id] for r in ok_rows if r.booking_id in finished],
+                contact_ids=contact_ids, report=report)
 
 
 def _store_hubspot_ids(*, bookings: list[Booking], contact_ids: dict) -> None:
@@ -277,7 +280,9 @@ def _store_hubspot_ids(*, bookings: list[Booking], contact_ids: dict) -> None:
     values = [(b.pk, contact_ids.get(b.email, ""), b.hubspot_meeting_id or "") for b in bookings]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Booking._meta.db_table} b SET hubspot_contact_id = v.contact, hubspot_meeting_id = v.meeting"
+            # A meeting id already stored stays: it is the one the booking's later syncs update.
+            f"UPDATE {Booking._meta.db_table} b SET hubspot_contact_id = v.contact,"
+            " hubspot_meeting_id = CASE WHEN b.hubspot_meeting_id = '' THEN v.meeting ELSE b.hubspot_meeting_id END"
             " FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, contact, meeting) WHERE b.id = v.id",
             [[v[0] for v in values], [v[1] for v in values], [v[2] for v in values]],
         )
@@ -287,7 +292,10 @@ def _send_meetings(method, inputs, rows, report, bookings, *, key) -> list:
     try:
         result = _call(method, inputs, [[r] for r in rows], report, uncertain=key == "create")
     except HubSpotError as exc:
-        _fail(rows, exc, report, request={"inputs": inputs})
+        # A create that timed out or failed on HubSpot's side may exist: the retry searches for it first,
+        # and HubSpot's search index lags by seconds, so the retry waits long enough for it to be found.
+        _fail(rows, exc, report, request={"inputs": inputs},
+              min_delay=settings.HUBSPOT_UNCERTAIN_CREATE_RETRY_SECONDS if key == "create" else 0)
         return []
     if result is None:
         return []  # taken over by another worker

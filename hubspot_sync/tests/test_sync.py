@@ -136,6 +136,8 @@ def test_an_ambiguous_create_is_looked_up_not_repeated(post_signed, fake_hubspot
     sync_drain(max_seconds=1)
     sync = BookingSync.objects.get()
     assert sync.state == "pending" and sync.meeting_create_uncertain
+    # The retry waits for HubSpot's search index to show the meeting if it was created.
+    assert sync.next_attempt_at - sync.updated_at >= timedelta(seconds=settings.HUBSPOT_UNCERTAIN_CREATE_RETRY_SECONDS)
     httpx.post(f"{fake_hubspot.url}/__fake__/config", json={"timeout_rate": 0.0})
     BookingSync.objects.update(next_attempt_at=sync.updated_at - timedelta(hours=1))
     sync_drain(max_seconds=5)
