@@ -480,6 +480,15 @@ def _fetched_ahead(pages, client, *, depth: int = 300):
     items: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    class Stopped(Exception):
+        pass
+
+    def sleep(seconds):  # the client's 429 and backoff waits end when the caller is gone
+        if stop.wait(seconds):
+            raise Stopped
+
+    original_sleep, client.sleep = client.sleep, sleep
+
     def put(item) -> bool:
         while not stop.is_set():
             try:
@@ -498,6 +507,8 @@ def _fetched_ahead(pages, client, *, depth: int = 300):
                 if not put((None, None, next_token)):
                     return
             put(StopIteration())
+        except Stopped:
+            return
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
             put(exc)
 
@@ -513,7 +524,9 @@ def _fetched_ahead(pages, client, *, depth: int = 300):
             yield item
     finally:
         stop.set()
-        fetcher.join(timeout=5)
+        fetcher.join(timeout=20)  # at most one request in flight (the client's timeout is 15 s)
+        if not fetcher.is_alive():
+            client.sleep = original_sleep
 
 
 # --- webhook subscriptions --------------------------------------------------------------------------

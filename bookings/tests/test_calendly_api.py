@@ -123,3 +123,30 @@ def test_check_notices_a_disabled_subscription_and_repair_recreates_and_backfill
     assert "backfilled the gap" in out
     assert [s["state"] for s in fake_calendly.fake.subscriptions.values()] == ["active"]
     assert Booking.objects.count() > 0
+
+
+def test_stopping_a_backfill_stops_its_fetcher_even_in_a_rate_limit_wait():
+    """A stopped run must not keep spending Calendly's rate limit in the background."""
+    import threading
+    import time
+
+    from bookings.services import _fetched_ahead
+
+    class Client:
+        def __init__(self):
+            self.sleep, self.calls = time.sleep, 0
+
+        def invitees(self, uri):
+            self.calls += 1
+            if self.calls > 1:
+                self.sleep(30)  # as the real client waits out a 429
+            return [{"uri": f"{uri}/invitees/1"}]
+
+    client = Client()
+    items = _fetched_ahead(iter([([{"uri": f"e{i}"} for i in range(5)], None)]), client)
+    assert next(items)[0] == {"uri": "e0"}
+    started = time.monotonic()
+    items.close()  # what Ctrl-C or an error in the caller does
+    assert time.monotonic() - started < 5
+    assert not [t for t in threading.enumerate() if t.name == "calendly-backfill-fetch"]
+    assert client.calls == 2 and client.sleep is time.sleep
