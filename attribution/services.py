@@ -110,7 +110,7 @@ def ruleset_build() -> Ruleset:
             ))
         except re.error as exc:
             logger.error("channel rule %s skipped: invalid regex: %s", rule.pk, exc)
-    known |= set(aliases.values())
+    known |= {canonical for (field_name, _), canonical in aliases.items() if field_name == "source"}
     known.discard(DIRECT_SOURCE)
     return Ruleset(
         version=version,
@@ -230,7 +230,7 @@ def self_reported_answer(questions_and_answers: list, ruleset: Ruleset) -> str:
 
 def self_reported_normalize(answer: str, ruleset: Ruleset) -> str:
     """"I saw it on ChatGPT" → chatgpt; unknown answers are kept (normalized) so nothing is hidden."""
-    value = utm_normalize(answer.replace("%", "%25").replace("+", "%2B"))  # free text: no URL decoding
+    value = " ".join(str(answer or "").split()).lower()  # free text: utm_normalize's URL decoding would eat "C++"
     if not value:
         return ""
     aliased = ruleset.alias("source", value)
@@ -432,6 +432,8 @@ def manual_attribution_revert(*, manual_id: int, user) -> None:
 
     with transaction.atomic():
         entry = ManualAttribution.objects.select_for_update().select_related("booking").get(pk=manual_id, reverted_at=None)
+        if ManualAttribution.objects.filter(booking=entry.booking, reverted_at=None, pk__gt=entry.pk).exists():
+            raise ValueError("a later assignment of this booking is still in place: revert that one first")
         booking = entry.booking
         booking.manual_utm = entry.from_values.get("manual_utm")
         booking.save(update_fields=["manual_utm"])

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from attribution import selectors, services
 from attribution.links import LinkError, link_build
@@ -36,7 +37,7 @@ def _csv(filename: str, rows: list[dict], columns: list[str]) -> HttpResponse:
 def _period(request):
     first = Booking.objects.order_by("booked_at").values_list("booked_at", flat=True).first()
     return period_parse(preset=request.GET.get("range"), start=request.GET.get("start"), end=request.GET.get("end"),
-                        first_day=first.date() if first else None)
+                        first_day=timezone.localdate(first) if first else None)
 
 
 @login_required
@@ -112,8 +113,11 @@ def _assign(request):
     if not request.user.has_perm("attribution.assign_attribution"):
         raise PermissionDenied
     if request.POST.get("revert"):
-        services.manual_attribution_revert(manual_id=int(request.POST["revert"]), user=request.user)
-        messages.success(request, "Assignment reverted.")
+        try:
+            services.manual_attribution_revert(manual_id=int(request.POST["revert"]), user=request.user)
+            messages.success(request, "Assignment reverted.")
+        except ValueError as exc:
+            messages.error(request, f"Not reverted: {exc}.")
         return redirect(request.get_full_path())
     ids = [int(i) for i in request.POST.getlist("booking") if i.isdigit()]
     if not ids:

@@ -74,7 +74,8 @@ class Booking(models.Model):
     event_type_name = models.CharField(max_length=255, blank=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
-    booked_at = models.DateTimeField(null=True, blank=True, help_text="When the invitee booked (Calendly created_at).")
+    booked_at = models.DateTimeField(null=True, blank=True, help_text="When the invitee booked (Calendly created_at); "
+                                     "a rescheduled booking keeps its original booking's date.")
     canceled_at = models.DateTimeField(null=True, blank=True)
     canceled_by = models.CharField(max_length=255, blank=True)
     canceler_type = models.CharField(max_length=16, blank=True)
@@ -139,13 +140,6 @@ class Booking(models.Model):
 
     def __str__(self):
         return f"{self.email or self.invitee_uri} ({self.status})"
-
-    @property
-    def effective_tracking(self) -> dict:
-        """A rescheduled booking keeps the original link's UTM when its own is empty."""
-        if _has_utm(self.tracking) or self.rescheduled_from is None:
-            return self.tracking or {}
-        return self.rescheduled_from.tracking or {}
 
 
 def _has_utm(tracking: dict | None) -> bool:

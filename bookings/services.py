@@ -252,10 +252,13 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
         fields["rescheduled"] = fields["rescheduled"] or bool(dependents)
         old = None
         if fields["old_invitee_uri"] and fields["old_invitee_uri"] != invitee_uri:
-            cursor.execute(f"SELECT id, tracking, rescheduled FROM {_TABLE} WHERE invitee_uri = %s", [fields["old_invitee_uri"]])
+            cursor.execute(f"SELECT id, utm_raw, rescheduled, booked_at FROM {_TABLE} WHERE invitee_uri = %s",
+                           [fields["old_invitee_uri"]])
             old = cursor.fetchone()
-            old = (old[0], _json(old[1]), old[2]) if old else None
+            old = (old[0], _tracking_from_raw(_json(old[1])), old[2], old[3]) if old else None
         fields["rescheduled_from_id"] = old[0] if old else None
+        if old and old[3]:
+            fields["booked_at"] = old[3]  # a reschedule is the same demo, booked when the chain's first booking was
         fields.update(_attribution_fields(tracking=fields["tracking"], old_tracking=old[1] if old else None,
                                           qa=fields["questions_and_answers"], manual=manual))
         values = [_param(name, fields[name]) for name in WRITTEN_FIELDS]
@@ -283,15 +286,10 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
             cursor.execute(f"UPDATE {_TABLE} SET rescheduled = true, hubspot_state = 'pending', updated_at = now()"
                            f" WHERE id = %s AND NOT rescheduled", [old[0]])
             queued.append(old[0])
-    # The new half of a reschedule may have arrived first: link it now and let it inherit our UTM.
-    for newer in (Booking.objects.filter(pk__in=dependents) if dependents else ()):
-        updates = {"rescheduled_from_id": booking_id}
-        updates.update(_attribution_fields(tracking=newer.tracking, old_tracking=fields["tracking"], qa=newer.questions_and_answers,
-                                           manual=newer.manual_utm))
-        if any(getattr(newer, k) != v for k, v in updates.items()):
-            Booking.objects.filter(pk=newer.pk).update(**updates, hubspot_state=Booking.HubspotState.PENDING,
-                                                       updated_at=timezone.now())
-            queued.append(newer.pk)
+    # The new half of a reschedule may have arrived first: link it now, down the whole chain.
+    if dependents:
+        queued += _reschedules_relink(booking_id=booking_id, utm_raw=fields["utm_raw"], booked_at=fields["booked_at"],
+                                      dependents=dependents)
     if queued:
         sync_mark_changed(booking_ids=queued)
     return booking_id
@@ -334,7 +332,7 @@ def booking_fold(*, events: list[InviteeEvent]) -> dict:
 
 def booking_reattribute(*, booking: Booking) -> bool:
     """Recompute one booking's attribution after rules change; True when something moved."""
-    old_tracking = booking.rescheduled_from.tracking if booking.rescheduled_from_id else None
+    old_tracking = _tracking_from_raw(booking.rescheduled_from.utm_raw) if booking.rescheduled_from_id else None
     updates = _attribution_fields(tracking=booking.tracking, old_tracking=old_tracking, qa=booking.questions_and_answers,
                                   manual=booking.manual_utm)
     changed = [k for k, v in updates.items() if getattr(booking, k) != v]
@@ -347,12 +345,43 @@ def booking_reattribute(*, booking: Booking) -> bool:
     return bool(changed)
 
 
+def _reschedules_relink(*, booking_id: int, utm_raw: dict, booked_at, dependents: list[int]) -> list[int]:
+    """Bookings rescheduled from this one (and from those, and so on) take its link, its booking date
+    and, when their own tracking says nothing, its attribution. Returns the ids that changed."""
+    changed, todo = [], [(booking_id, utm_raw, booked_at, dependents)]
+    while todo:
+        parent_id, parent_raw, parent_booked_at, ids = todo.pop()
+        for newer in Booking.objects.filter(pk__in=ids):
+            updates = {"rescheduled_from_id": parent_id, "booked_at": parent_booked_at or newer.booked_at}
+            updates.update(_attribution_fields(tracking=newer.tracking, old_tracking=_tracking_from_raw(parent_raw),
+                                               qa=newer.questions_and_answers, manual=newer.manual_utm))
+            if any(getattr(newer, k) != v for k, v in updates.items()):
+                Booking.objects.filter(pk=newer.pk).update(**updates, hubspot_state=Booking.HubspotState.PENDING,
+                                                           updated_at=timezone.now())
+                changed.append(newer.pk)
+            next_ids = list(Booking.objects.filter(old_invitee_uri=newer.invitee_uri).exclude(old_invitee_uri="")
+                            .exclude(pk=newer.pk).values_list("pk", flat=True))
+            if next_ids:
+                todo.append((newer.pk, updates["utm_raw"], updates["booked_at"], next_ids))
+    return changed
+
+
+def _tracking_from_raw(raw: dict | None) -> dict:
+    """A booking's effective UTM input (`utm_raw`: its own, inherited or manual) as a tracking dict."""
+    return {f"utm_{name}": value for name, value in (raw or {}).items()}
+
+
+def _has_attribution(tracking: dict | None) -> bool:
+    """UTM that says where the booking came from; a lone utm_term is an identifier (a visitor id)."""
+    return any((tracking or {}).get(key) for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content"))
+
+
 def _attribution_fields(*, tracking: dict, old_tracking: dict | None, qa: list, manual: dict | None = None) -> dict:
-    """Marketing's manual assignment wins; a rescheduled booking keeps the original link's UTM when its
-    own tracking is empty."""
+    """Marketing's manual assignment wins; a rescheduled booking keeps what its original booking was
+    attributed to (that booking's own, inherited or manual UTM) when its own tracking says nothing."""
     if manual:
         return booking_attribution_fields(tracking=manual, questions_and_answers=qa or [])
-    effective = tracking if (_has_utm(tracking) or old_tracking is None) else old_tracking
+    effective = tracking if (_has_attribution(tracking) or not old_tracking) else old_tracking
     return booking_attribution_fields(tracking=effective or {}, questions_and_answers=qa or [])
 
 

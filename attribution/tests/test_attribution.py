@@ -151,8 +151,18 @@ def test_every_booking_gets_exactly_one_known_channel(raw):
     ("How did you hear about Sourcebook?", "Saw a post on LinkedIn", "linkedin"),
     ("Referred by", "A friend", "a friend"),
     ("Company size?", "ChatGPT", ""),
+    ("How did you hear about us?", "C++ meetup, 100% recommended", "c++ meetup, 100% recommended"),  # not URL-decoded
 ])
 def test_self_reported_source_is_extracted_and_normalized(question, answer, expected):
     fields = booking_attribution_fields(tracking={}, questions_and_answers=[{"question": question, "answer": answer}])
     assert fields["self_reported_source"] == expected
     assert fields["channel"] == DIRECT  # what the person says never overwrites the UTM attribution
+
+
+def test_only_source_aliases_name_self_reported_sources():
+    """A medium alias (cpc -> paid) must not turn the answer "a paid ad" into the source "paid"."""
+    Alias.objects.create(field="medium", value="cpc", canonical="paid")
+    ruleset_changed()
+    fields = booking_attribution_fields(tracking={}, questions_and_answers=[
+        {"question": "How did you hear about us?", "answer": "a paid ad"}])
+    assert fields["self_reported_source"] == "a paid ad"

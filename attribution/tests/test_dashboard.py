@@ -136,6 +136,13 @@ def test_assigning_backlog_bookings_is_audited_reversible_and_survives_reattribu
 
     entry = ManualAttribution.objects.first()
     assert entry.user.username == "m" and entry.from_values["channel"] == "Direct"
+    # A second assignment of the same booking: the first can't be reverted out of order.
+    client.post("/dashboard/direct/", {"booking": [entry.booking_id], "source": "podcast", "medium": "audio"})
+    later = ManualAttribution.objects.filter(booking=entry.booking_id).latest("pk")
+    refused = client.post("/dashboard/direct/", {"revert": entry.pk}, follow=True).content.decode()
+    assert "Not reverted" in refused and Booking.objects.get(pk=entry.booking_id).channel == "Audio"
+    client.post("/dashboard/direct/", {"revert": later.pk})
+    assert Booking.objects.get(pk=entry.booking_id).channel == "Email"
     client.post("/dashboard/direct/", {"revert": entry.pk})
     assert Booking.objects.get(pk=entry.booking_id).channel == "Direct"
 

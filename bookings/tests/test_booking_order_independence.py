@@ -66,3 +66,39 @@ def test_any_permutation_with_duplicates_ends_in_the_same_state(data, with_cance
 def test_the_fold_itself_is_order_independent(perm):
     events = [calendly.event_parse(encode(p)) for p in _history(True, 3)]
     assert booking_fold(events=[events[i] for i in perm]) == booking_fold(events=events)
+
+
+def _chain() -> list[dict]:
+    """A booked from a LinkedIn link, moved to B, then to C; neither move carries UTM, C only a visitor id."""
+    uri = "https://api.calendly.com/scheduled_events/EV-{0}/invitees/{0}".format
+    utm = {"utm_source": "linkedin", "utm_medium": "paid", "utm_campaign": "spring_202606"}
+    moved_b, moved_c = T0 + timedelta(days=2), T0 + timedelta(days=4)
+    return [
+        invitee_payload(invitee_id="A", event_id="EV-A", booked_at=T0, tracking=utm),
+        invitee_payload(event=calendly.INVITEE_CANCELED, invitee_id="A", event_id="EV-A", booked_at=T0, tracking=utm,
+                        updated_at=moved_b, occurred_at=moved_b, rescheduled=True, new_invitee=uri("B")),
+        invitee_payload(invitee_id="B", event_id="EV-B", booked_at=moved_b, old_invitee=uri("A")),
+        invitee_payload(event=calendly.INVITEE_CANCELED, invitee_id="B", event_id="EV-B", booked_at=moved_b,
+                        updated_at=moved_c, occurred_at=moved_c, rescheduled=True, new_invitee=uri("C")),
+        invitee_payload(invitee_id="C", event_id="EV-C", booked_at=moved_c, old_invitee=uri("B"),
+                        tracking={"utm_term": "visitor-123"}),
+    ]
+
+
+@pytest.mark.django_db
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(5)))
+def test_a_twice_rescheduled_booking_keeps_its_source_and_booking_date_in_any_order(order):
+    from bookings.selectors import booking_countable
+
+    Booking.objects.all().delete()
+    WebhookDelivery.objects.all().delete()
+    events = _chain()
+    for i in order:
+        _deliver(events[i])
+    [counted] = booking_countable()  # the chain counts once: its last booking
+    assert counted.invitee_uri.endswith("/invitees/C")
+    assert (counted.channel, counted.source, counted.campaign) == ("Paid Social", "linkedin", "spring_202606")
+    assert counted.booked_at == T0  # the demo was booked on day 0, not when it was moved
+    assert counted.rescheduled_from.invitee_uri.endswith("/invitees/B")
+    assert counted.rescheduled_from.rescheduled_from.invitee_uri.endswith("/invitees/A")
