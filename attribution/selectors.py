@@ -23,8 +23,9 @@ def report_bookings(
     *, booked_after: datetime | None = None, booked_before: datetime | None = None,
     status: str | None = None, event_type: str | None = None, **match,
 ) -> QuerySet[Booking]:
-    """Bookings as reports count them: the old half of a reschedule does not count twice."""
-    qs = Booking.objects.filter(rescheduled=False)
+    """Bookings as reports count them: the old half of a reschedule does not count twice, and a booking
+    without a booking date is on no day (the same rows the rollup counts)."""
+    qs = Booking.objects.filter(rescheduled=False, booked_at__isnull=False)
     if booked_after:
         qs = qs.filter(booked_at__gte=booked_after)
     if booked_before:
