@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.db import connection
 from django.utils import timezone
@@ -59,6 +59,46 @@ def _rollup_usable(filters: dict) -> bool:
     return _midnight(filters.get("booked_after")) and _midnight(filters.get("booked_before"))
 
 
+def _day_floor(value: datetime) -> datetime:
+    local = timezone.localtime(value)
+    return timezone.make_aware(datetime.combine(local.date(), time.min))
+
+
+def _split_days(filters: dict) -> tuple[dict | None, list[dict]]:
+    """[after, before) as its whole days in TIME_ZONE (for the rollup) and the partial days at either
+    end (for the bookings table: at most a day each, read through the booked_at index)."""
+    after, before = filters.get("booked_after"), filters.get("booked_before")
+    core_after = after if _midnight(after) else _day_floor(after) + timedelta(days=1)
+    core_before = before if _midnight(before) else _day_floor(before)
+    if core_after is not None and core_before is not None and core_after >= core_before:
+        return None, [filters]  # within one day
+    edges = []
+    if core_after != after:
+        edges.append({**filters, "booked_before": core_after})
+    if core_before != before:
+        edges.append({**filters, "booked_after": core_before})
+    return {**filters, "booked_after": core_after, "booked_before": core_before}, edges
+
+
+def _from_rollup_and_table(filters: dict, rollup, table) -> list:
+    """One result per part: the rollup for whole days, the bookings table for partial ones."""
+    core, edges = _split_days(filters)
+    return ([rollup(core)] if core is not None else []) + [table(edge) for edge in edges]
+
+
+def _sum_rows(parts: list[list[dict]], keys: list[str]) -> list[dict]:
+    merged: dict = {}
+    for rows in parts:
+        for row in rows:
+            key = tuple(row[k] for k in keys)
+            if key in merged:
+                for name in COUNT_COLUMNS:
+                    merged[key][name] += row[name]
+            else:
+                merged[key] = dict(row)
+    return [row for row in merged.values() if row["bookings"]]
+
+
 def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: str = "") -> list[dict]:
     where, params = ["1 = 1"], []
     if filters.get("booked_after"):
@@ -90,16 +130,22 @@ ROLLUP_COUNTS = [
 ]
 
 
+def _breakdown_rollup(group_by: list[str], filters: dict) -> list[dict]:
+    rows = _rollup_rows(select=[*group_by, *ROLLUP_COUNTS], group=list(group_by), filters=filters)
+    for row in rows:
+        row["canceled"] = row["canceled"] or 0
+    return rows
+
+
+def _breakdown_table(group_by: list[str], filters: dict) -> list[dict]:
+    return list(report_bookings(**filters).values(*group_by).annotate(**_counts()))
+
+
 def breakdown(*, group_by: list[str], **filters) -> dict:
     """Bookings by channel → source → medium → campaign (any prefix), with shares of the total."""
-    if _rollup_usable(filters):
-        rows = _rollup_rows(select=[*group_by, *ROLLUP_COUNTS], group=list(group_by), filters=filters)
-        for row in rows:
-            row["canceled"] = row["canceled"] or 0
-        rows.sort(key=lambda r: (-r["bookings"], *[r[g] for g in group_by]))
-    else:
-        qs = report_bookings(**filters)
-        rows = list(qs.values(*group_by).annotate(**_counts()).order_by("-bookings", *group_by))
+    parts = _from_rollup_and_table(filters, lambda f: _breakdown_rollup(group_by, f), lambda f: _breakdown_table(group_by, f))
+    rows = parts[0] if len(parts) == 1 else _sum_rows(parts, list(group_by))
+    rows.sort(key=lambda r: (-r["bookings"], *[r[g] for g in group_by]))
     total = sum(r["bookings"] for r in rows)
     for row in rows:
         row["share"] = round(row["bookings"] / total, 4) if total else 0.0
@@ -122,24 +168,31 @@ def timeseries(*, interval: str = "day", group_by: str = "channel", **filters) -
     return {"interval": interval, "group_by": group_by, "rows": rows, "total": sum(r["bookings"] for r in rows)}
 
 
+def _kpis_rollup(filters: dict) -> dict:
+    [counts] = _rollup_rows(select=[
+        "coalesce(sum(bookings), 0)::int AS bookings",
+        "coalesce(sum(bookings) FILTER (WHERE status = 'canceled'), 0)::int AS canceled",
+        "coalesce(sum(no_show), 0)::int AS no_show",
+        f"coalesce(sum(bookings) FILTER (WHERE channel = '{DIRECT}'), 0)::int AS direct",
+        f"coalesce(sum(bookings) FILTER (WHERE channel = '{UNASSIGNED}'), 0)::int AS unassigned",
+        "coalesce(sum(synced), 0)::int AS synced",
+    ], group=[], filters=filters)
+    return counts
+
+
+def _kpis_table(filters: dict) -> dict:
+    return report_bookings(**filters).aggregate(
+        **_counts(),
+        direct=Count("id", filter=Q(channel=DIRECT)),
+        unassigned=Count("id", filter=Q(channel=UNASSIGNED)),
+        synced=Count("id", filter=Q(hubspot_state=Booking.HubspotState.SYNCED)),
+    )
+
+
 def kpis(**filters) -> dict:
     """Headline numbers: bookings, canceled %, no-show %, (direct) and Unassigned shares, synced %."""
-    if _rollup_usable(filters):
-        [counts] = _rollup_rows(select=[
-            "coalesce(sum(bookings), 0)::int AS bookings",
-            "coalesce(sum(bookings) FILTER (WHERE status = 'canceled'), 0)::int AS canceled",
-            "coalesce(sum(no_show), 0)::int AS no_show",
-            f"coalesce(sum(bookings) FILTER (WHERE channel = '{DIRECT}'), 0)::int AS direct",
-            f"coalesce(sum(bookings) FILTER (WHERE channel = '{UNASSIGNED}'), 0)::int AS unassigned",
-            "coalesce(sum(synced), 0)::int AS synced",
-        ], group=[], filters=filters)
-    else:
-        counts = report_bookings(**filters).aggregate(
-            **_counts(),
-            direct=Count("id", filter=Q(channel=DIRECT)),
-            unassigned=Count("id", filter=Q(channel=UNASSIGNED)),
-            synced=Count("id", filter=Q(hubspot_state=Booking.HubspotState.SYNCED)),
-        )
+    parts = _from_rollup_and_table(filters, _kpis_rollup, _kpis_table)
+    counts = {name: sum(part[name] for part in parts) for name in parts[0]}
     total = counts["bookings"]
 
     def pct(n):

@@ -49,6 +49,10 @@ def dashboard(request):
         "day" if period.days <= 92 else "week" if period.days <= 400 else "month")
     start, end = period.bounds()
     prev_start, prev_end = period.previous().bounds()
+    now = timezone.now()
+    running = start < now < end
+    if running:  # today is still running: compare with the same stretch of time before, not whole days
+        prev_end = prev_start + (now - start)
     data = selectors.dashboard_report(start=start, end=end, prev_start=prev_start, prev_end=prev_end, drill=drill,
                                       interval=interval)
     level = data["level"]
@@ -87,7 +91,7 @@ def dashboard(request):
     return render(request, "dashboard/index.html", {
         "data": data, "period": period, "presets": PRESETS, "interval": interval, "drill": drill, "level": level,
         "crumbs": crumbs, "chart": chart, "query": urlencode({**base, **drill}), "top": top,
-        "base_query": urlencode(base),
+        "base_query": urlencode(base), "running": running,
     })
 
 

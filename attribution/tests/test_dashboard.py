@@ -185,3 +185,27 @@ def test_periods_are_well_formed_and_compare_with_an_equal_length_before(preset,
         assert (period.start, period.last) == (min(a, b), max(a, b))
     elif preset != "all":
         assert period.last == today
+
+
+def test_a_running_period_is_compared_with_the_same_stretch_of_time_before(client, roles, post_signed, monkeypatch):
+    """At 09:00 'last 7 days' holds 6 days and 9 hours: the previous period must too, or every
+    morning would show a drop."""
+    from datetime import datetime, timezone as dt_timezone
+
+    from django.utils import timezone
+
+    from bookings.samples import invitee_payload
+
+    now = datetime(2026, 6, 10, 9, 0, tzinfo=dt_timezone.utc)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    for i, at in enumerate([datetime(2026, 6, 3, 8, 0), datetime(2026, 6, 3, 15, 0),  # previous period's last day
+                            datetime(2026, 5, 29, 12, 0), datetime(2026, 6, 10, 8, 0)]):
+        post_signed(invitee_payload(invitee_id=f"T{i}", email=f"t{i}@example.com", booked_at=at.replace(tzinfo=dt_timezone.utc)))
+    client.force_login(roles("m", "Marketing"))
+    response = client.get("/dashboard/?range=7d")
+    data = response.context["data"]
+    assert data["kpis"]["bookings"] == 1  # 4 June 00:00 to now
+    assert data["previous_kpis"]["bookings"] == 2  # 28 May 00:00 to 3 June 09:00: not the 15:00 booking
+    assert "up to the same time" in response.content.decode()
+    past = client.get("/dashboard/?range=custom&start=2026-06-04&end=2026-06-09").context["data"]
+    assert past["previous_kpis"]["bookings"] == 3  # a period in the past compares whole days

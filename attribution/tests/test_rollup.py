@@ -37,6 +37,12 @@ def assert_same(**filters):
     assert a == b
     a, b = both(selectors.kpis, **filters)
     assert a == b
+    # And both equal a plain query over the bookings table (the ground truth).
+    assert {k: a[k] for k in ("bookings", "canceled", "no_show", "direct", "unassigned", "synced")} == selectors._kpis_table(filters)
+    rows = selectors.breakdown(group_by=["channel", "source"], **filters)["rows"]
+    truth = selectors._breakdown_table(["channel", "source"], filters)
+    assert sorted((r["channel"], r["source"], r["bookings"], r["canceled"], r["no_show"]) for r in rows) == \
+        sorted((r["channel"], r["source"], r["bookings"], r["canceled"], r["no_show"]) for r in truth)
 
 
 actions = st.lists(st.tuples(st.sampled_from(["create", "cancel", "noshow", "reschedule"]), st.integers(0, 7),
