@@ -315,9 +315,9 @@ def bookings_reattribute(*, since=None, where_source: str | None = None, dry_run
     if since:
         conditions.append("b.booked_at >= %s")
         params.append(since)
-    if where_source is not None:  # only what one alias/rule can affect (hygiene page)
-        conditions.append("(b.source = %s OR lower(b.utm_raw->>'source') LIKE %s)")
-        params += [where_source, f"%{where_source.split(' ')[0]}%"]
+    if where_source is not None:  # only what one alias/rule can affect (hygiene page), self-reported answers included
+        conditions.append("(b.source = %s OR lower(b.utm_raw->>'source') LIKE %s OR lower(b.self_reported_raw) LIKE %s)")
+        params += [where_source, f"%{where_source.split(' ')[0]}%", f"%{where_source.split(' ')[0]}%"]
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     result = ReattributeResult(rules_version=ruleset.version)
     with transaction.atomic(), connection.cursor() as cursor:

@@ -209,3 +209,14 @@ def test_a_running_period_is_compared_with_the_same_stretch_of_time_before(clien
     assert "up to the same time" in response.content.decode()
     past = client.get("/dashboard/?range=custom&start=2026-06-04&end=2026-06-09").context["data"]
     assert past["previous_kpis"]["bookings"] == 3  # a period in the past compares whole days
+
+
+def test_an_alias_from_hygiene_also_maps_what_people_said(client, roles, post_signed):
+    from bookings.samples import invitee_payload
+
+    post_signed(invitee_payload(invitee_id="S", tracking={}, questions_and_answers=[
+        {"question": "How did you hear about us?", "answer": "PartnerPortal listing"}]))
+    assert Booking.objects.get().self_reported_source == "partnerportal listing"
+    client.force_login(roles("m", "Marketing"))
+    client.post("/dashboard/hygiene/", {"action": "alias", "value": "partnerportal", "canonical": "partner-portal"})
+    assert Booking.objects.get().self_reported_source == "partner-portal"
