@@ -88,7 +88,7 @@ def sync_claim(*, size: int | None = None) -> list[BookingSync]:
 def sync_renew(*, rows: list[BookingSync], uncertain: bool = False) -> set[int]:
     """Right before each HubSpot write (after any wait for rate-limit budget): which of these rows
     does our claim still hold? Those get a fresh `claimed_at`, so the sweeper leaves them alone while
-    the request runs (HUBSPOT_CLAIM_TIMEOUT_SECONDS > HUBSPOT_TIMEOUT_SECONDS); with `uncertain`,
+    the request runs (HUBSPOT_CLAIM_TIMEOUT_SECONDS > 4 x HUBSPOT_TIMEOUT_SECONDS); with `uncertain`,
     a meeting create is recorded as possibly done *before* it is sent, so a crash or timeout leads to
     a search, not a duplicate. Rows missing from the answer were swept and belong to another worker."""
     if not rows:
@@ -103,6 +103,13 @@ def sync_renew(*, rows: list[BookingSync], uncertain: bool = False) -> set[int]:
         return {booking_id for (booking_id,) in cursor.fetchall()}
 
 
+def _lock_bookings_first(cursor, booking_ids) -> None:
+    """Booking rows before outbox rows: the order every webhook takes (booking_rebuild locks the
+    booking, then upserts its outbox row), so finishing a sync never deadlocks with intake."""
+    cursor.execute(f"SELECT id FROM {Booking._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                   [sorted(booking_ids)])
+
+
 def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, response: dict | None = None,
                    state: str = State.SYNCED) -> set[int]:
     """Done — unless the booking changed meanwhile, then it goes round again. Returns the rows this
@@ -110,13 +117,11 @@ def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, resp
     if not rows:
         return set()
     table = BookingSync._meta.db_table
-    ids = sorted(r.booking_id for r in rows)
+    ids = [r.booking_id for r in rows]
     import json
 
     with transaction.atomic(), connection.cursor() as cursor:
-        # Booking rows first, then outbox rows: the order every webhook takes (booking_rebuild locks
-        # the booking, then upserts its outbox row), so the two never deadlock.
-        cursor.execute(f"SELECT id FROM {Booking._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+        _lock_bookings_first(cursor, ids)
         cursor.execute(
             f"""UPDATE {table} SET
                   state = CASE WHEN version = claimed_version THEN %s ELSE 'pending' END,
@@ -160,8 +165,7 @@ def sync_finish_dead(*, rows: list[BookingSync], error: str, status: int | None 
     if not rows:
         return
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {Booking._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                       [sorted(r.pk for r in rows)])  # booking, then outbox row: the webhooks' lock order
+        _lock_bookings_first(cursor, [r.pk for r in rows])
         cursor.execute(
             f"UPDATE {BookingSync._meta.db_table} SET state = %s, last_error = %s, last_status = %s, last_request = %s,"
             " last_response = %s, updated_at = now() WHERE booking_id = ANY(%s) AND state = 'in_flight' AND claim_token = %s"
