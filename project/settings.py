@@ -203,6 +203,12 @@ CELERY_BEAT_SCHEDULE = {
     "calendly-subscription-check": {"task": "bookings.calendly_subscription_check", "schedule": 900.0},
 }
 
+# --- Client addresses -------------------------------------------------------------------------
+# Who is the client? Only our own proxies are believed (project/clientip.py). Set one of them when
+# Sourcebook runs behind a reverse proxy; with neither, the TCP peer is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
 # --- Health and metrics ---------------------------------------------------------------------------
 HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=120)
 HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=900)
