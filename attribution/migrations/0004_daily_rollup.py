@@ -3,10 +3,42 @@
 from django.db import migrations, models
 
 
-def install_trigger(apps, schema_editor):
-    from attribution.rollup import trigger_sql
+# The trigger as it was when this migration was written (frozen: attribution/rollup.py may change later).
+# Bookings are counted on their booking day in TIME_ZONE, a setting read when the migration runs.
+TRIGGER_SQL = """
+CREATE OR REPLACE FUNCTION sourcebook_booking_rollup() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') AND NOT OLD.rescheduled AND OLD.booked_at IS NOT NULL THEN
+    INSERT INTO attribution_dailystatdelta (day, status, channel, source, medium, campaign, event_type_name,
+        self_reported_source, bookings, no_show, synced)
+    VALUES ((OLD.booked_at AT TIME ZONE '{tz}')::date, OLD.status, OLD.channel, OLD.source, OLD.medium, OLD.campaign,
+        OLD.event_type_name, OLD.self_reported_source, -1, -(OLD.no_show)::int, -(OLD.hubspot_state = 'synced')::int);
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') AND NOT NEW.rescheduled AND NEW.booked_at IS NOT NULL THEN
+    INSERT INTO attribution_dailystatdelta (day, status, channel, source, medium, campaign, event_type_name,
+        self_reported_source, bookings, no_show, synced)
+    VALUES ((NEW.booked_at AT TIME ZONE '{tz}')::date, NEW.status, NEW.channel, NEW.source, NEW.medium, NEW.campaign,
+        NEW.event_type_name, NEW.self_reported_source, 1, (NEW.no_show)::int, (NEW.hubspot_state = 'synced')::int);
+  END IF;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS sourcebook_booking_rollup_ins_del ON bookings_booking;
+DROP TRIGGER IF EXISTS sourcebook_booking_rollup_upd ON bookings_booking;
+CREATE TRIGGER sourcebook_booking_rollup_ins_del AFTER INSERT OR DELETE ON bookings_booking
+  FOR EACH ROW EXECUTE FUNCTION sourcebook_booking_rollup();
+CREATE TRIGGER sourcebook_booking_rollup_upd AFTER UPDATE ON bookings_booking
+  FOR EACH ROW WHEN ((OLD.booked_at, OLD.rescheduled, OLD.no_show, OLD.hubspot_state, OLD.status, OLD.channel,
+      OLD.source, OLD.medium, OLD.campaign, OLD.event_type_name, OLD.self_reported_source)
+    IS DISTINCT FROM (NEW.booked_at, NEW.rescheduled, NEW.no_show, NEW.hubspot_state, NEW.status, NEW.channel,
+      NEW.source, NEW.medium, NEW.campaign, NEW.event_type_name, NEW.self_reported_source))
+  EXECUTE FUNCTION sourcebook_booking_rollup();
+"""
 
-    schema_editor.execute(trigger_sql())
+
+def install_trigger(apps, schema_editor):
+    from django.conf import settings
+
+    schema_editor.execute(TRIGGER_SQL.replace("{tz}", settings.TIME_ZONE.replace("'", "")))
 
 
 def drop_trigger(apps, schema_editor):

@@ -4,9 +4,18 @@ from django.db import migrations
 
 
 def backfill(apps, schema_editor):
-    from attribution.rollup import rollup_rebuild
+    """Count the bookings that existed before the trigger (SQL frozen as of this migration)."""
+    from django.conf import settings
 
-    rollup_rebuild()  # count bookings that existed before the trigger
+    tz = settings.TIME_ZONE.replace("'", "")
+    dims = "status, channel, source, medium, campaign, event_type_name, self_reported_source"
+    schema_editor.execute("TRUNCATE attribution_dailystat, attribution_dailystatdelta")
+    schema_editor.execute(f"""
+        INSERT INTO attribution_dailystat (day, {dims}, bookings, no_show, synced)
+        SELECT (booked_at AT TIME ZONE '{tz}')::date, {dims}, count(*), count(*) FILTER (WHERE no_show),
+               count(*) FILTER (WHERE hubspot_state = 'synced')
+        FROM bookings_booking WHERE NOT rescheduled AND booked_at IS NOT NULL
+        GROUP BY 1, {dims}""")
 
 
 
