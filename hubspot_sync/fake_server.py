@@ -109,11 +109,12 @@ class FakeHubSpot:
             self.meetings: dict[str, dict] = {}  # id -> {"id", "properties", "contacts": [...]}
             self.deals: dict[str, dict] = {}
             self.next_id = 1000
-            self.properties = {t: {n: dict(d) for n, d in props.items()} for t, props in DEFAULT_PROPERTIES.items()}
+            self.properties = {t: {n: {**d, "options": list(d["options"])} for n, d in props.items()}
+                               for t, props in DEFAULT_PROPERTIES.items()}
             self.groups = {"contacts": {"contactinformation"}, "meetings": {"meetinginformation"}, "deals": {"dealinformation"}}
             if self.preset:
                 for object_type, props in SOURCEBOOK_PROPERTIES.items():
-                    self.properties[object_type].update({n: dict(d) for n, d in props.items()})
+                    self.properties[object_type].update({n: {**d, "options": list(d["options"])} for n, d in props.items()})
                     self.groups[object_type].add("sourcebook")
             self.window: deque = deque()
             self.daily_used = 0
@@ -602,6 +603,7 @@ def _error(category: str, message: str) -> dict:
 
 def _validation_error(details: list[dict]) -> dict:
     """HubSpot's whole-request validation error: the message embeds the per-property results, `errors` lists them."""
+    details = [{**d, "context": d.get("context") or ({"field": [d["in"]]} if d.get("in") else {})} for d in details]
     summary = ",".join(json.dumps({"isValid": False, "message": d["message"], "error": d.get("code", "INVALID_INPUT"),
                                    "name": d.get("in", "")}) for d in details)
     return {**_error("VALIDATION_ERROR", f"Property values were not valid: [{summary}]"), "errors": details}
