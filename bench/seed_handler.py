@@ -23,7 +23,7 @@ def application(environ, start_response):
     }
     source = utms.get("utm_source") or "direct"
     try:
-        response = http.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": [{
+        response = http.post("/crm/objects/2026-09/contacts/batch/upsert", json={"inputs": [{
             "idProperty": "email", "id": payload.get("email"),
             "properties": {"firstname": payload.get("name", ""), "sourcebook_last_utm_source": source}}]})
         status = "200 OK" if response.status_code < 300 else "502 Bad Gateway"

@@ -47,16 +47,17 @@ def main() -> int:
     parser.add_argument("--fail-rate", type=float, default=0.0)
     parser.add_argument("--naive", type=int, default=200, help="Bookings sent the one-request-per-contact way.")
     parser.add_argument("--limit", type=int, default=100, help="Fake HubSpot requests per 10 s.")
+    parser.add_argument("--db", default=DB, help="Throwaway database (dropped and recreated).")
     parser.add_argument("--limiter-share", type=float, default=0.95,
                         help="Our shared limiter's budget as a share of the fake's limit (production default: 90 of 100).")
     args = parser.parse_args()
 
-    env = bench_env(DB, HUBSPOT_ACCESS_TOKEN="fake-token", HUBSPOT_RATE_LIMIT=str(int(args.limit * args.limiter_share)), HUBSPOT_TIMEOUT_SECONDS="2",
+    env = bench_env(args.db, HUBSPOT_ACCESS_TOKEN="fake-token", HUBSPOT_RATE_LIMIT=str(int(args.limit * args.limiter_share)), HUBSPOT_TIMEOUT_SECONDS="2",
                     HUBSPOT_MAX_ATTEMPTS="50", HUBSPOT_RETRY_MAX_SECONDS="5",
                     HUBSPOT_UNCERTAIN_CREATE_RETRY_SECONDS="2")  # the fake's search has no index lag
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
-    fresh_database(DB)
+    fresh_database(args.db)
     from bench.load import load_bookings
 
     load_bookings(os.environ["DATABASE_URL"], args.n, days=60)

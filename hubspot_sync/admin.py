@@ -1,10 +1,17 @@
 import json
 
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from hubspot_sync.models import BookingSync, DealRule, HubspotConnection
 from hubspot_sync.services import outbox
+from hubspot_sync.services.connection import ReconnectFailed, connection_reconnect
 
 
 def _pretty(value) -> str:
@@ -57,13 +64,33 @@ class BookingSyncAdmin(admin.ModelAdmin):
         return False
 
 
+class ReconnectForm(forms.Form):
+    refresh_token = forms.CharField(required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+                                    help_text="A new OAuth refresh token.")
+    code = forms.CharField(required=False, strip=True, label="Authorization code",
+                           help_text="Or: the code HubSpot returned after re-authorizing the app.")
+    redirect_uri = forms.URLField(required=False, assume_scheme="https", label="Redirect URI", help_text="The redirect URI the code was issued for.")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("refresh_token") and not data.get("code"):
+            raise forms.ValidationError("Give a refresh token or an authorization code.")
+        if data.get("code") and not data.get("redirect_uri"):
+            raise forms.ValidationError("An authorization code needs its redirect URI.")
+        return data
+
+
 @admin.register(HubspotConnection)
 class HubspotConnectionAdmin(admin.ModelAdmin):
-    """Shows whether HubSpot is reachable with our credentials; tokens are never displayed."""
+    """Shows whether HubSpot is reachable with our credentials; tokens are never displayed. A broken
+    connection is reconnected here (or with `manage.py hubspot_connect`), never by editing rows."""
 
-    list_display = ("name", "state", "expires_at", "token_version", "broken_reason")
-    fields = ("name", "state", "broken_reason", "expires_at", "token_version", "access_token_hint", "refresh_token_hint")
-    readonly_fields = ("name", "expires_at", "token_version", "access_token_hint", "refresh_token_hint", "broken_reason")
+    list_display = ("name", "state", "expires_at", "token_version", "daily_limit_until", "broken_reason")
+    fields = ("name", "state", "broken_reason", "reconnect_link", "expires_at", "token_version", "portal_time_zone",
+              "daily_limit_until", "access_token_hint", "refresh_token_hint")
+    readonly_fields = ("name", "expires_at", "token_version", "access_token_hint", "refresh_token_hint", "broken_reason",
+                       "reconnect_link", "portal_time_zone", "daily_limit_until")
+    actions = ["reconnect"]
 
     @admin.display(description="access token")
     def access_token_hint(self, obj):
@@ -72,6 +99,46 @@ class HubspotConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="refresh token")
     def refresh_token_hint(self, obj):
         return "set (hidden)" if obj.refresh_token else "not set"
+
+    @admin.display(description="reconnect")
+    def reconnect_link(self, obj):
+        if not obj.pk:
+            return "—"
+        return format_html('<a href="{}">Reconnect HubSpot…</a>', reverse("admin:hubspot_sync_hubspotconnection_reconnect",
+                                                                           args=[obj.pk]))
+
+    @admin.action(description="Reconnect HubSpot (new refresh token or authorization code)")
+    def reconnect(self, request, queryset):
+        conn = queryset.first()
+        if conn is not None:
+            return redirect("admin:hubspot_sync_hubspotconnection_reconnect", conn.pk)
+
+    def get_urls(self):
+        return [path("<int:pk>/reconnect/", self.admin_site.admin_view(self.reconnect_view),
+                     name="hubspot_sync_hubspotconnection_reconnect")] + super().get_urls()
+
+    def reconnect_view(self, request, pk):
+        conn = get_object_or_404(HubspotConnection, pk=pk)
+        if not self.has_change_permission(request, conn):
+            raise PermissionDenied
+        token_mode = bool(settings.HUBSPOT_ACCESS_TOKEN)
+        form = ReconnectForm(request.POST or None)
+        if request.method == "POST" and (token_mode or form.is_valid()):
+            data = form.cleaned_data if not token_mode else {}
+            try:
+                conn = connection_reconnect(refresh_token=data.get("refresh_token", ""), code=data.get("code", ""),
+                                            redirect_uri=data.get("redirect_uri", ""))
+            except ReconnectFailed as exc:
+                if token_mode:
+                    messages.error(request, str(exc))
+                else:
+                    form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"HubSpot connection is {conn.state} again.", messages.SUCCESS)
+                return redirect("admin:hubspot_sync_hubspotconnection_change", conn.pk)
+        context = {**self.admin_site.each_context(request), "title": "Reconnect HubSpot", "form": form,
+                   "connection": conn, "token_mode": token_mode, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/hubspot_sync/hubspotconnection/reconnect.html", context)
 
     def has_add_permission(self, request):
         return False

@@ -7,22 +7,32 @@ from typing import Callable
 
 import httpx
 
+# HubSpot versions paths by date since 2026-03; each version is supported >= 18 months. v4 paths lose support
+# on 2027-03-30, v1-v3 in September 2027, OAuth v1 on 2027-02-16. Paths checked against the 2026-09 specs in
+# HubSpot/HubSpot-public-api-spec-collection (PublicApiSpecs/CRM/*/Rollouts/*/2026-09, Auth/Oauth/.../2026-09).
+API_VERSION = "2026-09"
+_V = API_VERSION
 PATHS = {
-    "contacts_batch_upsert": "/crm/v3/objects/contacts/batch/upsert",
-    "contacts_batch_read": "/crm/v3/objects/contacts/batch/read",
-    "meetings_batch_create": "/crm/v3/objects/meetings/batch/create",
-    "meetings_batch_update": "/crm/v3/objects/meetings/batch/update",
-    "meetings_search": "/crm/v3/objects/meetings/search",
-    "property_groups": "/crm/v3/properties/{object_type}/groups",
-    "properties": "/crm/v3/properties/{object_type}",
-    "pipelines": "/crm/v3/pipelines/{object_type}",
-    "deal_create": "/crm/v3/objects/deals",
-    "deal_update": "/crm/v3/objects/deals/{deal_id}",
-    "deals_batch_read": "/crm/v3/objects/deals/batch/read",
-    "contact_deals": "/crm/v4/objects/contacts/{contact_id}/associations/deals",
-    "token": "/oauth/v1/token",
-    "token_info": "/oauth/v1/access-tokens/{token}",
+    "contacts_batch_upsert": f"/crm/objects/{_V}/contacts/batch/upsert",
+    "meetings_batch_create": f"/crm/objects/{_V}/meetings/batch/create",
+    "meetings_batch_update": f"/crm/objects/{_V}/meetings/batch/update",
+    "meetings_search": f"/crm/objects/{_V}/meetings/search",
+    "property_groups": f"/crm/properties/{_V}/{{object_type}}/groups",
+    "properties": f"/crm/properties/{_V}/{{object_type}}",
+    "pipelines": f"/crm/pipelines/{_V}/{{object_type}}",
+    "deal_create": f"/crm/objects/{_V}/deals",
+    "deal_update": f"/crm/objects/{_V}/deals/{{deal_id}}",
+    "deals_batch_read": f"/crm/objects/{_V}/deals/batch/read",
+    # The 2026-09 associations API has no per-object GET list: batch read is the way (Associations 2026-09 spec).
+    "associations_batch_read": f"/crm/associations/{_V}/{{from_type}}/{{to_type}}/batch/read",
+    "account_details": f"/account-info/{_V}/details",
+    "token": f"/oauth/{_V}/token",
+    "token_introspect": f"/oauth/{_V}/token/introspect",
 }
+# HUBSPOT_DEFINED association type ids (HubSpot SDK): meeting -> contact 200, deal -> contact 3.
+MEETING_TO_CONTACT = 200
+DEAL_TO_CONTACT = 3
+SEARCH_PAGE = 200  # search `limit` is at most 200 (PublicObjectSearchRequest)
 MAX_BATCH = 100
 
 
@@ -32,6 +42,11 @@ class HubSpotError(Exception):
         super().__init__(f"{kind}: {message}")
         self.kind, self.message, self.status, self.body = kind, message, status, body
         self.retry_after, self.policy, self.request_body = retry_after, policy, request_body
+
+    @property
+    def daily(self) -> bool:
+        """The account's daily request limit: nothing gets through until it resets at midnight (portal time)."""
+        return self.kind == "rate_limit" and self.policy == "DAILY"
 
     @property
     def transient(self) -> bool:
@@ -137,12 +152,19 @@ class HubSpotClient:
         return self._batch(PATHS["meetings_batch_update"], inputs, ready=ready)
 
     def meetings_search_by_property(self, name: str, values: list[str]) -> list[dict]:
+        """Every page: a search answers at most `limit` results and a `paging.next.after` cursor for the rest."""
         results = []
         for start in range(0, len(values), 100):
             chunk = values[start:start + 100]
-            body = {"filterGroups": [{"filters": [{"propertyName": name, "operator": "IN", "values": chunk}]}],
-                    "properties": [name], "limit": 100}
-            results += self._request("POST", PATHS["meetings_search"], json=body).json().get("results", [])
+            after = None
+            while True:
+                body = {"filterGroups": [{"filters": [{"propertyName": name, "operator": "IN", "values": chunk}]}],
+                        "properties": [name], "sorts": [], "limit": SEARCH_PAGE, "after": after or "0"}
+                data = self._request("POST", PATHS["meetings_search"], json=body).json()
+                results += data.get("results", [])
+                after = ((data.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
         return results
 
     # --- properties, pipelines, deals ---
@@ -169,8 +191,17 @@ class HubSpotClient:
         return self._request("GET", PATHS["pipelines"].format(object_type=object_type)).json().get("results", [])
 
     def deals_for_contact(self, contact_id: str) -> list[dict]:
-        links = self._request("GET", PATHS["contact_deals"].format(contact_id=contact_id)).json().get("results", [])
-        ids = [str(link.get("toObjectId")) for link in links if link.get("toObjectId")]
+        ids, after = [], None
+        while True:
+            item = {"id": contact_id, **({"after": after} if after else {})}
+            data = self._request("POST", PATHS["associations_batch_read"].format(from_type="contacts", to_type="deals"),
+                                 json={"inputs": [item]}).json()
+            after = None
+            for result in data.get("results", []):
+                ids += [str(link["toObjectId"]) for link in result.get("to") or [] if link.get("toObjectId")]
+                after = ((result.get("paging") or {}).get("next") or {}).get("after") or after
+            if not after:
+                break
         if not ids:
             return []
         body = {"inputs": [{"id": i} for i in ids[:100]], "properties": ["dealname", "dealstage", "pipeline"]}
@@ -178,34 +209,61 @@ class HubSpotClient:
 
     def deal_create(self, properties: dict, contact_id: str) -> dict:
         body = {"properties": properties, "associations": [
-            {"to": {"id": contact_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}]}
+            {"to": {"id": contact_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": DEAL_TO_CONTACT}]}]}
         return self._request("POST", PATHS["deal_create"], json=body).json()
 
     def deal_update(self, deal_id: str, properties: dict) -> dict:
         return self._request("PATCH", PATHS["deal_update"].format(deal_id=deal_id), json={"properties": properties}).json()
 
+    def account_details(self) -> dict:
+        """The portal's time zone (`timeZone`): its midnight is when the daily request limit resets."""
+        return self._request("GET", PATHS["account_details"]).json()
+
     # --- auth ---
-    def token_info(self) -> dict:
+    def token_info(self, *, client_id: str = "", client_secret: str = "") -> dict:
+        """Token introspection (POST, form body: the token never goes into a URL). `{"active": false, ...}` for a
+        token HubSpot does not know; `scopes` lists what it may do."""
         token = self.token() if callable(self.token) else self.token
-        return self._request("GET", PATHS["token_info"].format(token=token)).json()
+        form = {"token": token, "token_type_hint": "access_token"}
+        if client_id:
+            form.update(client_id=client_id, client_secret=client_secret)
+        return _form_post(self.http, PATHS["token_introspect"], form)
 
     @staticmethod
     def token_refresh(*, base_url: str, client_id: str, client_secret: str, refresh_token: str, timeout: float = 10.0,
                       transport=None) -> dict:
-        form = {"grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
-                "refresh_token": refresh_token}
-        try:
-            with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport) as http:
-                response = http.post(PATHS["token"], data=form)
-        except httpx.TimeoutException as exc:
-            raise HubSpotError(kind="timeout", message="token refresh timed out") from exc
-        except httpx.TransportError as exc:
-            raise HubSpotError(kind="connection", message=str(exc)) from exc
-        if response.status_code >= 400:
-            raise _error_from_response(response)
-        data = response.json()
+        return HubSpotClient._token(base_url=base_url, timeout=timeout, transport=transport, form={
+            "grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
+            "refresh_token": refresh_token})
+
+    @staticmethod
+    def token_exchange_code(*, base_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str,
+                            timeout: float = 10.0, transport=None) -> dict:
+        """OAuth authorization-code grant: a fresh token pair after someone reinstalled or re-authorized the app."""
+        return HubSpotClient._token(base_url=base_url, timeout=timeout, transport=transport, form={
+            "grant_type": "authorization_code", "client_id": client_id, "client_secret": client_secret, "code": code,
+            "redirect_uri": redirect_uri})
+
+    @staticmethod
+    def _token(*, base_url: str, timeout: float, transport, form: dict) -> dict:
+        with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport) as http:
+            data = _form_post(http, PATHS["token"], form)
         return {
-            "access_token": data.get("access_token") or data.get("accessToken"),
-            "refresh_token": data.get("refresh_token") or data.get("refreshToken"),
-            "expires_in": data.get("expires_in") or data.get("expiresIn") or 1800,
+            "access_token": data.get("access_token"),
+            "refresh_token": data.get("refresh_token"),
+            "expires_in": data.get("expires_in") or 1800,
         }
+
+
+def _form_post(http: httpx.Client, path: str, form: dict) -> dict:
+    """OAuth endpoints take application/x-www-form-urlencoded bodies (never the query string) and answer
+    snake_case JSON (AccessTokenResponse / TokenInfoResponse in the 2026-09 OAuth spec)."""
+    try:
+        response = http.post(path, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    except httpx.TimeoutException as exc:
+        raise HubSpotError(kind="timeout", message=f"{path} timed out") from exc
+    except httpx.TransportError as exc:
+        raise HubSpotError(kind="connection", message=str(exc)) from exc
+    if response.status_code >= 400:
+        raise _error_from_response(response)
+    return response.json()

@@ -1,4 +1,8 @@
-"""A contract-faithful fake HubSpot (reference/hubspot.md), in memory, stdlib only.
+"""A contract-faithful fake HubSpot, in memory, stdlib only: as strict as HubSpot's OpenAPI specs
+(HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/, the 2026-09 date version) and as HubSpot behaves:
+batch upsert/update are all-or-nothing (a whole-batch 400), only a batch create whose inputs all carry an
+`objectWriteTraceId` answers 207, association types are required and checked, values are validated by type,
+search `limit` is at most 200, and the retired v1-v4 paths answer 404.
 
 Used by tests, `make run` and benchmarks. Faults on demand: error rate, extra 429s, ambiguous
 timeouts (the write is applied, the answer comes too late), latency, full outage.
@@ -19,21 +23,51 @@ from dataclasses import dataclass, field
 from project.fakes import FakeServer, JsonHandler
 from urllib.parse import parse_qs, urlsplit
 
-DEFAULT_CONTACT_PROPERTIES = {"email", "firstname", "lastname", "phone", "company", "website", "lifecyclestage"}
-DEFAULT_MEETING_PROPERTIES = {
-    "hs_timestamp", "hs_meeting_title", "hs_meeting_body", "hs_meeting_start_time", "hs_meeting_end_time",
-    "hs_meeting_outcome", "hs_meeting_location", "hs_meeting_external_url", "hubspot_owner_id", "hs_internal_meeting_notes",
-}
-DEFAULT_DEAL_PROPERTIES = {"dealname", "dealstage", "pipeline", "amount", "closedate"}
-SOURCEBOOK_CONTACT_PROPERTIES = {
-    "sourcebook_last_utm_source", "sourcebook_last_utm_medium", "sourcebook_last_utm_campaign", "sourcebook_last_utm_content",
-    "sourcebook_last_utm_term", "sourcebook_last_channel", "sourcebook_first_utm_source", "sourcebook_first_utm_medium",
-    "sourcebook_first_utm_campaign", "sourcebook_first_channel", "sourcebook_self_reported_source",
-    "sourcebook_last_booking_at", "sourcebook_bookings_count",
-}
-OUTCOMES = {"SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"}
+API = "2026-09"  # the date-versioned paths the fake answers (PublicApiSpecs/CRM/*/Rollouts/*/2026-09)
+# Retired or retiring prefixes answer 404 here, so a client still calling them fails in tests, not in 2027.
+RETIRED_PREFIXES = ("/crm/v3/", "/crm/v4/", "/oauth/v1/", "/oauth/v3/", "/account-info/v3/")
+
+OUTCOMES = ["SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"]
 STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
           "closedwon", "closedlost"]
+LIFECYCLE = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
+             "evangelist", "other"]
+
+
+def _prop(type_: str = "string", field_type: str = "text", options=None) -> dict:
+    return {"type": type_, "fieldType": field_type, "options": list(options or [])}
+
+
+DEFAULT_PROPERTIES = {
+    "contacts": {"email": _prop(), "firstname": _prop(), "lastname": _prop(), "phone": _prop("string", "phonenumber"),
+                 "company": _prop(), "website": _prop(), "lifecyclestage": _prop("enumeration", "radio", LIFECYCLE)},
+    "meetings": {"hs_timestamp": _prop("datetime", "date"), "hs_meeting_title": _prop(), "hs_meeting_body": _prop("string", "html"),
+                 "hs_meeting_start_time": _prop("datetime", "date"), "hs_meeting_end_time": _prop("datetime", "date"),
+                 "hs_meeting_outcome": _prop("enumeration", "select", OUTCOMES), "hs_meeting_location": _prop(),
+                 "hs_meeting_external_url": _prop(), "hubspot_owner_id": _prop(), "hs_internal_meeting_notes": _prop("string", "html")},
+    "deals": {"dealname": _prop(), "dealstage": _prop("enumeration", "radio", STAGES),
+              "pipeline": _prop("enumeration", "select", ["default"]), "amount": _prop("number", "number"),
+              "closedate": _prop("datetime", "date")},
+}
+SOURCEBOOK_PROPERTIES = {
+    "contacts": {**{name: _prop() for name in (
+        "sourcebook_last_utm_source", "sourcebook_last_utm_medium", "sourcebook_last_utm_campaign",
+        "sourcebook_last_utm_content", "sourcebook_last_utm_term", "sourcebook_last_channel", "sourcebook_first_utm_source",
+        "sourcebook_first_utm_medium", "sourcebook_first_utm_campaign", "sourcebook_first_channel",
+        "sourcebook_self_reported_source")},
+        "sourcebook_last_booking_at": _prop("datetime", "date"), "sourcebook_bookings_count": _prop("number", "number")},
+    "meetings": {"sourcebook_booking_uri": _prop()},
+}
+# HUBSPOT_DEFINED association type ids (confirmed by HubSpot's SDK): (from, to) -> allowed ids.
+ASSOCIATION_TYPES = {("meetings", "contacts"): {200}, ("contacts", "meetings"): {199}, ("meetings", "deals"): {212},
+                     ("deals", "contacts"): {3}, ("contacts", "deals"): {4}}
+ASSOCIATION_CATEGORIES = {"HUBSPOT_DEFINED", "INTEGRATOR_DEFINED", "USER_DEFINED", "WORK"}
+VALID_TYPE_PAIRS = {("string", "text"), ("string", "textarea"), ("string", "html"), ("string", "phonenumber"),
+                    ("string", "file"), ("number", "number"), ("number", "calculation_equation"), ("bool", "booleancheckbox"),
+                    ("enumeration", "booleancheckbox"), ("datetime", "date"), ("date", "date"), ("enumeration", "select"),
+                    ("enumeration", "radio"), ("enumeration", "checkbox"), ("phone_number", "phonenumber")}
+DEFAULT_SCOPES = ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write",
+                  "crm.objects.deals.read", "crm.objects.deals.write"]
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -42,6 +76,8 @@ class FakeConfig:
     tokens: set = field(default_factory=lambda: {"fake-token"})
     rate_limit: int = 100
     window_seconds: float = 10.0
+    daily_limit: int = 0  # requests per day before a DAILY 429 (0: no daily limit)
+    time_zone: str = "US/Eastern"  # the portal's time zone (account details); the daily limit resets at its midnight
     fail_rate: float = 0.0
     rate_429: float = 0.0
     timeout_rate: float = 0.0
@@ -52,6 +88,8 @@ class FakeConfig:
     access_token_ttl: int = 1800
     client_id: str = "fake-client"
     client_secret: str = "fake-secret"
+    scopes: list = field(default_factory=lambda: list(DEFAULT_SCOPES))
+    missing_on_update: str = "404"  # batch update of a deleted id: whole-batch "404", or "207" with per-input errors
     seed: int | None = None
 
 
@@ -71,20 +109,21 @@ class FakeHubSpot:
             self.meetings: dict[str, dict] = {}  # id -> {"id", "properties", "contacts": [...]}
             self.deals: dict[str, dict] = {}
             self.next_id = 1000
-            self.properties = {"contacts": set(DEFAULT_CONTACT_PROPERTIES), "meetings": set(DEFAULT_MEETING_PROPERTIES),
-                               "deals": set(DEFAULT_DEAL_PROPERTIES)}
-            self.groups = {"contacts": {"contactinformation"}, "meetings": set(), "deals": {"dealinformation"}}
+            self.properties = {t: {n: {**d, "options": list(d["options"])} for n, d in props.items()}
+                               for t, props in DEFAULT_PROPERTIES.items()}
+            self.groups = {"contacts": {"contactinformation"}, "meetings": {"meetinginformation"}, "deals": {"dealinformation"}}
             if self.preset:
-                self.properties["contacts"] |= SOURCEBOOK_CONTACT_PROPERTIES
-                self.properties["meetings"].add("sourcebook_booking_uri")
-                self.groups["contacts"].add("sourcebook")
-                self.groups["meetings"].add("sourcebook")
+                for object_type, props in SOURCEBOOK_PROPERTIES.items():
+                    self.properties[object_type].update({n: {**d, "options": list(d["options"])} for n, d in props.items()})
+                    self.groups[object_type].add("sourcebook")
             self.window: deque = deque()
+            self.daily_used = 0
             self.requests: Counter = Counter()
             self.throttled = 0
             self.access_tokens: dict[str, float] = {}  # oauth access token -> expiry
             self.refresh_tokens: set = {"fake-refresh-0"}
             self.used_refresh_tokens: set = set()
+            self.auth_codes: set = {"fake-code"}
             self.refreshes = 0
 
     def _id(self) -> str:
@@ -98,48 +137,199 @@ class FakeHubSpot:
         expiry = self.access_tokens.get(token or "")
         return expiry is not None and expiry > time.time()
 
-    def take_budget(self) -> tuple[bool, int]:
+    def take_budget(self) -> tuple[str | None, int]:
+        """(None, remaining) when the request may run, else the policy it broke."""
         now = time.monotonic()
         with self.lock:
+            if self.config.daily_limit and self.daily_used >= self.config.daily_limit:
+                self.throttled += 1
+                return "DAILY", 0
             while self.window and self.window[0] <= now - self.config.window_seconds:
                 self.window.popleft()
             if len(self.window) >= self.config.rate_limit:
                 self.throttled += 1
-                return False, 0
+                return "TEN_SECONDLY_ROLLING", 0
             self.window.append(now)
-            return True, self.config.rate_limit - len(self.window)
+            self.daily_used += 1
+            return None, self.config.rate_limit - len(self.window)
+
+    # --- validation (what HubSpot refuses) -----------------------------------------------------
+    def _property_problems(self, object_type: str, props) -> list[dict]:
+        """One ErrorDetail per bad property: unknown name or a value its type does not take."""
+        if not isinstance(props, dict):
+            return [{"message": "properties must be an object", "code": "INVALID_INPUT", "in": "properties"}]
+        problems = []
+        known = self.properties.get(object_type, {})
+        for name, value in props.items():
+            definition = known.get(name)
+            if definition is None:
+                problems.append({"message": f"Property \"{name}\" does not exist", "code": "PROPERTY_DOESNT_EXIST",
+                                 "in": name, "context": {"propertyName": [name]}})
+                continue
+            problem = _value_problem(definition, value)
+            if problem:
+                problems.append({"message": problem[1], "code": problem[0], "in": name, "context": {"propertyName": [name]}})
+        return problems
+
+    def _association_problems(self, from_type: str, associations, *, required: bool) -> tuple[list[dict], list[str]]:
+        """(problems, target ids). `types` is required on every association; HUBSPOT_DEFINED ids are checked."""
+        if associations is None:
+            return ([{"message": "associations is required", "code": "REQUIRED_FIELD", "in": "associations"}]
+                    if required else []), []
+        if not isinstance(associations, list):
+            return [{"message": "associations must be a list", "code": "INVALID_INPUT", "in": "associations"}], []
+        problems, targets = [], []
+        for association in associations:
+            to_id = str(((association or {}).get("to") or {}).get("id") or "")
+            types = (association or {}).get("types")
+            if not to_id:
+                problems.append({"message": "association 'to.id' is required", "code": "REQUIRED_FIELD", "in": "to"})
+                continue
+            if not isinstance(types, list) or not types:
+                problems.append({"message": "association 'types' is required and may not be empty", "code": "REQUIRED_FIELD",
+                                 "in": "types"})
+                continue
+            for spec in types:
+                category, type_id = (spec or {}).get("associationCategory"), (spec or {}).get("associationTypeId")
+                if category not in ASSOCIATION_CATEGORIES or not isinstance(type_id, int) or isinstance(type_id, bool):
+                    problems.append({"message": f"invalid association type {spec!r}: associationCategory and an integer "
+                                                "associationTypeId are required", "code": "INVALID_ASSOCIATION_TYPE", "in": "types"})
+                    continue
+                to_type = self._object_type_of(to_id)
+                allowed = ASSOCIATION_TYPES.get((from_type, to_type), set())
+                if category != "HUBSPOT_DEFINED" or type_id not in allowed:
+                    problems.append({"message": f"association type {category}/{type_id} does not exist between {from_type} "
+                                                f"and {to_type or 'object ' + to_id}", "code": "INVALID_ASSOCIATION_TYPE",
+                                     "in": "types", "context": {"associationTypeId": [str(type_id)]}})
+            targets.append(to_id)
+        return problems, targets
+
+    def _object_type_of(self, object_id: str) -> str | None:
+        if object_id in self.meetings:
+            return "meetings"
+        if object_id in self.deals:
+            return "deals"
+        if any(c["id"] == object_id for c in self.contacts.values()):
+            return "contacts"
+        return None
 
     # --- contacts ----------------------------------------------------------------------------------
     def contacts_upsert(self, body: dict) -> tuple[int, dict]:
+        """Batch upsert is all or nothing: any invalid input makes the whole batch a 400 (no 207)."""
         inputs = body.get("inputs")
         if not isinstance(inputs, list):
             return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
         if len(inputs) > 100:
             return 400, TOO_MANY_INPUTS()
-        results, errors = [], []
+        problems, ids = [], []
         with self.lock:
             for item in inputs:
+                item = item if isinstance(item, dict) else {}
                 email = str(item.get("id") or "").strip().lower()
-                props = item.get("properties") or {}
-                if item.get("idProperty") != "email" or not email or not EMAIL_RE.match(email):
-                    errors.append({**_error("VALIDATION_ERROR", f"Property values were not valid: "
-                                            f"[{{\"isValid\":false,\"message\":\"Email address {email} is invalid\","
-                                            f"\"error\":\"INVALID_EMAIL\",\"name\":\"email\"}}]"),
-                                   "context": {"ids": [email]}})
+                ids.append(email)
+                if item.get("idProperty") != "email" or "properties" not in item:
+                    problems.append({"message": "idProperty 'email', id and properties are required", "code": "REQUIRED_FIELD",
+                                     "context": {"id": [email]}})
                     continue
-                unknown = sorted(p for p in props if p not in self.properties["contacts"])
-                if unknown:
-                    details = ",".join(f"{{\"isValid\":false,\"message\":\"Property \\\"{p}\\\" does not exist\","
-                                       f"\"error\":\"PROPERTY_DOESNT_EXIST\",\"name\":\"{p}\"}}" for p in unknown)
-                    errors.append({**_error("VALIDATION_ERROR", f"Property values were not valid: [{details}]"),
-                                   "context": {"ids": [email], "propertyName": unknown}})
-                    continue
+                if not EMAIL_RE.match(email):
+                    problems.append({"message": f"Email address {email} is invalid", "code": "INVALID_EMAIL",
+                                     "in": "email", "context": {"propertyName": ["email"]}})
+                problems += self._property_problems("contacts", item.get("properties"))
+            duplicates = sorted({e for e in ids if ids.count(e) > 1})
+            if duplicates:
+                return 400, _error("VALIDATION_ERROR", f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique")
+            if problems:
+                return 400, _validation_error(problems)
+            results = []
+            for item, email in zip(inputs, ids):
                 existing = self.contacts.get(email)
                 new = existing is None
                 if new:
                     existing = self.contacts[email] = {"id": self._id(), "properties": {"email": email}}
-                existing["properties"].update({k: ("" if v is None else str(v)) for k, v in props.items()})
+                _apply(existing["properties"], item["properties"])
                 results.append({"id": existing["id"], "new": new, "properties": dict(existing["properties"]),
+                                "createdAt": _now(), "updatedAt": _now(), "archived": False})
+        return 200, {"status": "COMPLETE", "results": results, "requestedAt": _now(), "startedAt": _now(), "completedAt": _now()}
+
+    # --- meetings ----------------------------------------------------------------------------------
+    def meetings_create(self, body: dict) -> tuple[int, dict]:
+        """Input-shape problems fail the whole batch; a record HubSpot cannot write is a per-input error in a
+        207 only when every input carries an `objectWriteTraceId` (otherwise the whole batch is a 400)."""
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
+        if len(inputs) > 100:
+            return 400, TOO_MANY_INPUTS()
+        traced = all(isinstance(i, dict) and i.get("objectWriteTraceId") for i in inputs)
+        results, errors, shape = [], [], []
+        with self.lock:
+            known_ids = {c["id"] for c in self.contacts.values()}  # once per request: per input it was quadratic
+            planned = []
+            for item in inputs:
+                item = item if isinstance(item, dict) else {}
+                if "properties" not in item:
+                    shape.append({"message": "properties is required", "code": "REQUIRED_FIELD", "in": "properties"})
+                    continue
+                assoc_problems, targets = self._association_problems("meetings", item.get("associations"), required=True)
+                shape += assoc_problems
+                props = item.get("properties") or {}
+                problems = self._property_problems("meetings", props)
+                if not props.get("hs_timestamp"):
+                    problems.append({"message": "hs_timestamp is required", "code": "REQUIRED_FIELD", "in": "hs_timestamp"})
+                if any(t not in known_ids for t in targets):
+                    problems.append({"message": "association target does not exist", "code": "OBJECT_NOT_FOUND", "in": "to"})
+                planned.append((item, props, targets, problems))
+            if shape:
+                return 400, _validation_error(shape)
+            if any(p for *_, p in planned) and not traced:
+                return 400, _validation_error([e for *_, p in planned for e in p])
+            for item, props, targets, problems in planned:
+                if problems:
+                    errors.append({**_validation_error(problems), "context": {"objectWriteTraceId": [item["objectWriteTraceId"]]}})
+                    continue
+                meeting = {"id": self._id(), "properties": {}, "contacts": targets}
+                _apply(meeting["properties"], props)
+                self.meetings[meeting["id"]] = meeting
+                results.append({"id": meeting["id"], "properties": dict(meeting["properties"]), "archived": False,
+                                "objectWriteTraceId": item.get("objectWriteTraceId"), "createdAt": _now(), "updatedAt": _now()})
+        payload = {"status": "COMPLETE", "results": results, "requestedAt": _now(), "startedAt": _now(), "completedAt": _now()}
+        if errors:
+            payload.update(numErrors=len(errors), errors=errors)
+            return 207, payload
+        return 201, payload
+
+    def meetings_update(self, body: dict) -> tuple[int, dict]:
+        """All or nothing for invalid values (400); ids that no longer exist: a whole-batch 404 naming them, or
+        (missing_on_update="207") per-input OBJECT_NOT_FOUND errors while the others are written."""
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
+        if len(inputs) > 100:
+            return 400, TOO_MANY_INPUTS()
+        with self.lock:
+            problems = []
+            for item in inputs:
+                if not isinstance(item, dict) or not item.get("id") or "properties" not in item:
+                    problems.append({"message": "id and properties are required", "code": "REQUIRED_FIELD"})
+                    continue
+                problems += self._property_problems("meetings", item.get("properties"))
+            if problems:
+                return 400, _validation_error(problems)
+            ids = [str(i["id"]) for i in inputs]
+            if len(set(ids)) != len(ids):
+                return 400, _error("VALIDATION_ERROR", "Duplicate IDs found in batch input. IDs must be unique")
+            missing = [i for i in ids if i not in self.meetings]
+            if missing and self.config.missing_on_update != "207":
+                return 404, {**_error("OBJECT_NOT_FOUND", "Could not get some MEETING objects, they may be deleted or not "
+                                                          "exist. Check that ids are valid."), "context": {"ids": missing}}
+            results, errors = [], []
+            for item in inputs:
+                meeting = self.meetings.get(str(item["id"]))
+                if meeting is None:
+                    errors.append({**_error("OBJECT_NOT_FOUND", "Object not found"), "context": {"ids": [str(item["id"])]}})
+                    continue
+                _apply(meeting["properties"], item["properties"])
+                results.append({"id": meeting["id"], "properties": dict(meeting["properties"]), "archived": False,
                                 "createdAt": _now(), "updatedAt": _now()})
         payload = {"status": "COMPLETE", "results": results, "requestedAt": _now(), "startedAt": _now(), "completedAt": _now()}
         if errors:
@@ -147,85 +337,39 @@ class FakeHubSpot:
             return 207, payload
         return 200, payload
 
-    # --- meetings ----------------------------------------------------------------------------------
-    def _meeting_errors(self, props: dict, *, creating: bool) -> str | None:
-        unknown = [p for p in props if p not in self.properties["meetings"]]
-        if unknown:
-            return f"Property \"{unknown[0]}\" does not exist"
-        if creating and not props.get("hs_timestamp"):
-            return "hs_timestamp is required"
-        outcome = props.get("hs_meeting_outcome")
-        if outcome is not None and outcome not in OUTCOMES:
-            return f"{outcome} was not one of the allowed options: {sorted(OUTCOMES)}"
-        return None
-
-    def meetings_create(self, body: dict) -> tuple[int, dict]:
-        inputs = body.get("inputs") or []
-        if len(inputs) > 100:
-            return 400, TOO_MANY_INPUTS()
-        results, errors = [], []
+    def meetings_delete(self, meeting_id: str) -> tuple[int, dict]:
         with self.lock:
-            known_ids = {c["id"] for c in self.contacts.values()}  # once per request: per input it was quadratic
-            for item in inputs:
-                props = item.get("properties") or {}
-                problem = self._meeting_errors(props, creating=True)
-                contacts = [str(a.get("to", {}).get("id")) for a in item.get("associations") or []]
-                if not problem and any(c not in known_ids for c in contacts):
-                    problem = "association target does not exist"
-                if problem:
-                    errors.append({**_error("VALIDATION_ERROR", problem),
-                                   "context": {"objectWriteTraceId": [item.get("objectWriteTraceId")]}})
-                    continue
-                meeting = {"id": self._id(), "properties": {k: str(v) for k, v in props.items()}, "contacts": contacts}
-                self.meetings[meeting["id"]] = meeting
-                results.append({"id": meeting["id"], "properties": dict(meeting["properties"]),
-                                "objectWriteTraceId": item.get("objectWriteTraceId"), "createdAt": _now()})
-        payload = {"status": "COMPLETE", "results": results}
-        if errors:
-            payload.update(numErrors=len(errors), errors=errors)
-            return 207, payload
-        return 201, payload
-
-    def meetings_update(self, body: dict) -> tuple[int, dict]:
-        inputs = body.get("inputs") or []
-        if len(inputs) > 100:
-            return 400, TOO_MANY_INPUTS()
-        results, errors = [], []
-        with self.lock:
-            for item in inputs:
-                meeting = self.meetings.get(str(item.get("id")))
-                props = item.get("properties") or {}
-                problem = "Object not found" if meeting is None else self._meeting_errors(props, creating=False)
-                if problem:
-                    errors.append({**_error("VALIDATION_ERROR" if meeting else "OBJECT_NOT_FOUND", problem),
-                                   "context": {"ids": [str(item.get("id"))]}})
-                    continue
-                meeting["properties"].update({k: str(v) for k, v in props.items()})
-                results.append({"id": meeting["id"], "properties": dict(meeting["properties"]), "updatedAt": _now()})
-        payload = {"status": "COMPLETE", "results": results}
-        if errors:
-            payload.update(numErrors=len(errors), errors=errors)
-            return 207, payload
-        return 200, payload
+            self.meetings.pop(meeting_id, None)
+        return 204, {}
 
     def meetings_search(self, body: dict) -> tuple[int, dict]:
-        filters = [f for g in body.get("filterGroups") or [] for f in g.get("filters") or []]
+        limit = body.get("limit", 10)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= 200:
+            return 400, _validation_error([{"message": f"limit must be between 1 and 200, got {limit!r}", "code": "INVALID_LIMIT",
+                                            "in": "limit"}])
+        groups = body.get("filterGroups") or []
+        if len(groups) > 6:
+            return 400, _validation_error([{"message": "at most 6 filterGroups", "code": "TOO_MANY_FILTER_GROUPS"}])
+        try:
+            offset = int(body.get("after") or 0)
+        except (TypeError, ValueError):
+            return 400, _validation_error([{"message": "after must be a paging cursor", "code": "INVALID_AFTER", "in": "after"}])
         with self.lock:
             found = []
-            for meeting in self.meetings.values():
-                ok = True
-                for f in filters:
-                    value = meeting["properties"].get(f.get("propertyName"))
-                    if f.get("operator") == "EQ":
-                        ok &= value == f.get("value")
-                    elif f.get("operator") == "IN":
-                        ok &= value in (f.get("values") or [])
-                if ok:
-                    found.append({"id": meeting["id"], "properties": dict(meeting["properties"])})
-        return 200, {"total": len(found), "results": found[: body.get("limit", 100)]}
+            for meeting in sorted(self.meetings.values(), key=lambda m: int(m["id"])):
+                if not groups or any(_matches(meeting["properties"], g.get("filters") or []) for g in groups):
+                    found.append({"id": meeting["id"], "properties": dict(meeting["properties"]), "archived": False,
+                                  "createdAt": _now(), "updatedAt": _now()})
+        page = found[offset:offset + limit]
+        payload = {"total": len(found), "results": page}
+        if offset + limit < len(found):
+            payload["paging"] = {"next": {"after": str(offset + limit)}}
+        return 200, payload
 
     # --- properties, pipelines, deals ----------------------------------------------------------
     def group_create(self, object_type: str, body: dict) -> tuple[int, dict]:
+        if not body.get("name") or not body.get("label"):
+            return 400, _validation_error([{"message": "name and label are required", "code": "REQUIRED_FIELD"}])
         with self.lock:
             groups = self.groups.setdefault(object_type, set())
             if body.get("name") in groups:
@@ -234,25 +378,32 @@ class FakeHubSpot:
         return 201, {"name": body.get("name"), "label": body.get("label"), "displayOrder": body.get("displayOrder", -1)}
 
     def property_create(self, object_type: str, body: dict) -> tuple[int, dict]:
-        name = body.get("name") or ""
+        missing = [f for f in ("name", "label", "type", "fieldType", "groupName") if not body.get(f)]
+        if missing:
+            return 400, _validation_error([{"message": f"{f} is required", "code": "REQUIRED_FIELD", "in": f} for f in missing])
+        name = body["name"]
         if not re.match(r"^[a-z][a-z0-9_]*$", name):
             return 400, _error("VALIDATION_ERROR", f"Property name {name!r} is invalid")
-        valid = {("string", "text"), ("string", "textarea"), ("number", "number"), ("bool", "booleancheckbox"),
-                 ("datetime", "date"), ("date", "date"), ("enumeration", "select"), ("enumeration", "radio"),
-                 ("enumeration", "checkbox")}
-        if (body.get("type"), body.get("fieldType")) not in valid:
+        if (body.get("type"), body.get("fieldType")) not in VALID_TYPE_PAIRS:
             return 400, _error("VALIDATION_ERROR", f"Invalid type/fieldType {body.get('type')}/{body.get('fieldType')}")
+        options = body.get("options") or []
+        if body["type"] == "enumeration" and (not options or any(not o.get("label") or o.get("value") in (None, "")
+                                                                  for o in options)):
+            return 400, _error("VALIDATION_ERROR", "options (each with a label and a value) are required for enumeration properties")
         with self.lock:
             if body.get("groupName") not in self.groups.setdefault(object_type, set()):
                 return 400, _error("VALIDATION_ERROR", f"Property group {body.get('groupName')} does not exist")
-            props = self.properties.setdefault(object_type, set())
+            props = self.properties.setdefault(object_type, {})
             if name in props:
                 return 409, _error("CONFLICT", f"Property named '{name}' already exists.")
-            props.add(name)
+            props[name] = _prop(body["type"], body["fieldType"], [o["value"] for o in options])
         return 201, {**body, "createdAt": _now()}
 
     def properties_list(self, object_type: str) -> tuple[int, dict]:
-        return 200, {"results": [{"name": p} for p in sorted(self.properties.get(object_type, set()))]}
+        with self.lock:
+            props = self.properties.get(object_type, {})
+            return 200, {"results": [{"name": n, "type": d["type"], "fieldType": d["fieldType"],
+                                      "options": [{"label": o, "value": o} for o in d["options"]]} for n, d in sorted(props.items())]}
 
     def pipelines(self) -> tuple[int, dict]:
         stages = [{"id": s, "label": s, "displayOrder": i, "metadata": {"isClosed": str(s.startswith("closed")).lower()}}
@@ -261,57 +412,100 @@ class FakeHubSpot:
 
     def deal_create(self, body: dict) -> tuple[int, dict]:
         props = body.get("properties") or {}
-        if props.get("dealstage") not in STAGES:
-            return 400, _error("VALIDATION_ERROR", f"{props.get('dealstage')} is not a valid stage")
         with self.lock:
-            deal = {"id": self._id(), "properties": {k: str(v) for k, v in props.items()},
-                    "contacts": [str(a.get("to", {}).get("id")) for a in body.get("associations") or []]}
+            problems = self._property_problems("deals", props)
+            assoc_problems, targets = self._association_problems("deals", body.get("associations"), required=False)
+            problems += assoc_problems
+            if problems:
+                return 400, _validation_error(problems)
+            deal = {"id": self._id(), "properties": {}, "contacts": targets}
+            _apply(deal["properties"], props)
             self.deals[deal["id"]] = deal
-        return 201, {"id": deal["id"], "properties": dict(deal["properties"])}
+        return 201, {"id": deal["id"], "properties": dict(deal["properties"]), "archived": False,
+                     "createdAt": _now(), "updatedAt": _now()}
 
     def deal_update(self, deal_id: str, body: dict) -> tuple[int, dict]:
         with self.lock:
             deal = self.deals.get(deal_id)
             if deal is None:
                 return 404, _error("OBJECT_NOT_FOUND", "Object not found")
-            deal["properties"].update({k: str(v) for k, v in (body.get("properties") or {}).items()})
-        return 200, {"id": deal_id, "properties": dict(deal["properties"])}
+            problems = self._property_problems("deals", body.get("properties") or {})
+            if problems:
+                return 400, _validation_error(problems)
+            _apply(deal["properties"], body.get("properties") or {})
+        return 200, {"id": deal_id, "properties": dict(deal["properties"]), "archived": False}
 
-    def contact_deals(self, contact_id: str) -> tuple[int, dict]:
+    def associations_read(self, from_type: str, to_type: str, body: dict) -> tuple[int, dict]:
+        """POST /crm/associations/{date}/{from}/{to}/batch/read — only contacts → deals|meetings here."""
+        if from_type != "contacts" or to_type not in ("deals", "meetings"):
+            return 400, _error("VALIDATION_ERROR", f"unsupported association {from_type} -> {to_type} (fake)")
+        type_id = next(iter(ASSOCIATION_TYPES[(from_type, to_type)]))
+        objects = self.deals if to_type == "deals" else self.meetings
+        results = []
         with self.lock:
-            links = [{"toObjectId": int(d["id"]), "associationTypes": []} for d in self.deals.values() if contact_id in d["contacts"]]
-        return 200, {"results": links}
+            for item in body.get("inputs") or []:
+                contact_id = str(item.get("id"))
+                linked = [o["id"] for o in objects.values() if contact_id in o["contacts"]]
+                if linked:
+                    results.append({"from": {"id": contact_id}, "to": [
+                        {"toObjectId": i, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
+                        for i in linked]})
+        return 200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
 
     def deals_read(self, body: dict) -> tuple[int, dict]:
         with self.lock:
-            found = [{"id": d["id"], "properties": dict(d["properties"])}
+            found = [{"id": d["id"], "properties": dict(d["properties"]), "archived": False}
                      for i in body.get("inputs") or [] if (d := self.deals.get(str(i.get("id"))))]
-        return 200, {"status": "COMPLETE", "results": found}
+        return 200, {"status": "COMPLETE", "results": found, "startedAt": _now(), "completedAt": _now()}
 
-    # --- oauth -------------------------------------------------------------------------------------
-    def token_refresh(self, form: dict) -> tuple[int, dict]:
+    def account_details(self) -> tuple[int, dict]:
+        return 200, {"portalId": 4242, "accountType": "STANDARD", "timeZone": self.config.time_zone, "companyCurrency": "USD",
+                     "additionalCurrencies": [], "utcOffset": "", "utcOffsetMilliseconds": 0, "uiDomain": "app.hubspot.com",
+                     "dataHostingLocation": "na1"}
+
+    # --- oauth (date-versioned: /oauth/2026-09/token, /token/introspect) -----------------------------
+    def token(self, form: dict) -> tuple[int, dict]:
         with self.lock:
-            token = form.get("refresh_token", "")
-            if (form.get("grant_type") != "refresh_token" or form.get("client_id") != self.config.client_id
-                    or form.get("client_secret") != self.config.client_secret or token not in self.refresh_tokens):
-                return 400, {"error": "invalid_grant", "error_description": "refresh token is invalid, expired or revoked",
-                             "status": "BAD_REFRESH_TOKEN", "message": "refresh token is invalid, expired or revoked"}
-            self.refresh_tokens.discard(token)
-            self.used_refresh_tokens.add(token)
+            if form.get("client_id") != self.config.client_id or form.get("client_secret") != self.config.client_secret:
+                return 400, {"status": "BAD_CLIENT_ID", "message": "missing or invalid client_id / client_secret",
+                             "correlationId": str(uuid.uuid4()), "error": "invalid_client"}
+            grant = form.get("grant_type")
+            if grant == "authorization_code":
+                if form.get("code") not in self.auth_codes or not form.get("redirect_uri"):
+                    return 400, {"status": "BAD_AUTH_CODE", "message": "missing or unknown auth code",
+                                 "correlationId": str(uuid.uuid4()), "error": "invalid_grant"}
+                self.auth_codes.discard(form["code"])
+            elif grant == "refresh_token":
+                token = form.get("refresh_token", "")
+                if token not in self.refresh_tokens:
+                    return 400, {"error": "invalid_grant", "error_description": "refresh token is invalid, expired or revoked",
+                                 "status": "BAD_REFRESH_TOKEN", "message": "refresh token is invalid, expired or revoked",
+                                 "correlationId": str(uuid.uuid4())}
+                self.refresh_tokens.discard(token)
+                self.used_refresh_tokens.add(token)
+            else:
+                return 400, {"status": "BAD_GRANT_TYPE", "message": "grant_type must be authorization_code or refresh_token",
+                             "correlationId": str(uuid.uuid4()), "error": "unsupported_grant_type"}
             self.refreshes += 1
             new_refresh = f"fake-refresh-{self.refreshes}"
             self.refresh_tokens.add(new_refresh)
             access = f"fake-access-{uuid.uuid4().hex[:12]}"
             self.access_tokens[access] = time.time() + self.config.access_token_ttl
-        return 200, {"token_type": "bearer", "access_token": access, "refresh_token": new_refresh,
-                     "expires_in": self.config.access_token_ttl}
+        return 200, {"token_type": "bearer", "token_use": "access_token", "access_token": access, "refresh_token": new_refresh,
+                     "expires_in": self.config.access_token_ttl, "hub_id": 4242, "scopes": list(self.config.scopes)}
 
-    def token_info(self, token: str) -> tuple[int, dict]:
-        if not self.authorized(token):
-            return 404, _error("NOT_FOUND", "token not found")
-        return 200, {"token": "(hidden)", "hub_id": 4242, "app_id": 1, "token_type": "access",
-                     "scopes": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write",
-                                "crm.objects.deals.read", "crm.objects.deals.write"]}
+    def token_introspect(self, form: dict) -> tuple[int, dict]:
+        token = form.get("token") or ""
+        if not token:
+            return 400, _error("VALIDATION_ERROR", "token is required")
+        if self.authorized(token):
+            expiry = self.access_tokens.get(token)
+            return 200, {"active": True, "token_use": "access_token", "token_type": "bearer", "hub_id": 4242, "app_id": 1,
+                         "client_id": self.config.client_id, "user_id": 1, "is_private_distribution": False,
+                         "expires_in": int(expiry - time.time()) if expiry else 0, "scopes": list(self.config.scopes)}
+        if token in self.refresh_tokens:
+            return 200, {"active": True, "token_use": "refresh_token", "hub_id": 4242, "scopes": list(self.config.scopes)}
+        return 200, {"active": False}
 
     # --- inspection ----------------------------------------------------------------------------
     def state(self) -> dict:
@@ -323,10 +517,75 @@ class FakeHubSpot:
                 "deals": list(self.deals.values()),
                 "requests": dict(self.requests),
                 "throttled": self.throttled,
+                "daily_used": self.daily_used,
                 "duplicate_meetings": {uri: n for uri, n in per_booking.items() if uri and n > 1},
                 "refreshes": self.refreshes,
                 "config": {k: (sorted(v) if isinstance(v, set) else v) for k, v in self.config.__dict__.items() if k != "tokens"},
             }
+
+
+def _value_problem(definition: dict, value) -> tuple[str, str] | None:
+    """HubSpot validates each value by its property's type; "" (or null) clears the property and is always accepted."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    kind = definition["type"]
+    if kind == "number":
+        try:
+            float(text)
+        except ValueError:
+            return "INVALID_DECIMAL", f"{text} was not a valid number."
+    elif kind in ("datetime", "date"):
+        parsed = _parse_when(text)
+        if parsed is None:
+            return "INVALID_DATE", f"{text} was not a valid date or datetime (epoch milliseconds or ISO 8601)."
+        if kind == "date" and (parsed.hour, parsed.minute, parsed.second, parsed.microsecond) != (0, 0, 0, 0):
+            return "INVALID_DATE", f"{text} is not midnight UTC, which a date property needs."
+    elif kind == "enumeration":
+        values = text.split(";") if definition["fieldType"] == "checkbox" else [text]
+        bad = [v for v in values if v not in definition["options"]]
+        if bad:
+            return "INVALID_OPTION", f"{bad[0]} was not one of the allowed options: {definition['options']}"
+    elif kind == "bool" and text.lower() not in ("true", "false"):
+        return "INVALID_BOOLEAN", f"{text} is not a valid boolean (true or false)."
+    elif len(text) > 65536:
+        return "INVALID_LENGTH", "value is longer than 65536 characters"
+    return None
+
+
+def _parse_when(text: str):
+    from datetime import datetime, timezone
+
+    if text.isdigit():
+        try:
+            return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _apply(stored: dict, props: dict) -> None:
+    """Write values; "" (or null) clears a property, as in HubSpot."""
+    for key, value in props.items():
+        if value is None or value == "":
+            stored.pop(key, None)
+        else:
+            stored[key] = str(value)
+
+
+def _matches(properties: dict, filters: list) -> bool:
+    for f in filters:
+        value = properties.get(f.get("propertyName"))
+        operator = f.get("operator")
+        if operator == "EQ" and value != f.get("value"):
+            return False
+        if operator == "IN" and value not in (f.get("values") or []):
+            return False
+    return True
 
 
 def _now() -> str:
@@ -342,19 +601,30 @@ def _error(category: str, message: str) -> dict:
     return {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category}
 
 
+def _validation_error(details: list[dict]) -> dict:
+    """HubSpot's whole-request validation error: the message embeds the per-property results, `errors` lists them."""
+    details = [{**d, "context": d.get("context") or ({"field": [d["in"]]} if d.get("in") else {})} for d in details]
+    summary = ",".join(json.dumps({"isValid": False, "message": d["message"], "error": d.get("code", "INVALID_INPUT"),
+                                   "name": d.get("in", "")}) for d in details)
+    return {**_error("VALIDATION_ERROR", f"Property values were not valid: [{summary}]"), "errors": details}
+
+
+D = API
 ROUTES = [
-    ("POST", r"/crm/v3/objects/contacts/batch/upsert", lambda f, m, b: f.contacts_upsert(b)),
-    ("POST", r"/crm/v3/objects/meetings/batch/create", lambda f, m, b: f.meetings_create(b)),
-    ("POST", r"/crm/v3/objects/meetings/batch/update", lambda f, m, b: f.meetings_update(b)),
-    ("POST", r"/crm/v3/objects/meetings/search", lambda f, m, b: f.meetings_search(b)),
-    ("POST", r"/crm/v3/properties/(\w+)/groups", lambda f, m, b: f.group_create(m[1], b)),
-    ("POST", r"/crm/v3/properties/(\w+)", lambda f, m, b: f.property_create(m[1], b)),
-    ("GET", r"/crm/v3/properties/(\w+)", lambda f, m, b: f.properties_list(m[1])),
-    ("GET", r"/crm/v3/pipelines/deals", lambda f, m, b: f.pipelines()),
-    ("POST", r"/crm/v3/objects/deals", lambda f, m, b: f.deal_create(b)),
-    ("PATCH", r"/crm/v3/objects/deals/(\d+)", lambda f, m, b: f.deal_update(m[1], b)),
-    ("POST", r"/crm/v3/objects/deals/batch/read", lambda f, m, b: f.deals_read(b)),
-    ("GET", r"/crm/v4/objects/contacts/(\d+)/associations/deals", lambda f, m, b: f.contact_deals(m[1])),
+    ("POST", rf"/crm/objects/{D}/contacts/batch/upsert", lambda f, m, b: f.contacts_upsert(b)),
+    ("POST", rf"/crm/objects/{D}/meetings/batch/create", lambda f, m, b: f.meetings_create(b)),
+    ("POST", rf"/crm/objects/{D}/meetings/batch/update", lambda f, m, b: f.meetings_update(b)),
+    ("POST", rf"/crm/objects/{D}/meetings/search", lambda f, m, b: f.meetings_search(b)),
+    ("DELETE", rf"/crm/objects/{D}/meetings/(\d+)", lambda f, m, b: f.meetings_delete(m[1])),
+    ("POST", rf"/crm/properties/{D}/(\w+)/groups", lambda f, m, b: f.group_create(m[1], b)),
+    ("POST", rf"/crm/properties/{D}/(\w+)", lambda f, m, b: f.property_create(m[1], b)),
+    ("GET", rf"/crm/properties/{D}/(\w+)", lambda f, m, b: f.properties_list(m[1])),
+    ("GET", rf"/crm/pipelines/{D}/deals", lambda f, m, b: f.pipelines()),
+    ("POST", rf"/crm/objects/{D}/deals", lambda f, m, b: f.deal_create(b)),
+    ("PATCH", rf"/crm/objects/{D}/deals/(\d+)", lambda f, m, b: f.deal_update(m[1], b)),
+    ("POST", rf"/crm/objects/{D}/deals/batch/read", lambda f, m, b: f.deals_read(b)),
+    ("POST", rf"/crm/associations/{D}/(\w+)/(\w+)/batch/read", lambda f, m, b: f.associations_read(m[1], m[2], b)),
+    ("GET", rf"/account-info/{D}/details", lambda f, m, b: f.account_details()),
 ]
 
 
@@ -375,18 +645,31 @@ def make_handler(fake: FakeHubSpot):
         def do_PATCH(self):
             self._dispatch("PATCH")
 
+        def do_DELETE(self):
+            self._dispatch("DELETE")
+
         def _dispatch(self, method: str):
-            path = urlsplit(self.path).path
+            path = urlsplit(self.path).path  # routing ignores the query string, as HubSpot's does
             raw = self._body()
             cfg = fake.config
             if path.startswith("/__fake__/"):
                 return self._control(method, path, raw)
-            if path == "/oauth/v1/token" and method == "POST":
+            if path.startswith(RETIRED_PREFIXES):
+                with fake.lock:
+                    fake.requests[f"{method} {path} 404 retired"] += 1
+                return self._send(404, _error("NOT_FOUND", f"{path} is a retired API version in this fake: use the "
+                                                           f"date-versioned {API} path"))
+            if path.startswith(f"/oauth/{API}/token") and method == "POST":
+                # OAuth parameters travel in a form body, never the query string (and never JSON).
+                if not (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+                    return self._send(400, _error("VALIDATION_ERROR", "expected application/x-www-form-urlencoded"))
                 form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-                status, payload = fake.token_refresh(form)
-                return self._send(status, payload)
-            if path.startswith("/oauth/v1/access-tokens/"):
-                status, payload = fake.token_info(path.rsplit("/", 1)[-1])
+                if path == f"/oauth/{API}/token":
+                    status, payload = fake.token(form)
+                elif path == f"/oauth/{API}/token/introspect":
+                    status, payload = fake.token_introspect(form)
+                else:
+                    status, payload = 404, _error("NOT_FOUND", f"No route for {method} {path}")
                 return self._send(status, payload)
             if cfg.latency_ms:
                 time.sleep(cfg.latency_ms / 1000)
@@ -399,16 +682,23 @@ def make_handler(fake: FakeHubSpot):
                                         "supports OAuth 2.0 authentication and you can find more details at "
                                         "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                                         "correlationId": str(uuid.uuid4()), "category": "INVALID_AUTHENTICATION"})
-            allowed, remaining = fake.take_budget()
+            policy, remaining = fake.take_budget()
             limit_headers = {"X-HubSpot-RateLimit-Max": cfg.rate_limit, "X-HubSpot-RateLimit-Remaining": remaining,
                              "X-HubSpot-RateLimit-Interval-Milliseconds": int(cfg.window_seconds * 1000),
-                             "X-HubSpot-RateLimit-Daily": 250000, "X-HubSpot-RateLimit-Daily-Remaining": 249000}
+                             "X-HubSpot-RateLimit-Daily": cfg.daily_limit or 250000,
+                             "X-HubSpot-RateLimit-Daily-Remaining": max(0, (cfg.daily_limit or 250000) - fake.daily_used)}
             with fake.lock:
                 roll = fake.random.random()
-            if not allowed or roll < cfg.rate_429:
+            if policy == "DAILY":
+                with fake.lock:
+                    fake.requests[f"{method} {path} 429 DAILY"] += 1
+                return self._send(429, {"status": "error", "message": "You have reached your daily limit.",
+                                        "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()), "policyName": "DAILY"},
+                                  {**limit_headers, "X-HubSpot-RateLimit-Daily-Remaining": 0})
+            if policy or roll < cfg.rate_429:
                 with fake.lock:
                     fake.requests[f"{method} {path} 429"] += 1
-                    if allowed:
+                    if not policy:
                         fake.throttled += 1
                 return self._send(429, {"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
                                         "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
@@ -422,6 +712,8 @@ def make_handler(fake: FakeHubSpot):
                 body = json.loads(raw) if raw else {}
             except ValueError:
                 return self._send(400, _error("VALIDATION_ERROR", "Invalid input JSON on line 1"), limit_headers)
+            if not isinstance(body, dict):
+                return self._send(400, _error("VALIDATION_ERROR", "Invalid input JSON: expected an object"), limit_headers)
             for route_method, pattern, handler in ROUTES:
                 match = re.fullmatch(pattern, path)
                 if route_method == method and match:
@@ -446,8 +738,12 @@ def make_handler(fake: FakeHubSpot):
                     for key, value in changes.items():
                         if hasattr(fake.config, key):
                             setattr(fake.config, key, set(value) if key == "tokens" else value)
+                    if "daily_limit" in changes:
+                        fake.daily_used = 0
                     if "expire_access_tokens" in changes:
                         fake.access_tokens = {t: 0 for t in fake.access_tokens}
+                    if "auth_codes" in changes:
+                        fake.auth_codes = set(changes["auth_codes"])
                 return self._send(200, {"ok": True})
             return self._send(404, {"message": "unknown control path"})
 

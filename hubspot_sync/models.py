@@ -71,6 +71,10 @@ class HubspotConnection(models.Model):
     refreshing_until = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OK)
     broken_reason = models.TextField(blank=True)
+    # HubSpot's daily request limit resets at midnight in the portal's time zone (read by hubspot_setup from
+    # account-info details); after a DAILY 429 nothing is sent before `daily_limit_until`.
+    portal_time_zone = models.CharField(max_length=64, blank=True)
+    daily_limit_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

@@ -60,7 +60,7 @@ def health_report() -> tuple[bool, dict]:
     checks["last_delivery"] = {"ok": True, "age_seconds": round((timezone.now() - latest).total_seconds(), 1) if latest else None}
 
     hubspot = connection_status()
-    hubspot_ok = hubspot["state"] != "broken"
+    hubspot_ok = hubspot["state"] != "broken" and not hubspot.get("daily_limit_until")  # daily limit: paused till reset
     checks["hubspot"] = {"ok": hubspot_ok, **hubspot}
     healthy &= hubspot_ok
 

@@ -185,6 +185,9 @@ if HUBSPOT_CLAIM_TIMEOUT_SECONDS <= 4 * HUBSPOT_TIMEOUT_SECONDS:  # httpx applie
 HUBSPOT_CLIENT_ID = env("HUBSPOT_CLIENT_ID", default="")
 HUBSPOT_CLIENT_SECRET = env("HUBSPOT_CLIENT_SECRET", default="")
 HUBSPOT_REFRESH_TOKEN = env("HUBSPOT_REFRESH_TOKEN", default="")
+# HubSpot's daily request limit resets at midnight in the portal's time zone; hubspot_setup reads it from the
+# portal. Set this (e.g. America/New_York) to override; unknown = retry hourly after a DAILY 429.
+HUBSPOT_ACCOUNT_TIME_ZONE = env("HUBSPOT_ACCOUNT_TIME_ZONE", default="")
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

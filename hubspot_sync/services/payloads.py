@@ -32,8 +32,24 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+def _present(properties: dict) -> dict:
+    """HubSpot reads "" as "clear this property": an unknown value is left out, never sent empty (a one-word
+    name must not wipe the last name a rep typed in)."""
+    return {k: v for k, v in properties.items() if v is not None and str(v).strip() != ""}
+
+
+def calendly_link(booking: Booking) -> str | None:
+    """A link a person can open for this meeting. Calendly's API URIs (api.calendly.com/...) need a token, and a
+    scheduled event has no public page; the invitee's `reschedule_url` (https://calendly.com/reschedulings/<invitee
+    uuid>, in every invitee payload since 2020-12) opens the booking's own page with its time and event type."""
+    parts = (booking.invitee_uri or "").rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == "invitees" and parts[-1] and "api.calendly.com" in booking.invitee_uri:
+        return f"https://calendly.com/reschedulings/{parts[-1]}"
+    return None
+
+
 def contact_properties(*, bookings: list[Booking]) -> dict:
-    """One contact from all of that person's bookings: first touch, last touch, counts."""
+    """One contact from all of that person's bookings: first touch, last touch, counts (no empty values)."""
     counted = [b for b in bookings if not b.rescheduled] or bookings
     ordered = sorted(counted, key=lambda b: (b.booked_at or timezone.now(), b.id))
     first, last = ordered[0], ordered[-1]
@@ -41,7 +57,7 @@ def contact_properties(*, bookings: list[Booking]) -> dict:
     if not (first_name or last_name) and last.name:
         first_name, _, last_name = last.name.partition(" ")
     self_reported = next((b.self_reported_source for b in reversed(ordered) if b.self_reported_source), "")
-    return {
+    return _present({
         "email": last.email,
         "firstname": first_name,
         "lastname": last_name,
@@ -58,7 +74,7 @@ def contact_properties(*, bookings: list[Booking]) -> dict:
         "sourcebook_self_reported_source": self_reported,
         "sourcebook_last_booking_at": _iso(last.booked_at),
         "sourcebook_bookings_count": str(len(counted)),
-    }
+    })
 
 
 def meeting_outcome(booking: Booking) -> str:
@@ -74,13 +90,13 @@ def meeting_outcome(booking: Booking) -> str:
 def meeting_properties(*, booking: Booking) -> dict:
     start = booking.start_time or booking.booked_at
     qa = "; ".join(f"Q: {q.get('question')} A: {q.get('answer')}" for q in booking.questions_and_answers or [])
-    return {
+    return _present({
         "hs_timestamp": _iso(start),
         "hs_meeting_title": f"{booking.event_type_name or 'Calendly booking'} – {booking.name or booking.email}",
         "hs_meeting_body": f"Booked via Calendly ({booking.channel}: {booking.source} / {booking.medium} / {booking.campaign}). {qa}".strip(),
         "hs_meeting_start_time": _iso(start),
         "hs_meeting_end_time": _iso(booking.end_time or start),
         "hs_meeting_outcome": meeting_outcome(booking),
-        "hs_meeting_external_url": booking.event_uri or booking.invitee_uri,
+        "hs_meeting_external_url": calendly_link(booking),
         "sourcebook_booking_uri": booking.invitee_uri,
-    }
+    })

@@ -8,13 +8,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from bookings.models import Booking
-from hubspot_sync.client import HubSpotClient, HubSpotError
+from hubspot_sync.client import MEETING_TO_CONTACT, HubSpotClient, HubSpotError
 from hubspot_sync.models import BookingSync
 from hubspot_sync.ratelimit import RateLimiter
 from hubspot_sync.services import outbox
-from hubspot_sync.services.connection import ConnectionBroken, connection_mark_broken, connection_mode, connection_token
+from hubspot_sync.services.connection import (
+    ConnectionBroken, connection_daily_blocked_until, connection_daily_limit_hit, connection_mark_broken, connection_mode,
+    connection_token,
+)
 from hubspot_sync.services.payloads import contact_properties, meeting_properties
 from project.metrics import HUBSPOT_REQUESTS, SYNC_BATCH_SECONDS
 
@@ -71,6 +75,8 @@ def sync_drain(*, max_seconds: float = 50.0, client: HubSpotClient | None = None
 def sync_batch(*, client: HubSpotClient | None) -> BatchReport:
     """Claim, send, record. Never raises for HubSpot errors: every outcome lands on the rows."""
     report = BatchReport()
+    if client is not None and connection_daily_blocked_until():
+        return report  # HubSpot's daily limit is spent: claim nothing until it resets (rows wait in the queue)
     rows = outbox.sync_claim()
     report.claimed = len(rows)
     if not rows:
@@ -123,7 +129,16 @@ def _in_flight(rows: list[BookingSync]) -> list[BookingSync]:
 
 
 def _fail(rows, exc: HubSpotError, report: BatchReport, request=None, min_delay: float = 0) -> None:
-    """Route a HubSpot error: transient → retry with backoff; data problems → dead letter; auth → pause."""
+    """Route a HubSpot error: transient → retry with backoff; data problems → dead letter; auth → pause;
+    the daily limit → wait for its reset (retrying every few seconds would only burn calls)."""
+    if exc.daily:
+        until = connection_daily_limit_hit()
+        outbox.sync_finish_retry(rows=rows, error=f"HubSpot daily request limit reached; paused until {until.isoformat()}",
+                                 status=exc.status, retry_after=max(1.0, (until - timezone.now()).total_seconds()),
+                                 count_attempt=False, request=request, response=exc.body)
+        report.retried += len(rows)
+        report.errors.append(f"{exc.kind}: {exc.message}")
+        return
     if exc.kind == "validation" or exc.kind == "not_found" or exc.kind == "conflict":
         outbox.sync_finish_dead(rows=rows, error=exc.message, status=exc.status, request=request, response=exc.body)
         report.dead += len(rows)
@@ -179,8 +194,10 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
             return  # another worker took these rows over (ours stalled past the claim timeout)
     except HubSpotError as exc:
         if exc.kind == "validation" and len(contact_inputs) > 1:
-            return _isolate_contacts(client=client, rows_by_email=rows_by_email, bookings=bookings,
-                                     contact_inputs=contact_inputs, report=report)
+            # Batch upsert is all or nothing: one bad input fails the batch with a 400. Bisect, so only
+            # the bad input ends up a dead letter (log2(n) extra requests, not n).
+            return _bisect_contacts(client=client, rows_by_email=rows_by_email, bookings=bookings,
+                                    contact_inputs=contact_inputs, report=report)
         return _fail(rows, exc, report, request={"inputs": contact_inputs})
     contact_ids = {}
     for item in result.results:
@@ -205,11 +222,12 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
                    contact_ids=contact_ids, report=report)
 
 
-def _isolate_contacts(*, client, rows_by_email, bookings, contact_inputs, report) -> None:
-    """A whole-batch 400: send inputs one by one so only the bad ones become dead letters."""
-    for single in contact_inputs:
-        email = single["id"]
-        _sync_rows(client=client, rows=rows_by_email.get(email, []), bookings=bookings, contact_inputs=[single], report=report)
+def _bisect_contacts(*, client, rows_by_email, bookings, contact_inputs, report) -> None:
+    """A whole-batch 400: send each half on its own (recursively) so only the bad inputs become dead letters."""
+    middle = len(contact_inputs) // 2
+    for half in (contact_inputs[:middle], contact_inputs[middle:]):
+        rows = [r for i in half for r in rows_by_email.get(i["id"], [])]
+        _sync_rows(client=client, rows=rows, bookings=bookings, contact_inputs=half, report=report)
 
 
 def _error_email(error: dict, contact_inputs: list[dict]) -> str | None:
@@ -244,12 +262,20 @@ def _sync_meetings(*, client, rows, bookings, contact_ids, report: BatchReport) 
                 Booking.objects.filter(pk=booking.pk).update(hubspot_meeting_id=booking.hubspot_meeting_id)
 
     updates = [r for r in rows if bookings[r.booking_id].hubspot_meeting_id]
-    creates = [r for r in rows if not bookings[r.booking_id].hubspot_meeting_id]
     ok_rows = []
     if updates:
         inputs = [{"id": bookings[r.booking_id].hubspot_meeting_id, "properties": meeting_properties(booking=bookings[r.booking_id])}
                   for r in updates]
-        ok_rows += _send_meetings(client.meetings_batch_update, inputs, updates, report, bookings, key="id")
+        done, gone = _send_meetings(client.meetings_batch_update, inputs, updates, report, bookings, key="id")
+        ok_rows += done
+        if gone:  # deleted in HubSpot (a rep removed the meeting): forget the id and create it again
+            for row in gone:
+                bookings[row.booking_id].hubspot_meeting_id = ""
+            Booking.objects.filter(pk__in=[r.booking_id for r in gone]).update(hubspot_meeting_id="")
+            logger.info("hubspot meetings deleted in HubSpot; creating them again", extra={"count": len(gone)})
+        creates = [r for r in rows if not bookings[r.booking_id].hubspot_meeting_id and (r not in updates or r in gone)]
+    else:
+        creates = list(rows)
     if creates:
         inputs = []
         for r in creates:
@@ -258,9 +284,9 @@ def _sync_meetings(*, client, rows, bookings, contact_ids, report: BatchReport) 
                 "objectWriteTraceId": str(booking.pk),
                 "properties": meeting_properties(booking=booking),
                 "associations": [{"to": {"id": contact_ids[booking.email]},
-                                  "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 200}]}],
+                                  "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": MEETING_TO_CONTACT}]}],
             })
-        ok_rows += _send_meetings(client.meetings_batch_create, inputs, creates, report, bookings, key="create")
+        ok_rows += _send_meetings(client.meetings_batch_create, inputs, creates, report, bookings, key="create")[0]
     _store_hubspot_ids(bookings=[bookings[r.booking_id] for r in ok_rows], contact_ids=contact_ids)
     finished = outbox.sync_finish_ok(rows=ok_rows)
     report.synced += len(finished)
@@ -288,18 +314,32 @@ def _store_hubspot_ids(*, bookings: list[Booking], contact_ids: dict) -> None:
         )
 
 
-def _send_meetings(method, inputs, rows, report, bookings, *, key) -> list:
+def _send_meetings(method, inputs, rows, report, bookings, *, key) -> tuple[list, list]:
+    """(rows written, rows whose meeting no longer exists in HubSpot: updates only)."""
     try:
         result = _call(method, inputs, [[r] for r in rows], report, uncertain=key == "create")
     except HubSpotError as exc:
+        if exc.kind == "validation" and len(inputs) > 1:
+            return _bisect_meetings(method, inputs, rows, report, bookings, key=key)
+        if exc.kind == "not_found" and key == "id":
+            gone_ids = _context_ids(exc.body)
+            gone = [r for r in rows if bookings[r.booking_id].hubspot_meeting_id in gone_ids]
+            if gone:  # HubSpot named the deleted ids: update the others, recreate these
+                rest = [(i, r) for i, r in zip(inputs, rows) if r not in gone]
+                done, more_gone = (_send_meetings(method, [i for i, _ in rest], [r for _, r in rest], report, bookings, key=key)
+                                   if rest else ([], []))
+                return done, gone + more_gone
+            if len(inputs) > 1:
+                return _bisect_meetings(method, inputs, rows, report, bookings, key=key)
+            return [], list(rows)
         # A create that timed out or failed on HubSpot's side may exist: the retry searches for it first,
         # and HubSpot's search index lags by seconds, so the retry waits long enough for it to be found.
         _fail(rows, exc, report, request={"inputs": inputs},
               min_delay=settings.HUBSPOT_UNCERTAIN_CREATE_RETRY_SECONDS if key == "create" else 0)
-        return []
+        return [], []
     if result is None:
-        return []  # taken over by another worker
-    ok = []
+        return [], []  # taken over by another worker
+    ok, gone = [], []
     if key == "create":
         by_trace = {}
         for item in result.results:
@@ -313,7 +353,29 @@ def _send_meetings(method, inputs, rows, report, bookings, *, key) -> list:
     else:
         done_ids = {str(item["id"]) for item in result.results}
         ok = [r for r in rows if bookings[r.booking_id].hubspot_meeting_id in done_ids]
-    rest = [r for r in rows if r not in ok]
+        missing = set()
+        for error in result.errors:
+            if error.get("category") == "OBJECT_NOT_FOUND":
+                missing |= _context_ids(error)
+        gone = [r for r in rows if r not in ok and bookings[r.booking_id].hubspot_meeting_id in missing]
+    rest = [r for r in rows if r not in ok and r not in gone]
+    if rest and key == "create":  # a 207: each failed input is named by its objectWriteTraceId
+        by_trace = {}
+        for error in result.errors:
+            for trace in ((error.get("context") or {}).get("objectWriteTraceId") or []):
+                by_trace[str(trace)] = error
+        for row in [r for r in rest if str(r.booking_id) in by_trace]:
+            error = by_trace[str(row.booking_id)]
+            request = {"inputs": [i for i in inputs if i.get("objectWriteTraceId") == str(row.booking_id)]}
+            if error.get("category") == "VALIDATION_ERROR":
+                outbox.sync_finish_dead(rows=[row], error=error.get("message", "meeting rejected"), status=result.status,
+                                        request=request, response=error)
+                report.dead += 1
+            else:
+                outbox.sync_finish_retry(rows=[row], error=error.get("message", "meeting not created"), status=result.status,
+                                         request=request, response=error)
+                report.retried += 1
+            rest.remove(row)
     if rest:
         message = "; ".join(e.get("message", "") for e in result.errors)[:2000] or "not in HubSpot's response"
         validation = any(e.get("category") == "VALIDATION_ERROR" for e in result.errors)
@@ -325,4 +387,21 @@ def _send_meetings(method, inputs, rows, report, bookings, *, key) -> list:
             outbox.sync_finish_retry(rows=rest, error=message, status=result.status, request={"inputs": inputs},
                                      response=result.response_body)
             report.retried += len(rest)
-    return ok
+    return ok, gone
+
+
+def _bisect_meetings(method, inputs, rows, report, bookings, *, key) -> tuple[list, list]:
+    """A whole-batch 400 (or an unnamed 404): each half on its own, down to the one input HubSpot refuses."""
+    middle = len(inputs) // 2
+    ok, gone = [], []
+    for part_inputs, part_rows in ((inputs[:middle], rows[:middle]), (inputs[middle:], rows[middle:])):
+        done, lost = _send_meetings(method, part_inputs, part_rows, report, bookings, key=key)
+        ok += done
+        gone += lost
+    return ok, gone
+
+
+def _context_ids(body) -> set[str]:
+    context = (body or {}).get("context") if isinstance(body, dict) else None
+    ids = (context or {}).get("ids") or []
+    return {str(i) for i in ids} if isinstance(ids, list) else set()

@@ -26,7 +26,7 @@ def test_a_demo_booking_creates_one_deal_and_never_moves_it_backwards(post_signe
     assert len(deals) == 1 and deals[0]["properties"]["dealstage"] == "qualifiedtobuy"
     # The deal moves on in HubSpot; a second demo booking must not pull it back or open another deal.
     deal_id = deals[0]["id"]
-    httpx.patch(f"{fake_hubspot.url}/crm/v3/objects/deals/{deal_id}", json={"properties": {"dealstage": "contractsent"}},
+    httpx.patch(f"{fake_hubspot.url}/crm/objects/2026-09/deals/{deal_id}", json={"properties": {"dealstage": "contractsent"}},
                 headers={"Authorization": "Bearer fake-token"})
     post_signed(invitee_payload(invitee_id="C", email="dana@example.com", event_type_name="Product demo"))
     sync_drain(max_seconds=5)
@@ -39,9 +39,10 @@ def test_an_earlier_open_deal_is_advanced_not_duplicated(post_signed, fake_hubsp
     post_signed(invitee_payload(invitee_id="A", email="lee@example.com", event_type_name="Intro call"))
     sync_drain(max_seconds=5)
     contact_id = fake_state(fake_hubspot)["contacts"]["lee@example.com"]["id"]
-    httpx.post(f"{fake_hubspot.url}/crm/v3/objects/deals", headers={"Authorization": "Bearer fake-token"}, json={
+    created = httpx.post(f"{fake_hubspot.url}/crm/objects/2026-09/deals", headers={"Authorization": "Bearer fake-token"}, json={
         "properties": {"dealname": "Lee", "pipeline": "default", "dealstage": "appointmentscheduled"},
-        "associations": [{"to": {"id": contact_id}, "types": []}]})
+        "associations": [{"to": {"id": contact_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}]})
+    assert created.status_code == 201
     post_signed(invitee_payload(invitee_id="B", email="lee@example.com", event_type_name="Product demo"))
     sync_drain(max_seconds=5)
     deals = fake_state(fake_hubspot)["deals"]
