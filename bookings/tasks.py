@@ -19,9 +19,10 @@ def calendly_subscription_check_task() -> dict | None:
 
     if not settings.CALENDLY_TOKEN:
         return None
-    client = CalendlyClient(base_url=settings.CALENDLY_API_URL, token=settings.CALENDLY_TOKEN)
+    client = CalendlyClient.from_settings()
     try:
         me = client.me()
-        return subscription_check(client=client, organization=me["current_organization"], user=None)
+        # Both scopes: a subscription made with `calendly_webhooks create --user-scope` is only in the user's list.
+        return subscription_check(client=client, organization=me["current_organization"], user=me["uri"])
     finally:
         client.close()
