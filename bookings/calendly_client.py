@@ -81,9 +81,10 @@ class CalendlyClient:
     def from_settings(cls, **kwargs) -> "CalendlyClient":
         from django.conf import settings
 
-        return cls(base_url=settings.CALENDLY_API_URL, token=settings.CALENDLY_TOKEN,
-                   max_rate_limit_waits=settings.CALENDLY_RATE_LIMIT_MAX_WAITS,
-                   max_rate_limit_wait_seconds=settings.CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS, **kwargs)
+        options = {"base_url": settings.CALENDLY_API_URL, "token": settings.CALENDLY_TOKEN,
+                   "max_rate_limit_waits": settings.CALENDLY_RATE_LIMIT_MAX_WAITS,
+                   "max_rate_limit_wait_seconds": settings.CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS}
+        return cls(**{**options, **kwargs})
 
     def close(self) -> None:
         self.http.close()

@@ -20,6 +20,7 @@ from attribution.services import booking_attribution_fields
 from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
 from bookings.models import BackfillRun, Booking, WebhookDelivery, _has_utm
+from bookings.services_calendly import booking_event_fetch_enqueue, booking_event_fetch_needed
 from hubspot_sync.services.outbox import sync_mark_changed
 from project.metrics import BOOKING_EVENTS, DELIVERIES
 
@@ -249,6 +250,7 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
         if not events:
             return row[0] if row else None
         fields = booking_fold(events=events)
+        fetch_event = booking_event_fetch_needed(fields=fields, events=events)  # an older payload without scheduled_event
         fields["rescheduled"] = fields["rescheduled"] or bool(dependents)
         old = None
         if fields["old_invitee_uri"] and fields["old_invitee_uri"] != invitee_uri:
@@ -292,6 +294,8 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
                                       dependents=dependents)
     if queued:
         sync_mark_changed(booking_ids=queued)
+    if fetch_event:
+        booking_event_fetch_enqueue(booking_id=booking_id)  # on commit, in a worker: never on the webhook request
     return booking_id
 
 
