@@ -1,6 +1,8 @@
-"""A fake Calendly API (reference/calendly.md): users, scheduled events, invitees with tracking,
-webhook subscriptions (409 on a duplicate URL, a `disabled` state), cursor pagination and a
-per-minute rate limit answered with 429 and X-RateLimit-* headers. Stdlib only, in memory.
+"""A fake Calendly API, as strict as Calendly's API reference: users, scheduled events (list and get),
+invitees (list and get) with tracking, webhook subscriptions (list needs `organization` and `scope`,
+plus `user`/`group` for those scopes, and returns only that scope; create validates `events`; 409 on
+a duplicate URL; a `disabled` state), cursor pagination with `count` ≤ 100, 400s in Calendly's error
+shape, and a per-minute rate limit answered with 429 and X-RateLimit-* headers. Stdlib only, in memory.
 Control: GET /__fake__/state, POST /__fake__/config, POST /__fake__/disable_subscriptions.
 """
 
@@ -20,6 +22,45 @@ API = "https://api.calendly.com"
 SOURCES = [{}, {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand_202611"},
            {"utm_source": "linkedin", "utm_medium": "paid_social", "utm_campaign": "launch_202611"},
            {"utm_source": "newsletter", "utm_medium": "email"}, {"utm_source": "chatgpt.com", "utm_medium": "referral"}]
+
+
+# Calendly's webhook event names and the subscription scopes each allows (Create Webhook Subscription).
+WEBHOOK_EVENT_SCOPES = {
+    "invitee.created": {"organization", "user", "group"},
+    "invitee.canceled": {"organization", "user", "group"},
+    "invitee_no_show.created": {"organization", "user", "group"},
+    "invitee_no_show.deleted": {"organization", "user", "group"},
+    "event_type.created": {"organization", "user", "group"},
+    "event_type.updated": {"organization", "user", "group"},
+    "event_type.deleted": {"organization", "user", "group"},
+    "routing_form_submission.created": {"organization"},
+}
+SCOPES = ("organization", "user", "group")
+NOT_FOUND = {"title": "Resource Not Found", "message": "The server could not find the requested resource."}
+
+
+class Invalid(Exception):
+    """A 400 in Calendly's shape: {"title": "Invalid Argument", "message": ..., "details": [{parameter, message}]}."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter, self.message = parameter, message
+
+    def body(self) -> dict:
+        return {"title": "Invalid Argument", "message": "The supplied parameters are invalid.",
+                "details": [{"parameter": self.parameter, "message": self.message}]}
+
+
+def _one(query: dict, name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _choice(query: dict, name: str, allowed) -> str | None:
+    value = _one(query, name)
+    if value is not None and value not in allowed:
+        raise Invalid(name, f"must be one of {', '.join(allowed)}")
+    return value
 
 
 def _iso(value: datetime) -> str:
@@ -78,56 +119,127 @@ class FakeCalendly:
 
     @staticmethod
     def page(items: list, query: dict) -> dict:
-        count = min(int(query.get("count", ["20"])[0]), 100)
-        start = int(query.get("page_token", ["0"])[0] or 0)
+        """Calendly's pagination: `count` 1..100 (default 20), else 400; an unknown page_token is a 400 too."""
+        try:
+            count = int(_one(query, "count") or 20)
+        except ValueError:
+            raise Invalid("count", "must be an integer") from None
+        if not 1 <= count <= 100:
+            raise Invalid("count", "must be between 1 and 100")
+        try:
+            start = int(_one(query, "page_token") or 0)
+        except ValueError:
+            raise Invalid("page_token", "is invalid") from None
         chunk = items[start:start + count]
         nxt = str(start + count) if start + count < len(items) else None
         return {"collection": chunk, "pagination": {"count": len(chunk), "next_page_token": nxt, "previous_page_token": None,
                                                      "next_page": None, "previous_page": None}}
 
     def handle(self, method: str, path: str, query: dict, body: dict) -> tuple[int, dict]:
+        try:
+            return self._handle(method, path, query, body)
+        except Invalid as exc:
+            return 400, exc.body()
+
+    def _handle(self, method: str, path: str, query: dict, body: dict) -> tuple[int, dict]:
+        parts = [p for p in path.split("/") if p]
         if path == "/users/me":
             return 200, {"resource": {"uri": self.user, "current_organization": self.org, "name": "Host"}}
-        if path == "/scheduled_events" and method == "GET":
-            if not query.get("organization") and not query.get("user"):
-                return 400, {"title": "Invalid Argument", "message": "organization or user is required"}
+        if parts == ["scheduled_events"] and method == "GET":
+            if not any(_one(query, k) for k in ("organization", "user", "group")):
+                raise Invalid("organization", "one of organization, user or group is required")
+            status = _choice(query, "status", ("active", "canceled"))
+            sort = _choice(query, "sort", ("start_time:asc", "start_time:desc"))
             items = self.events
-            if query.get("status"):
-                items = [e for e in items if e["status"] == query["status"][0]]
-            if query.get("min_start_time"):
-                items = [e for e in items if e["start_time"] >= query["min_start_time"][0]]
-            if query.get("max_start_time"):
-                items = [e for e in items if e["start_time"] < query["max_start_time"][0]]
-            return 200, self.page(sorted(items, key=lambda e: e["start_time"]), query)
-        if path.startswith("/scheduled_events/") and path.endswith("/invitees"):
-            ev_id = path.split("/")[2]
-            if ev_id not in self.invitees:
-                return 404, {"title": "Resource Not Found", "message": "The server could not find the requested resource."}
-            return 200, self.page(self.invitees[ev_id], query)
+            if status:
+                items = [e for e in items if e["status"] == status]
+            if _one(query, "min_start_time"):
+                items = [e for e in items if e["start_time"] >= _one(query, "min_start_time")]
+            if _one(query, "max_start_time"):
+                items = [e for e in items if e["start_time"] < _one(query, "max_start_time")]
+            return 200, self.page(sorted(items, key=lambda e: e["start_time"], reverse=sort == "start_time:desc"), query)
+        if len(parts) == 2 and parts[0] == "scheduled_events" and method == "GET":
+            event = next((e for e in self.events if e["uri"].rsplit("/", 1)[-1] == parts[1]), None)
+            return (200, {"resource": event}) if event else (404, NOT_FOUND)
+        if len(parts) == 3 and parts[0] == "scheduled_events" and parts[2] == "invitees" and method == "GET":
+            if parts[1] not in self.invitees:
+                return 404, NOT_FOUND
+            status = _choice(query, "status", ("active", "canceled"))
+            sort = _choice(query, "sort", ("created_at:asc", "created_at:desc"))
+            items = [i for i in self.invitees[parts[1]] if not status or i["status"] == status]
+            return 200, self.page(sorted(items, key=lambda i: i["created_at"], reverse=sort == "created_at:desc"), query)
+        if len(parts) == 4 and parts[0] == "scheduled_events" and parts[2] == "invitees" and method == "GET":
+            invitee = next((i for i in self.invitees.get(parts[1], []) if i["uri"].rsplit("/", 1)[-1] == parts[3]), None)
+            return (200, {"resource": invitee}) if invitee else (404, NOT_FOUND)
         if path == "/webhook_subscriptions" and method == "GET":
-            return 200, self.page(list(self.subscriptions.values()), query)
+            return 200, self.page(self.subscriptions_list(query), query)
         if path == "/webhook_subscriptions" and method == "POST":
+            self.subscription_validate(body)
             with self.lock:
                 if any(s["callback_url"] == body.get("url") for s in self.subscriptions.values()):
                     return 409, {"title": "Already Exists", "message": "Hook with this url already exists"}
                 sub_id = uuid.uuid4().hex
                 sub = {"uri": f"{API}/webhook_subscriptions/{sub_id}", "callback_url": body.get("url"), "state": "active",
                        "events": body.get("events", []), "scope": body.get("scope"), "organization": body.get("organization"),
-                       "user": body.get("user"), "creator": self.user, "created_at": _iso(datetime.now(timezone.utc)),
+                       "user": body.get("user") if body.get("scope") == "user" else None,
+                       "group": body.get("group") if body.get("scope") == "group" else None,
+                       "creator": self.user, "created_at": _iso(datetime.now(timezone.utc)),
                        "updated_at": _iso(datetime.now(timezone.utc)), "retry_started_at": None,
                        "_signing_key": body.get("signing_key")}
                 self.subscriptions[sub_id] = sub
-            return 201, {"resource": {k: v for k, v in sub.items() if not k.startswith("_")}}
+            return 201, {"resource": _public(sub)}
         if path.startswith("/webhook_subscriptions/"):
             sub_id = path.rsplit("/", 1)[-1]
             with self.lock:
                 if sub_id not in self.subscriptions:
-                    return 404, {"title": "Resource Not Found", "message": "The server could not find the requested resource."}
+                    return 404, NOT_FOUND
                 if method == "DELETE":
                     del self.subscriptions[sub_id]
                     return 204, {}
-                return 200, {"resource": self.subscriptions[sub_id]}
+                return 200, {"resource": _public(self.subscriptions[sub_id])}
         return 404, {"title": "Resource Not Found", "message": f"No route {method} {path}"}
+
+    def subscriptions_list(self, query: dict) -> list[dict]:
+        """`organization` and `scope` are always required; `user`/`group` when that is the scope. Only
+        subscriptions of that scope come back: a user-scoped one is not in the organization's list."""
+        organization = _one(query, "organization")
+        if not organization:
+            raise Invalid("organization", "is required")
+        scope = _one(query, "scope")
+        if not scope:
+            raise Invalid("scope", "is required")
+        _choice(query, "scope", SCOPES)
+        if scope in ("user", "group") and not _one(query, scope):
+            raise Invalid(scope, f"is required when scope is {scope}")
+        _choice(query, "sort", ("created_at:asc", "created_at:desc"))
+        with self.lock:
+            subs = [s for s in self.subscriptions.values() if s["organization"] == organization and s["scope"] == scope
+                    and (scope == "organization" or s.get(scope) == _one(query, scope))]
+        return [_public(s) for s in subs]
+
+    @staticmethod
+    def subscription_validate(body: dict) -> None:
+        if not isinstance(body.get("url"), str) or not body["url"].startswith(("http://", "https://")):
+            raise Invalid("url", "must be a valid URL")
+        events = body.get("events")
+        if not isinstance(events, list) or not events:
+            raise Invalid("events", "must be a non-empty list")
+        if not body.get("organization"):
+            raise Invalid("organization", "is required")
+        scope = body.get("scope")
+        if scope not in SCOPES:
+            raise Invalid("scope", f"must be one of {', '.join(SCOPES)}")
+        if scope in ("user", "group") and not body.get(scope):
+            raise Invalid(scope, f"is required when scope is {scope}")
+        for event in events:
+            if event not in WEBHOOK_EVENT_SCOPES:
+                raise Invalid("events", f"{event!r} is not a valid event")
+            if scope not in WEBHOOK_EVENT_SCOPES[event]:
+                raise Invalid("events", f"{event} can't be subscribed with {scope} scope")
+
+
+def _public(sub: dict) -> dict:
+    return {k: v for k, v in sub.items() if not k.startswith("_")}
 
 
 def make_handler(fake: FakeCalendly):

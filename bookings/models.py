@@ -158,6 +158,9 @@ class BackfillRun(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True, help_text="Last stop on a Calendly error; a rerun continues.")
+    error = models.TextField(blank=True, help_text="Why the last attempt stopped (e.g. still rate-limited).")
 
     def __str__(self):
-        return f"backfill {self.key} ({'done' if self.finished_at else 'in progress'})"
+        state = "done" if self.finished_at else ("failed" if self.failed_at else "in progress")
+        return f"backfill {self.key} ({state})"

@@ -20,6 +20,7 @@ from attribution.services import booking_attribution_fields
 from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
 from bookings.models import BackfillRun, Booking, WebhookDelivery, _has_utm
+from bookings.services_calendly import booking_event_fetch_enqueue, booking_event_fetch_needed
 from hubspot_sync.services.outbox import sync_mark_changed
 from project.metrics import BOOKING_EVENTS, DELIVERIES
 
@@ -249,6 +250,7 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
         if not events:
             return row[0] if row else None
         fields = booking_fold(events=events)
+        fetch_event = booking_event_fetch_needed(fields=fields, events=events)  # an older payload without scheduled_event
         fields["rescheduled"] = fields["rescheduled"] or bool(dependents)
         old = None
         if fields["old_invitee_uri"] and fields["old_invitee_uri"] != invitee_uri:
@@ -292,6 +294,8 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
                                       dependents=dependents)
     if queued:
         sync_mark_changed(booking_ids=queued)
+    if fetch_event:
+        booking_event_fetch_enqueue(booking_id=booking_id)  # on commit, in a worker: never on the webhook request
     return booking_id
 
 
@@ -461,8 +465,9 @@ def _backfill_lookup(*, invitee_uri: str, body: bytes) -> tuple[bool, tuple | No
 
 def backfill_run(*, client, since, until=None, organization: str | None = None, user: str | None = None,
                  dry_run: bool = False, progress=None) -> BackfillRun:
-    """Walk scheduled events (active and canceled) and their invitees; resumable from its checkpoint."""
-    from project.metrics import BACKFILL_INVITEES
+    """Walk scheduled events (active and canceled) and their invitees; resumable from its checkpoint.
+    A Calendly error (e.g. still rate-limited after the client's capped waits) marks the run failed, then raises."""
+    from bookings.calendly_client import CalendlyError
 
     scope = f"user={user}" if user else f"organization={organization}"
     key = f"{scope}:{since.isoformat()}:{until.isoformat() if until else ''}"[:255]
@@ -470,6 +475,24 @@ def backfill_run(*, client, since, until=None, organization: str | None = None, 
     if run.finished_at and not dry_run:
         BackfillRun.objects.filter(pk=run.pk).delete()  # a finished window runs again from the start
         run = BackfillRun.objects.create(key=key)
+    try:
+        _backfill_walk(run=run, client=client, since=since, until=until, organization=organization, user=user,
+                       dry_run=dry_run, progress=progress)
+    except CalendlyError as exc:
+        # Visible, with the reason: a rate limit that did not clear, a revoked token... A rerun continues from the checkpoint.
+        if not dry_run:
+            run.failed_at, run.error = timezone.now(), str(exc)
+            run.save()
+        raise
+    if not dry_run:
+        run.finished_at, run.failed_at, run.error = timezone.now(), None, ""
+        run.save()
+    return run
+
+
+def _backfill_walk(*, run: BackfillRun, client, since, until, organization, user, dry_run, progress) -> None:
+    from project.metrics import BACKFILL_INVITEES
+
     for status in ("active", "canceled"):
         token = run.checkpoint.get(status)
         if token == "done":
@@ -492,10 +515,6 @@ def backfill_run(*, client, since, until=None, organization: str | None = None, 
             run.events += 1
             if progress:
                 progress(run)
-    if not dry_run:
-        run.finished_at = timezone.now()
-        run.save()
-    return run
 
 
 def _fetched_ahead(pages, client, *, depth: int = 300):
@@ -577,8 +596,33 @@ def subscription_create(*, client, organization: str, user: str | None) -> tuple
     return resource, key
 
 
+def subscriptions_list(*, client, organization: str, user: str | None) -> list[dict]:
+    """Every subscription we can see, in both scopes: Calendly lists one scope per call, and a user-scoped
+    subscription (`calendly_webhooks create --user-scope`) is not in the organization's list. A token that
+    may not read the organization's list (not an admin: 403) still sees its user's."""
+    from bookings.calendly_client import CalendlyError
+
+    found = []
+    for scope_user in (None, user) if user else (None,):
+        try:
+            found += client.webhook_subscriptions(organization=organization, user=scope_user)
+        except CalendlyError as exc:
+            if exc.status == 403 and scope_user is None and user:
+                continue
+            raise
+    return found
+
+
+def subscriptions_ours(*, client, organization: str, user: str | None) -> list[dict]:
+    """Subscriptions pointing at this Sourcebook, in either scope; an active one first."""
+    ours = [s for s in subscriptions_list(client=client, organization=organization, user=user)
+            if s.get("callback_url") == callback_url()]
+    return sorted(ours, key=lambda s: s.get("state") != "active")
+
+
 def subscription_check(*, client, organization: str, user: str | None, now=None) -> dict:
-    """Is our subscription there, active, and are deliveries arriving? Recorded for /healthz."""
+    """Is our subscription there (organization- or user-scoped), active, and are deliveries arriving?
+    Recorded for /healthz. `user` is the token's user: its user-scoped subscriptions are listed too."""
     import json as _json
 
     import redis
@@ -586,8 +630,7 @@ def subscription_check(*, client, organization: str, user: str | None, now=None)
     from project.health import SUBSCRIPTION_KEY
 
     now = now or timezone.now()
-    ours = [s for s in client.webhook_subscriptions(organization=organization, user=user)
-            if s.get("callback_url") == callback_url()]
+    ours = subscriptions_ours(client=client, organization=organization, user=user)
     last = (WebhookDelivery.objects.filter(origin=WebhookDelivery.Origin.WEBHOOK, signature_valid=True)
             .order_by("-received_at").values_list("received_at", flat=True).first())
     local = timezone.localtime(now)
@@ -602,6 +645,7 @@ def subscription_check(*, client, organization: str, user: str | None, now=None)
     else:
         state, problem = "active", ""
     report = {"state": state, "problem": problem, "subscription": ours[0]["uri"] if ours else None,
+              "scope": ours[0].get("scope") if ours else None, "user": ours[0].get("user") if ours else None,
               "last_delivery_at": last.isoformat() if last else None, "checked_at": now.isoformat()}
     redis.Redis.from_url(settings.REDIS_URL).set(SUBSCRIPTION_KEY, _json.dumps(report), ex=7200)
     if problem:
@@ -610,9 +654,14 @@ def subscription_check(*, client, organization: str, user: str | None, now=None)
 
 
 def subscription_repair(*, client, organization: str, user: str | None, report: dict) -> tuple[dict, str, object]:
-    """Recreate a missing/disabled subscription and backfill the gap since the last delivery."""
+    """Recreate a missing/disabled subscription and backfill the gap since the last delivery.
+
+    A disabled one is recreated in the scope it had; a missing one in the scope asked for (`user`
+    given = user scope). A user-scoped subscription's gap is backfilled from that user's events."""
     from datetime import timedelta as _td
 
+    if report.get("scope"):
+        user = report.get("user") if report["scope"] == "user" else None
     if report.get("subscription"):
         client.webhook_subscription_delete(report["subscription"])
     resource, key = subscription_create(client=client, organization=organization, user=user)

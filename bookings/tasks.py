@@ -1,3 +1,6 @@
+import logging
+import random
+
 from celery import shared_task
 
 from bookings.services import deliveries_process_stuck
@@ -19,9 +22,35 @@ def calendly_subscription_check_task() -> dict | None:
 
     if not settings.CALENDLY_TOKEN:
         return None
-    client = CalendlyClient(base_url=settings.CALENDLY_API_URL, token=settings.CALENDLY_TOKEN)
+    client = CalendlyClient.from_settings()
     try:
         me = client.me()
-        return subscription_check(client=client, organization=me["current_organization"], user=None)
+        # Both scopes: a subscription made with `calendly_webhooks create --user-scope` is only in the user's list.
+        return subscription_check(client=client, organization=me["current_organization"], user=me["uri"])
+    finally:
+        client.close()
+
+
+@shared_task(name="bookings.booking_event_fetch", bind=True, ignore_result=True, max_retries=8)
+def booking_event_fetch_task(self, booking_id: int) -> str | None:
+    """An older payload had no scheduled_event: fetch it (start time, event type) from the Calendly API.
+    Transient errors (network, 429, 5xx) retry with backoff and jitter; a 401/403/404 is logged and dropped."""
+    from django.conf import settings
+
+    from bookings.calendly_client import CalendlyClient, CalendlyError
+    from bookings.services_calendly import booking_event_fetch
+
+    if not settings.CALENDLY_TOKEN:
+        return None
+    # Short rate-limit waits here: a worker should not sleep for minutes; Celery's retry waits instead.
+    client = CalendlyClient.from_settings(max_rate_limit_wait_seconds=min(60.0, settings.CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS))
+    try:
+        return booking_event_fetch(client=client, booking_id=booking_id)
+    except CalendlyError as exc:
+        if exc.transient and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=min(3600, 30 * 2 ** self.request.retries) * random.uniform(0.5, 1.0))
+        logging.getLogger("sourcebook.calendly").error(
+            "could not fetch the scheduled event: %s", exc, extra={"booking_id": booking_id})
+        return f"failed: {exc}"
     finally:
         client.close()

@@ -150,6 +150,11 @@ CALENDLY_TOKEN = env("CALENDLY_TOKEN", default="")
 SOURCEBOOK_PUBLIC_URL = env("SOURCEBOOK_PUBLIC_URL", default="http://127.0.0.1:8000")
 # No webhook for this long during business hours (Mon–Fri 9–18 in TIME_ZONE) means something is wrong.
 CALENDLY_SILENCE_ALERT_HOURS = env.int("CALENDLY_SILENCE_ALERT_HOURS", default=8)
+# --- Calendly API client (i11: rate-limit cap) ---
+# A request answered 429 waits out Calendly's announced reset at most this many times and this many
+# seconds in total, then fails with the reason (a backfill run is marked failed), instead of waiting forever.
+CALENDLY_RATE_LIMIT_MAX_WAITS = env.int("CALENDLY_RATE_LIMIT_MAX_WAITS", default=5)
+CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS", default=300.0)
 
 # --- Attribution ----------------------------------------------------------------------------
 # Our own brand names are not a source: links tagged with them land in Unassigned and in hygiene.

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if not settings.CALENDLY_TOKEN:
             raise CommandError("CALENDLY_TOKEN is not set: create a personal access token in Calendly (Integrations → API).")
         since_dt, until_dt = day_start(since, "--since"), (day_start(until, "--until") if until else None)
-        client = CalendlyClient(base_url=settings.CALENDLY_API_URL, token=settings.CALENDLY_TOKEN)
+        client = CalendlyClient.from_settings()
         started = time.monotonic()
         try:
             me = client.me()
@@ -40,7 +40,9 @@ class Command(BaseCommand):
             run = backfill_run(client=client, since=since_dt, until=until_dt, organization=org, user=user_uri,
                                dry_run=dry_run, progress=progress)
         except CalendlyError as exc:
-            raise CommandError(str(exc)) from exc
+            self.stdout.write("")
+            raise CommandError(f"backfill stopped: {exc}\nThe run is recorded as failed with this reason; run the same "
+                               f"command again to continue from its checkpoint.") from exc
         except KeyboardInterrupt:
             self.stdout.write("\ninterrupted — run the same command again to continue from the checkpoint")
             raise SystemExit(130)
