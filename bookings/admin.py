@@ -99,9 +99,10 @@ class BookingAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">{}</a>', url, obj.rescheduled_from)
 
 
-@admin.action(description="Replay selected deliveries (re-derive their bookings)", permissions=["change"])
+@admin.action(description="Replay selected deliveries (re-derive their bookings; rejected ones are re-verified "
+                           "with today's signing keys)", permissions=["change"])
 def replay(modeladmin, request, queryset):
-    counts = deliveries_replay(queryset=queryset)
+    counts = deliveries_replay(queryset=queryset, reverify_rejected=True)
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to replay"
     modeladmin.message_user(request, f"Replayed: {summary}.")
 
@@ -114,7 +115,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     actions = [replay]
     fields = ("received_at", "origin", "remote_addr", "state", "signature_valid", "signature_error", "event_type",
-              "invitee_uri", "booking_link", "attempts", "processed_at", "error", "traceback", "headers_pretty", "body_pretty")
+              "invitee_uri", "booking_link", "attempts", "processed_at", "error", "traceback", "headers_pretty",
+              "body_size", "body_sha256", "body_kept", "body_pretty")
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -141,6 +143,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
             return _pretty_json(json.loads(text))
         except ValueError:
             return format_html("<pre style='white-space:pre-wrap'>{}</pre>", text)
+
+    @admin.display(description="body kept")
+    def body_kept(self, obj):
+        kept = len(obj.body)
+        if obj.body_size is None or obj.body_size == kept:
+            return "whole body"
+        return f"first {kept} of {obj.body_size} bytes (a rejected delivery keeps at most 16 KiB)"
 
     @admin.display(description="headers")
     def headers_pretty(self, obj):

@@ -11,8 +11,40 @@ from rest_framework.views import APIView
 from bookings.filters import BookingFilter
 from bookings.models import WebhookDelivery
 from bookings.selectors import booking_list
-from bookings.services import delivery_receive
+from bookings.services import THROTTLED, delivery_receive, delivery_refuse_too_large
+from project.clientip import client_ip
 from project.permissions import HasPerm
+
+
+def _request_body(request, *, limit: int) -> bytes:
+    """The request body, never reading more than `limit` + 1 bytes; RequestDataTooBig past `limit`.
+
+    A chunked request (no Content-Length) is read from the WSGI input to its end: Django's
+    `request.body` reads Content-Length bytes, so it would see an empty body. Only a server that
+    de-chunks and terminates the input (gunicorn sets `wsgi.input_terminated`) is read that way;
+    reading an unterminated socket until EOF would hang."""
+    meta = request.META
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise RequestDataTooBig(declared)
+    if not meta.get("CONTENT_LENGTH") and meta.get("wsgi.input_terminated"):
+        stream, chunks, size = meta["wsgi.input"], [], 0
+        while size <= limit:
+            chunk = stream.read(min(64 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise RequestDataTooBig(size)
+        return b"".join(chunks)
+    body = request.body
+    if len(body) > limit:
+        raise RequestDataTooBig(len(body))
+    return body
 
 
 @extend_schema(exclude=True)  # Calendly's callback, not part of the client API
@@ -24,42 +56,42 @@ class CalendlyWebhookApi(APIView):
     throttle_classes: list = []
 
     def post(self, request):
-        limit = settings.WEBHOOK_MAX_BODY_BYTES
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
         headers = {k.lower(): v for k, v in request.headers.items()}
-        remote_addr = request.META.get("REMOTE_ADDR")
+        remote_addr = client_ip(request)
         try:
-            if declared > limit:
-                raise RequestDataTooBig()
-            body = request.body
-            if len(body) > limit:
-                raise RequestDataTooBig()
-        except RequestDataTooBig:
-            return self._too_large(headers=headers, remote_addr=remote_addr, size=declared)
+            body = _request_body(request, limit=settings.WEBHOOK_MAX_BODY_BYTES)
+        except RequestDataTooBig as exc:
+            size = exc.args[0] if exc.args and isinstance(exc.args[0], int) else settings.WEBHOOK_MAX_BODY_BYTES + 1
+            return self._too_large(headers=headers, remote_addr=remote_addr, size=size)
         try:
             receipt = delivery_receive(body=body, headers=headers, remote_addr=remote_addr)
         except DatabaseError:
-            # Not stored means not safe to acknowledge: 503 makes Calendly send it again.
-            return Response(
-                {"detail": "storage unavailable, retry later"},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                headers={"Retry-After": "30"},
-            )
+            return self._unavailable()
+        if receipt.state == THROTTLED:
+            return self._throttled(receipt)
         if receipt.state == WebhookDelivery.State.REJECTED:
             return Response({"detail": receipt.error}, status=status.HTTP_401_UNAUTHORIZED)
         return Response({"ok": True, "delivery": receipt.delivery_id, "state": receipt.state})
 
     def _too_large(self, *, headers, remote_addr, size):
-        limit = settings.WEBHOOK_MAX_BODY_BYTES
         try:
-            # The oversized body itself is not kept; the attempt is, so it shows up in admin.
-            delivery_receive(body=b"", headers=headers, remote_addr=remote_addr, reject_reason=f"body too large ({size} bytes)")
+            receipt = delivery_refuse_too_large(headers=headers, remote_addr=remote_addr, size=size)
         except DatabaseError:
-            pass
+            receipt = None
+        if receipt is not None and receipt.state == THROTTLED:
+            return self._throttled(receipt)
+        limit = settings.WEBHOOK_MAX_BODY_BYTES
         return Response({"detail": f"body larger than {limit} bytes"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
+    def _throttled(self, receipt):
+        # Only rejected deliveries are counted: a correctly signed one is never throttled.
+        return Response({"detail": f"too many rejected deliveries from this address ({receipt.error})"},
+                        status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(receipt.retry_after)})
+
+    def _unavailable(self):
+        # Not stored means not safe to acknowledge: 503 makes Calendly send it again.
+        return Response({"detail": "storage unavailable, retry later"}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": "30"})
 
 
 class BookingListApi(ListAPIView):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,6 +22,8 @@ NO_SHOW_DELETED = "invitee_no_show.deleted"
 # Not a Calendly event: an invitee read from the REST API by the backfill.
 INVITEE_SNAPSHOT = "invitee.snapshot"
 HANDLED_EVENTS = (INVITEE_CREATED, INVITEE_CANCELED, NO_SHOW_CREATED, NO_SHOW_DELETED, INVITEE_SNAPSHOT)
+# What Calendly itself sends (the snapshot kind is ours, never a webhook).
+WEBHOOK_EVENTS = tuple(kind for kind in HANDLED_EVENTS if kind != INVITEE_SNAPSHOT)
 SIGNATURE_HEADER = "Calendly-Webhook-Signature"
 
 
@@ -36,8 +40,10 @@ def signature_header(*, body: bytes, key: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def signature_verify(*, header: str | None, body: bytes, keys: list[str], now: float, tolerance: int) -> str:
-    """Return "" when valid, else the reason it is not (never raises)."""
+def signature_verify(*, header: str | None, body: bytes, keys: list[str], now: float, tolerance: int | None) -> str:
+    """Return "" when valid, else the reason it is not (never raises).
+
+    `tolerance=None` checks the HMAC only: a replay of a stored delivery is late by nature."""
     if not header:
         return "missing signature header"
     parts = {}
@@ -60,9 +66,34 @@ def signature_verify(*, header: str | None, body: bytes, keys: list[str], now: f
         valid |= hmac.compare_digest(expected, v1)
     if not valid:
         return "signature mismatch"
-    if abs(now - timestamp) > tolerance:
+    if tolerance is not None and abs(now - timestamp) > tolerance:
         return "stale signature timestamp"
     return ""
+
+
+# --- text PostgreSQL can store -------------------------------------------------------------------
+
+# PostgreSQL text and jsonb cannot hold U+0000, and a lone surrogate (a JSON "\ud800" escape)
+# cannot be encoded as UTF-8: either one made the whole delivery fail. The raw bytes stay as sent.
+_UNSTORABLE = re.compile("[\\x00\\ud800-\\udfff]")
+
+
+def text_clean(value: str) -> str:
+    """`value` without NUL characters and lone surrogates."""
+    return _UNSTORABLE.sub("", value) if _UNSTORABLE.search(value) else value
+
+
+def json_clean(value):
+    """A decoded JSON value that PostgreSQL's jsonb accepts: clean strings (keys too), NaN/Infinity as null."""
+    if isinstance(value, str):
+        return text_clean(value)
+    if isinstance(value, dict):
+        return {text_clean(k) if isinstance(k, str) else k: json_clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 # --- payloads -----------------------------------------------------------------------------------
@@ -114,9 +145,14 @@ def envelope_peek(body: bytes) -> tuple[str, str, object]:
         uri = payload.get("uri") or ""
         if not uri and isinstance(payload.get("invitee"), dict):
             uri = _legacy_invitee_uri(payload)
-        return str(data.get("event") or "")[:64], str(uri)[:255], data
+        return text_clean(str(data.get("event") or ""))[:64], text_clean(str(uri))[:255], data
     except Exception:
         return "", "", data
+
+
+def envelope_is_webhook_event(data) -> bool:
+    """A decoded body shaped like a Calendly webhook of an event we handle (whoever signed it)."""
+    return isinstance(data, dict) and data.get("event") in WEBHOOK_EVENTS and isinstance(data.get("payload"), dict)
 
 
 def event_parse(body: bytes) -> InviteeEvent | None:
@@ -145,6 +181,7 @@ def event_from_data(data) -> InviteeEvent | None:
     uri = payload.get("uri")
     if not isinstance(uri, str) or not uri.startswith("http"):
         raise PayloadError("payload.uri (invitee URI) is missing or not a URI")
+    uri = text_clean(uri)
     occurred_at = _dt(data.get("created_at"), "created_at")
 
     scheduled = payload.get("scheduled_event")
@@ -200,8 +237,8 @@ def event_from_data(data) -> InviteeEvent | None:
         new_invitee_uri=_str(payload.get("new_invitee"))[:255],
         no_show=no_show_flag,
         no_show_at=_dt((no_show or {}).get("created_at"), "no_show.created_at") if isinstance(no_show, dict) else None,
-        questions_and_answers=[q for q in qa if isinstance(q, dict)],
-        tracking={k: v for k, v in tracking.items() if isinstance(k, str)},
+        questions_and_answers=[json_clean(q) for q in qa if isinstance(q, dict)],
+        tracking=json_clean({k: v for k, v in tracking.items() if isinstance(k, str)}),
     )
 
 
@@ -210,7 +247,7 @@ def _str(value) -> str:
         return ""
     if isinstance(value, (dict, list)):
         raise PayloadError(f"expected a string, got {type(value).__name__}")
-    return str(value)
+    return text_clean(str(value))
 
 
 def _dt(value, name: str) -> datetime | None:

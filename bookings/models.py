@@ -21,7 +21,13 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(db_index=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     headers = models.JSONField(default=dict, blank=True)
-    body = models.BinaryField(help_text="Exact request bytes, as signed.")
+    body = models.BinaryField(help_text="Exact request bytes, as signed. A rejected delivery keeps only its first "
+                              "16 KiB, unless it looks like a Calendly event a key rotation could explain.")
+    body_size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Size of the whole request body in "
+                                               "bytes (empty on rows stored before it was recorded).")
+    # db_default: web processes still on the previous release insert rows without it during a deploy.
+    body_sha256 = models.CharField(max_length=64, blank=True, db_default="", help_text="SHA-256 of the whole request body "
+                                   "(empty when the body was not read whole).")
     signature_valid = models.BooleanField(null=True)
     signature_error = models.CharField(max_length=200, blank=True)
     event_type = models.CharField(max_length=64, blank=True)
@@ -43,6 +49,11 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.event_type or '?'} {self.state}"
+
+    @property
+    def body_complete(self) -> bool:
+        """The stored bytes are the whole body (rows from before `body_size` existed always are)."""
+        return self.body_size is None or self.body_size == len(self.body)
 
     @property
     def body_text(self) -> str:

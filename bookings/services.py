@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -50,9 +51,17 @@ DETAIL_FIELDS = (
 
 @dataclass(frozen=True)
 class Receipt:
-    delivery_id: int
-    state: str
+    delivery_id: int | None
+    state: str  # a WebhookDelivery.State, or THROTTLED (nothing stored)
     error: str = ""
+    retry_after: int = 0
+
+
+THROTTLED = "throttled"
+# A rejected body is evidence, not data: its first 16 KiB say what it was; the size and SHA-256 cover the rest.
+REJECTED_BODY_KEPT_BYTES = 16 * 1024
+# Signature problems a key rotation (or a replay after a key fix) can explain; "missing header" cannot.
+_KEY_PROBLEMS = ("signature mismatch", "stale signature timestamp")
 
 
 def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, reject_reason: str = "") -> Receipt:
@@ -65,6 +74,8 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
     `failed` otherwise (replayable).
     We answer 200 only after the raw row is committed; if the database is gone, nothing was
     acknowledged and the caller answers 503 so Calendly retries.
+    A rejected delivery is stored trimmed (`_delivery_reject`), and only while its client is under
+    the rejection rate limit; a verified one never asks the limiter.
     """
     started = time.monotonic()
     kind, uri, data = calendly.envelope_peek(body)
@@ -72,7 +83,7 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
     insert = dict(origin=WebhookDelivery.Origin.WEBHOOK, body=body, headers=headers, remote_addr=remote_addr,
                   reason=reason, kind=kind, uri=uri)
     if reason:
-        receipt = Receipt(_delivery_insert(**insert), WebhookDelivery.State.REJECTED, reason)
+        receipt = _delivery_reject(**insert, whole=calendly.envelope_is_webhook_event(data) and reason in _KEY_PROBLEMS)
     else:
         for attempt in range(1, DERIVE_ATTEMPTS + 1):
             try:
@@ -103,6 +114,36 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
     logger.info("delivery", extra={"delivery_id": receipt.delivery_id, "event_type": kind, "invitee_uri": uri,
                                    "result": receipt.state, "duration_ms": round((time.monotonic() - started) * 1000, 1)})
     return receipt
+
+
+def delivery_refuse_too_large(*, headers: dict, remote_addr: str | None, size: int) -> Receipt:
+    """A body over WEBHOOK_MAX_BODY_BYTES is not kept at all (`size`: declared, or as far as it was read);
+    the attempt is, so it shows in the admin, under the same rate limit as every rejection."""
+    reason = f"body too large ({size} bytes or more)"
+    receipt = _delivery_reject(origin=WebhookDelivery.Origin.WEBHOOK, body=b"", size=size, sha256="", headers=headers,
+                               remote_addr=remote_addr, reason=reason, kind="", uri="", whole=False)
+    DELIVERIES.labels(result=receipt.state).inc()
+    return receipt
+
+
+def _delivery_reject(*, body: bytes, remote_addr: str | None, reason: str, whole: bool, size: int | None = None,
+                     sha256: str | None = None, **insert) -> Receipt:
+    """Store a rejected delivery: its first 16 KiB, its size and SHA-256 — or nothing once its client has
+    sent more rejected deliveries this minute than WEBHOOK_REJECT_RATE_LIMIT (the caller answers 429).
+
+    A body that is a Calendly event of a kind we handle, carrying a well-formed signature, is kept
+    whole: it may be a real booking signed with a key just rotated out, and `replay_deliveries
+    --rejected` recovers it once the key is configured again."""
+    from bookings.throttle import rejection_throttle
+
+    wait = rejection_throttle(client_ip=remote_addr)
+    if wait:  # not stored: the Redis counter and the `delivery` log line (result=throttled) are all that is kept
+        return Receipt(None, THROTTLED, reason, retry_after=wait)
+    kept = body if whole else body[:REJECTED_BODY_KEPT_BYTES]
+    delivery_id = _delivery_insert(body=kept, remote_addr=remote_addr, reason=reason,
+                                   size=len(body) if size is None else size,
+                                   sha256=hashlib.sha256(body).hexdigest() if sha256 is None else sha256, **insert)
+    return Receipt(delivery_id, WebhookDelivery.State.REJECTED, reason)
 
 
 def delivery_record(
@@ -145,6 +186,46 @@ def delivery_process(*, delivery: WebhookDelivery) -> WebhookDelivery:
     return delivery
 
 
+def delivery_reverify(*, delivery: WebhookDelivery) -> bool:
+    """A rejected delivery whose stored signature verifies with today's keys becomes `received`.
+
+    Only the HMAC is checked: a replay is late by nature, so the timestamp tolerance cannot apply.
+    A trimmed body (or one refused as too large) can never verify."""
+    body = bytes(delivery.body)
+    if delivery.state != WebhookDelivery.State.REJECTED or not delivery.body_complete or not body:
+        return False
+    problem = calendly.signature_verify(header=(delivery.headers or {}).get("calendly-webhook-signature"), body=body,
+                                        keys=settings.CALENDLY_WEBHOOK_SIGNING_KEYS, now=time.time(), tolerance=None)
+    if problem:
+        return False
+    note = f"verified on replay; at receipt: {delivery.signature_error}"[:200]
+    updated = WebhookDelivery.objects.filter(pk=delivery.pk, state=WebhookDelivery.State.REJECTED).update(
+        state=WebhookDelivery.State.RECEIVED, signature_valid=True, signature_error=note)
+    if updated:
+        delivery.state, delivery.signature_valid, delivery.signature_error = WebhookDelivery.State.RECEIVED, True, note
+    return bool(updated)
+
+
+def deliveries_purge_rejected(*, older_than_days: int | None = None, batch_size: int = 1000) -> int:
+    """Rejected deliveries are evidence for a while, not forever: delete those past the retention, in batches
+    (short transactions, no long lock on the table the webhook writes to). Other states are never purged."""
+    days = settings.WEBHOOK_REJECTED_RETENTION_DAYS if older_than_days is None else older_than_days
+    if days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    table, deleted = WebhookDelivery._meta.db_table, 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE state = %s AND received_at < %s"
+                " ORDER BY received_at LIMIT %s)",
+                [WebhookDelivery.State.REJECTED, cutoff, batch_size],
+            )
+            deleted += cursor.rowcount
+            if cursor.rowcount < batch_size:
+                return deleted
+
+
 def _signature_problem(*, headers: dict, body: bytes) -> str:
     return calendly.signature_verify(
         header=headers.get("calendly-webhook-signature"),
@@ -155,18 +236,24 @@ def _signature_problem(*, headers: dict, body: bytes) -> str:
     )
 
 
-def _delivery_insert(*, origin, body, headers, remote_addr, reason, kind, uri, outcome=None, trace="") -> int:
+def _delivery_insert(*, origin, body, headers, remote_addr, reason, kind, uri, outcome=None, trace="",
+                     size: int | None = None, sha256: str | None = None) -> int:
     """Store the raw delivery: `received` (to be processed), `rejected`, or with its `outcome`
-    (state, error) when it was processed in this same transaction."""
+    (state, error) when it was processed in this same transaction. `size`/`sha256` describe the whole
+    body when `body` is only part of it. Text columns never get NUL or lone surrogates (PostgreSQL
+    refuses them); the body is bytea and stays verbatim."""
     state, error = outcome or (WebhookDelivery.State.REJECTED if reason else WebhookDelivery.State.RECEIVED, "")
     processed = outcome is not None and state != WebhookDelivery.State.RECEIVED
+    kept_headers = {k: calendly.text_clean(v) if isinstance(v, str) else v for k, v in headers.items() if k in KEPT_HEADERS}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {WebhookDelivery._meta.db_table} (origin, received_at, remote_addr, headers, body,"
-            " signature_valid, signature_error, event_type, invitee_uri, state, error, traceback, attempts, processed_at)"
-            " VALUES (%s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END) RETURNING id",
-            [origin, remote_addr or None, Jsonb({k: v for k, v in headers.items() if k in KEPT_HEADERS}), body,
-             not reason, reason[:200], kind, uri, state, error, trace, 1 if outcome else 0, processed],
+            f"INSERT INTO {WebhookDelivery._meta.db_table} (origin, received_at, remote_addr, headers, body, body_size,"
+            " body_sha256, signature_valid, signature_error, event_type, invitee_uri, state, error, traceback, attempts,"
+            " processed_at) VALUES (%s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)"
+            " RETURNING id",
+            [origin, remote_addr or None, Jsonb(kept_headers), body, len(body) if size is None else size,
+             hashlib.sha256(body).hexdigest() if sha256 is None else sha256, not reason, calendly.text_clean(reason[:200]),
+             kind, uri, state, calendly.text_clean(error), calendly.text_clean(trace), 1 if outcome else 0, processed],
         )
         return cursor.fetchone()[0]
 
@@ -176,7 +263,7 @@ def _delivery_mark(*, delivery_id: int, state: str, error: str, trace: str, uri:
         cursor.execute(
             f"UPDATE {WebhookDelivery._meta.db_table} SET state = %s, error = %s, traceback = %s, invitee_uri = %s,"
             " attempts = %s, processed_at = now() WHERE id = %s",
-            [state, error, trace, uri, attempts, delivery_id],
+            [state, calendly.text_clean(error), calendly.text_clean(trace), uri, attempts, delivery_id],
         )
 
 
@@ -195,10 +282,15 @@ def _derive(*, body: bytes, data=None, delivery_id: int | None = None) -> tuple[
     return WebhookDelivery.State.PROCESSED, "", event.invitee_uri
 
 
-def deliveries_replay(*, queryset, progress=None) -> dict[str, int]:
-    """Re-derive bookings from stored raw deliveries (oldest first); rejected ones stay rejected."""
+def deliveries_replay(*, queryset, progress=None, reverify_rejected: bool = False) -> dict[str, int]:
+    """Re-derive bookings from stored raw deliveries (oldest first). Rejected ones stay rejected, unless
+    `reverify_rejected`: then one whose stored signature verifies with today's keys is processed too."""
     counts: dict[str, int] = {}
-    for delivery in queryset.exclude(state=WebhookDelivery.State.REJECTED).order_by("received_at", "id").iterator():
+    if not reverify_rejected:
+        queryset = queryset.exclude(state=WebhookDelivery.State.REJECTED)
+    for delivery in queryset.order_by("received_at", "id").iterator():
+        if delivery.state == WebhookDelivery.State.REJECTED:
+            delivery_reverify(delivery=delivery)
         delivery_process(delivery=delivery)
         counts[delivery.state] = counts.get(delivery.state, 0) + 1
         if progress:

@@ -3,13 +3,19 @@ import random
 
 from celery import shared_task
 
-from bookings.services import deliveries_process_stuck
+from bookings.services import deliveries_process_stuck, deliveries_purge_rejected
 
 
 @shared_task(name="bookings.process_stuck_deliveries", ignore_result=True)
 def process_stuck_deliveries_task() -> int:
     """A delivery stored but not processed (process died mid-request) is processed here."""
     return deliveries_process_stuck()
+
+
+@shared_task(name="bookings.purge_rejected_deliveries", ignore_result=True)
+def purge_rejected_deliveries_task() -> int:
+    """Beat, daily: rejected deliveries past WEBHOOK_REJECTED_RETENTION_DAYS are deleted."""
+    return deliveries_purge_rejected()
 
 
 @shared_task(name="bookings.calendly_subscription_check", ignore_result=True)

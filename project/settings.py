@@ -211,6 +211,15 @@ CELERY_BEAT_SCHEDULE = {
     "calendly-subscription-check": {"task": "bookings.calendly_subscription_check", "schedule": 900.0},
 }
 
+# --- Webhook intake: hostile input ------------------------------------------------------------
+# Rejected (unsigned, forged, stale, oversized) deliveries one client IP (project/clientip.py; IPv6 per /64)
+# may leave per minute; past it they get 429 + Retry-After and are not stored. 0 = no limit. Correctly
+# signed deliveries never count and are never throttled.
+WEBHOOK_REJECT_RATE_LIMIT = env.int("WEBHOOK_REJECT_RATE_LIMIT", default=60)
+# Rejected deliveries are deleted after this many days by beat (daily); 0 keeps them. Others are never purged.
+WEBHOOK_REJECTED_RETENTION_DAYS = env.int("WEBHOOK_REJECTED_RETENTION_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["purge-rejected-deliveries"] = {"task": "bookings.purge_rejected_deliveries", "schedule": 86400.0}
+
 # --- Client addresses -------------------------------------------------------------------------
 # Who is the client? Only our own proxies are believed (project/clientip.py). Set one of them when
 # Sourcebook runs behind a reverse proxy; with neither, the TCP peer is the client.

@@ -294,3 +294,19 @@ def test_a_crash_while_deriving_keeps_the_raw_delivery_as_failed(post_signed, mo
 
     call_command("replay_deliveries", "--failed")
     assert Booking.objects.count() == 1
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("url", ["/webhooks/calendly/", "/webhooks/calendly"])
+def test_the_callback_answers_with_or_without_the_trailing_slash(post_signed, settings, debug, url):
+    """Calendly counts a 3xx as a failed delivery: APPEND_SLASH's redirect (or its DEBUG-mode 500) loses it."""
+    settings.DEBUG = debug
+    if not debug:  # production's hardening, as project/settings.py sets it with DEBUG=0
+        settings.SECURE_SSL_REDIRECT = True
+        settings.SECURE_REDIRECT_EXEMPT = [r"^webhooks/"]
+    payload = invitee_payload(invitee_id=f"SLASH-{debug}")
+    response = post_signed(payload, url=url)
+    assert response.status_code == 200, response.content
+    assert Booking.objects.get().invitee_uri == payload["payload"]["uri"]
+    assert post_signed(payload, url=url, key="forged").status_code == 401
+    assert WebhookDelivery.objects.count() == 2
