@@ -58,6 +58,7 @@ def test_metrics_need_an_allowed_address_or_token(client, settings, post_signed)
 
 def test_check_deploy_is_clean_with_production_settings():
     env = {"DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-secret-value", "ALLOWED_HOSTS": "sourcebook.example",
+           "CALENDLY_WEBHOOK_SIGNING_KEYS": "a-real-calendly-signing-key", "SOURCEBOOK_ENV_FILE": "",
            "SOURCEBOOK_SKIP_PREFLIGHT": "1", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
