@@ -314,5 +314,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # httpx logs every request URL at INFO: never let a token in a query string reach the log (issue 11).
     "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
-                "httpcore": {"level": "WARNING"}},
+                "httpcore": {"level": "WARNING"},
+                "axes": {"level": "WARNING"}},  # lockouts and repeated failures are WARNING; INFO is chatter
 }
