@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def dotenv_ensure(path: Path) -> dict[str, str]:
     """Add the missing local secrets to `path`; returns what was added."""
     text = path.read_text() if path.exists() else ""
-    present = set(re.findall(r"^\s*(?:export\s+)?([A-Z0-9_]+)\s*=", text, re.M)) | {
-        name for name in ("SECRET_KEY", "CALENDLY_WEBHOOK_SIGNING_KEYS", "SOURCEBOOK_PROFILE") if os.environ.get(name)}
+    present = set(re.findall(r"^\s*(?:export\s+)?([A-Z0-9_]+)\s*=", text, re.M))
     wanted = {
         "SECRET_KEY": secrets.token_urlsafe(50),
         "CALENDLY_WEBHOOK_SIGNING_KEYS": secrets.token_urlsafe(32),

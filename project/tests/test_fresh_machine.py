@@ -80,3 +80,36 @@ def test_make_test_and_ci_share_the_install_step():
     assert "scripts/ensure_tools.sh chromium npm" in makefile and "scripts/ensure_tools.sh chromium npm" in ci
     test_rule = next(line for line in makefile.splitlines() if line.startswith("test:"))
     assert test_rule.split(":")[1].split()[0] == "tools-test"  # before anything needs the tools
+
+
+def test_make_run_writes_a_local_env_once(tmp_path):
+    sys.path.insert(0, str(settings.BASE_DIR / "scripts"))
+    try:
+        from make_dotenv import dotenv_ensure
+    finally:
+        sys.path.pop(0)
+    path = tmp_path / ".env"
+    added = dotenv_ensure(path)
+    assert set(added) == {"SECRET_KEY", "CALENDLY_WEBHOOK_SIGNING_KEYS", "SOURCEBOOK_PROFILE"}
+    assert len(added["SECRET_KEY"]) >= 50 and added["CALENDLY_WEBHOOK_SIGNING_KEYS"] != "dev-signing-key"
+    first = path.read_text()
+    assert dotenv_ensure(path) == {} and path.read_text() == first  # never rewritten
+    # The generated file passes the start-up guards (DEBUG unset = off), with plain HTTP on 127.0.0.1.
+    code = ("import django;django.setup();from django.conf import settings as s;from project.checks import secret_problems;"
+            "print(secret_problems(), s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.ALLOWED_HOSTS)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
+                            env={"PATH": os.environ.get("PATH", ""), "SOURCEBOOK_ENV_FILE": str(path),
+                                 "DJANGO_SETTINGS_MODULE": "project.settings"})
+    assert result.stdout.strip() == "[] False False False ['127.0.0.1', 'localhost']", result.stderr
+
+
+def test_an_existing_env_keeps_its_values(tmp_path):
+    sys.path.insert(0, str(settings.BASE_DIR / "scripts"))
+    try:
+        from make_dotenv import dotenv_ensure
+    finally:
+        sys.path.pop(0)
+    path = tmp_path / ".env"
+    path.write_text("SECRET_KEY=mine-" + "k" * 60)
+    assert set(dotenv_ensure(path)) == {"CALENDLY_WEBHOOK_SIGNING_KEYS", "SOURCEBOOK_PROFILE"}
+    assert path.read_text().startswith("SECRET_KEY=mine-" + "k" * 60 + "\n")
