@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def dotenv_ensure(path: Path) -> dict[str, str]:
     """Add the missing local secrets to `path`; returns what was added."""
     text = path.read_text() if path.exists() else ""
+    # `KEY=` with no value (a copied .env.example) counts as missing: that line is dropped and rewritten.
+    text = re.sub(r"^\s*(?:export\s+)?(SECRET_KEY|CALENDLY_WEBHOOK_SIGNING_KEYS|SOURCEBOOK_PROFILE)\s*=\s*$\n?", "", text,
+                  flags=re.M)
     present = set(re.findall(r"^\s*(?:export\s+)?([A-Z0-9_]+)\s*=", text, re.M))
     wanted = {
         "SECRET_KEY": secrets.token_urlsafe(50),
@@ -35,8 +38,7 @@ def dotenv_ensure(path: Path) -> dict[str, str]:
     if not text:
         lines.append("# Written by `make run` (scripts/make_dotenv.py) for this machine only; never commit it.")
     lines += [f"{k}={v}" for k, v in added.items()]
-    with path.open("a") as fh:
-        fh.write("\n".join(lines) + "\n")
+    path.write_text(text + "\n".join(lines) + "\n")
     path.chmod(0o600)
     return added
 

@@ -113,3 +113,17 @@ def test_an_existing_env_keeps_its_values(tmp_path):
     path.write_text("SECRET_KEY=mine-" + "k" * 60)
     assert set(dotenv_ensure(path)) == {"CALENDLY_WEBHOOK_SIGNING_KEYS", "SOURCEBOOK_PROFILE"}
     assert path.read_text().startswith("SECRET_KEY=mine-" + "k" * 60 + "\n")
+
+
+def test_a_copied_env_example_gets_real_secrets(tmp_path):
+    sys.path.insert(0, str(settings.BASE_DIR / "scripts"))
+    try:
+        from make_dotenv import dotenv_ensure
+    finally:
+        sys.path.pop(0)
+    path = tmp_path / ".env"
+    path.write_text((settings.BASE_DIR / ".env.example").read_text())
+    assert {"SECRET_KEY", "CALENDLY_WEBHOOK_SIGNING_KEYS"} <= set(dotenv_ensure(path))
+    text = path.read_text()
+    assert text.count("\nSECRET_KEY=") == 1 and "\nSECRET_KEY=\n" not in text
+    assert text.count("\nCALENDLY_WEBHOOK_SIGNING_KEYS=") == 1
