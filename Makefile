@@ -15,7 +15,7 @@ else
   PROCFILE := Procfile
 endif
 
-.PHONY: run test install assets static migrate preflight bench faults clean
+.PHONY: run test install assets static migrate preflight bench faults clean tools-build tools-test dotenv
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,7 +27,14 @@ install: $(STAMP)
 preflight: install
 	@$(PY) -c "from project.preflight import check_or_exit; check_or_exit(create_database=True)"
 
-assets: package.json package-lock.json
+# System tools: installed with apt-get when root (CI, fresh container), else one line naming what is missing.
+tools-build:
+	@scripts/ensure_tools.sh npm
+
+tools-test:
+	@scripts/ensure_tools.sh chromium npm
+
+assets: tools-build package.json package-lock.json
 	@npm ci --no-audit --no-fund --silent && npm run -s build >/dev/null
 
 static: install assets
@@ -36,7 +43,14 @@ static: install assets
 migrate: preflight
 	@$(PY) manage.py migrate --noinput -v0
 
-run: migrate static
+# `make run` serves production pages (DEBUG off) with the local profile: plain HTTP on 127.0.0.1, no
+# secure-only cookies. Its secrets come from a git-ignored .env generated on the first run.
+RUN_PROFILE := DEBUG=0
+
+dotenv: install
+	@$(PY) scripts/make_dotenv.py
+
+run: dotenv migrate static
 	@$(PY) manage.py setup_roles -v0 >/dev/null
 	@$(PY) manage.py seed_demo
 	@echo ""
@@ -45,9 +59,9 @@ run: migrate static
 	@$(PY) manage.py create_demo_users
 	@echo "  webhook URL for Calendly: http://127.0.0.1:$(PORT)/webhooks/calendly/  (Ctrl-C stops everything)"
 	@echo ""
-	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_ENV) exec $(VENV)/bin/honcho -f $(PROCFILE) start
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_ENV) $(RUN_PROFILE) exec $(VENV)/bin/honcho -f $(PROCFILE) start
 
-test: install assets
+test: tools-test install assets
 	$(VENV)/bin/pytest
 
 # Benchmarks print JSON and a verdict per target; figures are kept in bench/README.md.

@@ -15,3 +15,25 @@ max_requests_jitter = 1000
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# --- Prometheus multiprocess mode (issue 11): /metrics sums the counters of every worker ----------------
+# The directory must be set before a worker imports prometheus_client, so it is set here, in the master.
+# Each start begins empty; a worker that exits is marked dead (its live gauges are dropped).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sourcebook-prometheus-")
+
+
+def on_starting(server):
+    import shutil
+
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -3,7 +3,7 @@ import os
 import sys
 
 # Commands that must work without PostgreSQL/Redis (they are the fakes, or pure helpers).
-NO_SERVICES = {"help", "fake_hubspot", "fake_calendly", "send_test_webhook", "lint_utm_links", "check"}
+NO_SERVICES = {"help", "fake_hubspot", "fake_calendly", "send_test_webhook", "lint_utms", "check"}
 
 
 def main():

@@ -77,7 +77,33 @@ def health_report() -> tuple[bool, dict]:
     return bool(healthy), checks
 
 
+def details_allowed(request) -> bool:
+    """The detailed report names services and queue depths: staff sessions or the metrics token only."""
+    import hmac
+
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    token = settings.METRICS_TOKEN
+    return bool(token) and hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+
+
 @require_GET
 def healthz(request):
+    """Liveness for anyone (load balancers, uptime checks): the status, nothing else.
+
+    `?details=1` (or /healthz/details) adds every check, for staff or the metrics token.
+    """
+    if request.GET.get("details"):
+        return healthz_details(request)
+    healthy, _checks = health_report()
+    return JsonResponse({"status": "ok" if healthy else "unhealthy"}, status=200 if healthy else 503)
+
+
+@require_GET
+def healthz_details(request):
+    if not details_allowed(request):
+        return JsonResponse({"detail": "health details need a staff login or Authorization: Bearer <METRICS_TOKEN>"},
+                            status=403)
     healthy, checks = health_report()
     return JsonResponse({"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)

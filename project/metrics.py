@@ -37,22 +37,43 @@ class QueueCollector:
         yield deliveries
 
 
+def metrics_registry():
+    """The registry to export: in Prometheus multiprocess mode (gunicorn.conf.py sets
+    PROMETHEUS_MULTIPROC_DIR) every worker's counters, summed, plus the scrape-time queue gauges."""
+    import os
+
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(QueueCollector())
+    return registry
+
+
 def metrics_view(request):
-    """django-prometheus' exporter behind an IP allow list or a bearer token (METRICS_* settings)."""
+    """Prometheus exposition behind an IP allow list or a bearer token (METRICS_* settings).
+
+    With DEBUG off the allow-list is empty unless METRICS_ALLOWED_IPS is set (settings.py): behind a
+    proxy on this host every visitor would be 127.0.0.1. The address is our trusted-proxy client IP.
+    """
     import hmac
 
     from django.conf import settings
-    from django.http import HttpResponseForbidden
-    from django_prometheus.exports import ExportToDjangoView
+    from django.http import HttpResponse, HttpResponseForbidden
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from project.clientip import client_ip
 
     token = settings.METRICS_TOKEN
     auth = request.headers.get("Authorization", "")
-    allowed = request.META.get("REMOTE_ADDR") in settings.METRICS_ALLOWED_IPS
+    allowed = client_ip(request) in settings.METRICS_ALLOWED_IPS
     if token and hmac.compare_digest(auth, f"Bearer {token}"):
         allowed = True
     if not allowed:
-        return HttpResponseForbidden("metrics: not allowed from here")
-    return ExportToDjangoView(request)
+        return HttpResponseForbidden("metrics: not allowed from here (set METRICS_TOKEN and send Authorization: Bearer <token>)")
+    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 _registered = {"done": False}

@@ -1,5 +1,7 @@
 """Sourcebook settings. Everything configurable comes from the environment (see .env.example)."""
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -8,11 +10,23 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# SOURCEBOOK_ENV_FILE="" reads no file at all (tests' subprocesses: they never depend on a local .env).
+_ENV_FILE = os.environ.get("SOURCEBOOK_ENV_FILE", str(BASE_DIR / ".env"))
+if _ENV_FILE:
+    environ.Env.read_env(_ENV_FILE, overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-in-production-0123456789")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else [])
+# --- Production guards (issue 11): safe defaults; project/checks.py refuses the public ones ---------
+# DEBUG is off unless asked for. With it off, start-up (check, runserver, gunicorn, Celery) refuses the
+# development SECRET_KEY and signing key (project/checks.py).
+DEBUG = env.bool("DEBUG", default=False)
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
+# "local" = `make run` on 127.0.0.1: production pages (DEBUG off) without HTTPS redirect, secure-only
+# cookies or HSTS. "production" (the default) keeps all of them.
+SOURCEBOOK_PROFILE = env("SOURCEBOOK_PROFILE", default="production")
+LOCAL_PROFILE = SOURCEBOOK_PROFILE == "local"
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["127.0.0.1", "localhost"] if LOCAL_PROFILE else [])
+# --- end production guards ---------------------------------------------------------------------------
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -33,6 +47,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "django_htmx",
+    "axes",  # login throttling (issue 11)
+    "project.apps.ProjectConfig",  # system checks (project/checks.py)
     "bookings",
     "attribution",
     "hubspot_sync",
@@ -41,6 +57,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "project.middleware.PermissionsPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -49,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its answer
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -135,6 +154,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from our own static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # The schema and the docs are for logged-in users only (issue 11).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "project.schema.add_error_responses"],
@@ -142,7 +163,13 @@ SPECTACULAR_SETTINGS = {
 
 # --- Calendly -------------------------------------------------------------------------------
 # Comma-separated so a new key can be added before the old one is removed (rotation).
-CALENDLY_WEBHOOK_SIGNING_KEYS = env.list("CALENDLY_WEBHOOK_SIGNING_KEYS", default=["dev-signing-key"])
+# Entries are trimmed ("old, new" is two keys); a blank entry is refused (project/checks.py).
+DEV_SIGNING_KEY = "dev-signing-key"
+_SIGNING_KEYS_RAW = env("CALENDLY_WEBHOOK_SIGNING_KEYS", default="").strip()  # empty = unset
+CALENDLY_WEBHOOK_SIGNING_KEYS = [k.strip() for k in _SIGNING_KEYS_RAW.split(",")] if _SIGNING_KEYS_RAW else [DEV_SIGNING_KEY]
+if any(not k for k in CALENDLY_WEBHOOK_SIGNING_KEYS):
+    raise ImproperlyConfigured("CALENDLY_WEBHOOK_SIGNING_KEYS has a blank entry (check for a stray comma); "
+                               "give comma-separated keys, e.g. old-key,new-key")
 CALENDLY_WEBHOOK_TOLERANCE_SECONDS = env.int("CALENDLY_WEBHOOK_TOLERANCE_SECONDS", default=180)
 CALENDLY_API_URL = env("CALENDLY_API_URL", default="http://127.0.0.1:8026")
 CALENDLY_TOKEN = env("CALENDLY_TOKEN", default="")
@@ -229,21 +256,66 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # --- Health and metrics ---------------------------------------------------------------------------
 HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=120)
 HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=900)
-METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# The default allow-list (this host) applies only with DEBUG on: behind a proxy on the same host every
+# visitor is 127.0.0.1. With DEBUG off, scrape with METRICS_TOKEN or set METRICS_ALLOWED_IPS explicitly.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else [])
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
-# --- Production hardening (active when DEBUG=0) ------------------------------------------------
+# --- Production hardening (active when DEBUG=0; the local profile keeps plain HTTP on 127.0.0.1) -----
+# Calendly counts a 3xx as a failure: never redirect the webhook callback. Health probes often speak
+# plain HTTP to the app directly: no redirect for /healthz (liveness and details) either.
+SECURE_REDIRECT_EXEMPT = [r"^webhooks/", r"^healthz"]
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    # Calendly counts a 3xx as a failure: never redirect the webhook callback.
-    SECURE_REDIRECT_EXEMPT = [r"^webhooks/"]
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL_PROFILE)
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not LOCAL_PROFILE)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if LOCAL_PROFILE else 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- Login throttling (django-axes, issue 11) ----------------------------------------------------------
+# Lock a username + client IP pair after AXES_FAILURE_LIMIT failures for AXES_COOLOFF_MINUTES; staff
+# unlock in the admin (Axes > Access attempts: delete the row). The IP is ours (project/clientip.py).
+AUTHENTICATION_BACKENDS = [
+    "project.auth.AxesRequestBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "project.clientip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# --- Content-Security-Policy and Permissions-Policy (issue 11) ---------------------------------------
+# Scripts only from our own static files or with the per-request nonce (templates use
+# {{ request.csp_nonce }}); inline style attributes stay allowed (the admin and Swagger UI use them).
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    # JSON for machines: no page to protect, and the webhook hot path stays as lean as before.
+    "EXCLUDE_URL_PREFIXES": ["/webhooks/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [SELF],
+    },
+}
+PERMISSIONS_POLICY = env(
+    "PERMISSIONS_POLICY",
+    default="camera=(), microphone=(), geolocation=(), payment=(), usb=(), magnetometer=(), gyroscope=(), "
+            "accelerometer=(), browsing-topics=()",
+)
 
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" for one JSON object per line
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
@@ -259,5 +331,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request URL at INFO: never let a token in a query string reach the log (issue 11).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
+                "httpcore": {"level": "WARNING"},
+                "axes": {"level": "WARNING"}},  # lockouts and repeated failures are WARNING; INFO is chatter
 }

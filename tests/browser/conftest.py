@@ -16,7 +16,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package (.ci/run does)")
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/ensure_tools.sh chromium as root "
+                    "(or: sudo apt-get install chromium; or set CHROMIUM_PATH)", pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

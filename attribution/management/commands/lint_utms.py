@@ -6,22 +6,63 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from attribution.links import link_lint, links_scan
-from attribution.services import ruleset_current
 
 EXTENSIONS = {".md", ".markdown", ".html", ".htm", ".txt"}
 
 
+def ruleset_defaults():
+    """The default rules (attribution/defaults.py), compiled in memory: no database needed."""
+    import re
+
+    from attribution import defaults
+    from attribution.services import DIRECT_SOURCE, Ruleset, utm_normalize
+
+    aliases = {("source", utm_normalize(v)): utm_normalize(canonical)
+               for canonical, spellings in defaults.SOURCE_ALIASES.items() for v in spellings}
+    known = {utm_normalize(s) for sources in defaults.SOURCE_CATEGORIES.values() for s in sources}
+    known |= {utm_normalize(s) for _, _, c in defaults.CHANNEL_RULES for s in c.get("source_values", [])}
+    known |= set(aliases.values())
+    known.discard(DIRECT_SOURCE)
+    banned = {utm_normalize(v) for v in [*defaults.BANNED_VALUES, *settings.SOURCEBOOK_BRAND_NAMES]}
+    return Ruleset(version=0, aliases=aliases, banned=frozenset(banned), rules=(),
+                   question_pattern=re.compile(settings.SELF_REPORTED_QUESTION_PATTERN, re.IGNORECASE),
+                   known_sources=tuple(sorted(known, key=len, reverse=True)))
+
+
+def ruleset_for_lint(rules: str):
+    """`database`: the admin-edited rules; `defaults`: never touches a database; `auto`: the database's
+    rules when it answers, else the defaults (a content repository's CI has no PostgreSQL)."""
+    if rules == "defaults":
+        return ruleset_defaults(), "defaults"
+    from django.db import DatabaseError
+
+    from attribution.services import ruleset_current
+
+    try:
+        return ruleset_current(), "database"
+    except DatabaseError:
+        if rules == "database":
+            raise CommandError("the database is not reachable; use --rules defaults to lint with the default rules")
+        return ruleset_defaults(), "defaults"
+
+
 class Command(BaseCommand):
     help = "Check UTM tags on links to our booking domains in markdown/HTML/text; exit 1 on findings."
+    # Runs in a content repository's CI: no system checks (no secrets there), no PostgreSQL or Redis
+    # needed (manage.py skips its service preflight for this command).
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", help="Files or directories, or - for stdin.")
         parser.add_argument("--format", choices=["text", "json"], default="text")
         parser.add_argument("--domain", action="append", help="Domain to check (repeatable); default SOURCEBOOK_LINK_DOMAINS.")
+        parser.add_argument("--rules", choices=["auto", "database", "defaults"], default="auto",
+                            help="auto (default): the admin-edited rules when the database answers, else the defaults; "
+                                 "defaults: never connect to a database.")
 
-    def handle(self, *args, paths, format, domain, **options):
+    def handle(self, *args, paths, format, domain, rules, **options):
         domains = domain or settings.SOURCEBOOK_LINK_DOMAINS
-        ruleset = ruleset_current()
+        ruleset, origin = ruleset_for_lint(rules)
         results, links = [], 0
         for name, text in self._sources(paths):
             for hit in links_scan(text, domains=domains):
@@ -34,7 +75,7 @@ class Command(BaseCommand):
         else:
             for r in results:
                 self.stdout.write(f"{r['file']}:{r['line']}:{r['col']}: {r['code']} {r['message']}")
-            self.stderr.write(f"{links} links checked, {len(results)} findings")
+            self.stderr.write(f"{links} links checked, {len(results)} findings ({origin} rules)")
         if results:
             sys.exit(1)
 
