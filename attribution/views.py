@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -19,6 +18,7 @@ from attribution.links import LinkError, link_build
 from attribution.models import ManualAttribution
 from attribution.periods import PRESETS, period_parse
 from bookings.models import Booking
+from project.renderers import csv_write
 
 CHANNEL_COLORS = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c",
                   "#475569", "#0d9488", "#a16207", "#9333ea", "#be123c"]
@@ -27,10 +27,7 @@ CHANNEL_COLORS = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b
 def _csv(filename: str, rows: list[dict], columns: list[str]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row.get(c).isoformat() if hasattr(row.get(c), "isoformat") else row.get(c) for c in columns])
+    csv_write(response, columns, rows)
     return response
 
 
