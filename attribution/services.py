@@ -432,7 +432,10 @@ def manual_attribution_revert(*, manual_id: int, user) -> None:
     from bookings.services import booking_reattribute
 
     with transaction.atomic():
-        entry = ManualAttribution.objects.select_for_update().select_related("booking").get(pk=manual_id, reverted_at=None)
+        entry = ManualAttribution.objects.select_for_update().select_related("booking").filter(
+            pk=manual_id, reverted_at=None).first()
+        if entry is None:
+            raise ValueError("no such assignment, or it was already reverted")
         if ManualAttribution.objects.filter(booking=entry.booking, reverted_at=None, pk__gt=entry.pk).exists():
             raise ValueError("a later assignment of this booking is still in place: revert that one first")
         booking = entry.booking
