@@ -249,6 +249,8 @@ def test_a_deeply_nested_delivery_opens_in_the_admin(client, world):
     "/admin/bookings/booking/?booked_at__gte=0001-01-01",
     "/admin/bookings/booking/?booked_at__year=9999&booked_at__month=12",
     "/admin/bookings/webhookdelivery/abc/change/",
+    "/admin/bookings/booking/1/change/?_to_field=",
+    "/admin/attribution/channelrule/?medium_values__exact=cpc",
     "/admin/bookings/webhookdelivery/?invitee_uri=%00",
     "/admin/attribution/alias/?q=%00",
     "/admin/auth/user/?q=%00",
@@ -256,3 +258,49 @@ def test_a_deeply_nested_delivery_opens_in_the_admin(client, world):
 def test_known_hostile_parameters_get_a_client_error_or_a_page(client, world, url):
     client.force_login(world["admin"])
     assert _get(client, url, "").status_code < 500
+
+
+def _messages(response) -> str:
+    return " ".join(str(m) for m in response.context["messages"]) if response.context else ""
+
+
+@pytest.mark.parametrize("form", [
+    {"action": "alias", "value": "x" * 300, "canonical": "linkedin"},
+    {"action": "alias", "value": "lnkd\x00", "canonical": "linkedin"},
+    {"action": "rule", "channel": "C" * 100, "source": "newsletter"},
+    {"action": "rule", "channel": "Partners", "source": "s" * 101},
+])
+def test_over_long_or_nul_alias_and_rule_values_are_a_form_error(client, world, form):
+    from attribution.models import Alias, ChannelRule
+
+    client.force_login(world["marketing"])
+    before = (Alias.objects.count(), ChannelRule.objects.count())
+    response = client.post("/dashboard/hygiene/", form, follow=True)
+    assert response.status_code == 200
+    assert "not added" in _messages(response)
+    assert (Alias.objects.count(), ChannelRule.objects.count()) == before
+
+
+@pytest.mark.parametrize("form", [
+    {"source": "s" * 300}, {"source": "newsletter", "campaign": "c" * 300}, {"source": "news\x00letter"},
+    {"revert": "9" * 30}, {"revert": "abc"},
+])
+def test_over_long_or_broken_assignment_values_are_a_form_error(client, world, form):
+    from attribution.models import ManualAttribution
+
+    booking = BookingFactory()
+    client.force_login(world["marketing"])
+    before = ManualAttribution.objects.count()
+    response = client.post("/dashboard/direct/", {"booking": [str(booking.pk)], **form}, follow=True)
+    assert response.status_code == 200
+    assert "Not " in _messages(response)
+    assert ManualAttribution.objects.count() == before
+
+
+def test_a_date_outside_1900_2100_says_why_the_dashboard_shows_the_last_30_days(client, world):
+    client.force_login(world["marketing"])
+    response = client.get("/dashboard/?range=custom&start=0001-01-01&end=2026-01-01")
+    assert response.status_code == 200
+    assert "outside 1900–2100; showing the last 30 days" in _messages(response)
+    api = client.get("/api/reports/breakdown/?booked_before=9999-12-31")
+    assert api.status_code == 400 and "between 1900 and 2100" in api.content.decode()
