@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from attribution.models import Alias, BannedValue, ChannelRule, SourceCategory
 from attribution.services import bookings_reattribute, ruleset_changed
+from project.request_guard import admin_lookup_parses
 
 
 class RulesAdmin(admin.ModelAdmin):
@@ -11,6 +12,9 @@ class RulesAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         ruleset_changed()
         messages.info(request, "Rules changed. New bookings use them now; run “Re-attribute bookings” to apply them to history.")
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return admin_lookup_parses(self.model, lookup) and super().lookup_allowed(lookup, value, request)
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from attribution import selectors
+from attribution.periods import EARLIEST, LATEST
 from project.permissions import HasPerm
 from project.renderers import ReportCSVRenderer
 
@@ -33,6 +34,8 @@ class DateOrDateTimeField(serializers.Field):
                 parsed = datetime.combine(day, time.min)
         except ValueError:
             raise serializers.ValidationError("Use YYYY-MM-DD or an ISO 8601 timestamp.")
+        if not EARLIEST.year <= parsed.year <= LATEST.year:  # 0001 or 9999 overflow the time zone arithmetic
+            raise serializers.ValidationError(f"Use a date between {EARLIEST.year} and {LATEST.year}.")
         if timezone.is_naive(parsed):
             parsed = timezone.make_aware(parsed)
         return parsed

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
+from attribution.patterns import PatternError, pattern_compile
 from attribution.services import Ruleset, utm_normalize
 
 REQUIRED = ("utm_source", "utm_medium", "utm_campaign")
@@ -40,8 +42,11 @@ class LinkError(ValueError):
 
 def campaign_ok(value: str) -> bool:
     """`<topic>_<yyyymm>` by default, with a real month."""
-    if not re.match(settings.UTM_CAMPAIGN_PATTERN, value):
-        return False
+    try:  # the convention is configurable, the value comes from anyone's link: RE2, linear time
+        if not pattern_compile(settings.UTM_CAMPAIGN_PATTERN).match(value):
+            return False
+    except PatternError as exc:
+        raise ImproperlyConfigured(f"UTM_CAMPAIGN_PATTERN is not a valid RE2 pattern: {exc}") from None
     month = re.search(r"(\d{4})(\d{2})$", value)
     return month is None or 1 <= int(month.group(2)) <= 12
 

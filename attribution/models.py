@@ -3,18 +3,19 @@
 Marketing edits these in the admin; `attribution.services` compiles them into a Ruleset.
 """
 
-import re
-
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 
 
 def validate_regex(value: str) -> None:
+    """Rules run on RE2 (linear time): a pattern it can't compile is refused when saved."""
+    from attribution.patterns import PatternError, pattern_compile
+
     try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValidationError(f"Not a valid regular expression: {exc}") from exc
+        pattern_compile(value)
+    except PatternError as exc:
+        raise ValidationError(f"Not a valid regular expression (RE2 syntax, no backreferences or lookaround): {exc}") from exc
 
 
 class RulesetVersion(models.Model):

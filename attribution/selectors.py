@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from attribution.models import ROLLUP_DIMENSIONS
+from attribution.periods import month_parse
 from attribution.services import DIRECT, UNASSIGNED
 from bookings.models import Booking
 
@@ -311,9 +312,10 @@ def direct_backlog_bookings(*, event_type: str = "", month: str = ""):
         qs = qs.filter(event_type_name=event_type)
     if month:
         try:
-            year, mon = (int(x) for x in month.split("-"))
-            qs = qs.filter(booked_at__year=year, booked_at__month=mon)
+            year, mon = month_parse(month)
         except ValueError:
-            pass
+            pass  # the view said why it ignored it
+        else:
+            qs = qs.filter(booked_at__year=year, booked_at__month=mon)
     return qs.only("id", "email", "name", "event_type_name", "booked_at", "self_reported_raw", "self_reported_source",
                    "visitor_id", "status")

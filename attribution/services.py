@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 
 from attribution import defaults
+from attribution.patterns import Pattern, PatternError, pattern_compile
 from attribution.models import Alias, BannedValue, ChannelRule, RulesetVersion
 
 logger = logging.getLogger("sourcebook.attribution")
@@ -52,21 +53,21 @@ class CompiledRule:
     channel: str
     combine: str
     sources: frozenset | None
-    source_regex: re.Pattern | None
+    source_regex: Pattern | None
     mediums: frozenset | None
-    medium_regex: re.Pattern | None
-    campaign_regex: re.Pattern | None
+    medium_regex: Pattern | None
+    campaign_regex: Pattern | None
 
     def matches(self, source: str, medium: str, campaign: str) -> bool:
         checks = []
         if self.sources is not None or self.source_regex is not None:
             checks.append((self.sources is not None and source in self.sources)
-                          or (self.source_regex is not None and bool(self.source_regex.search(source))))
+                          or (self.source_regex is not None and self.source_regex.search(source)))
         if self.mediums is not None or self.medium_regex is not None:
             checks.append((self.mediums is not None and medium in self.mediums)
-                          or (self.medium_regex is not None and bool(self.medium_regex.search(medium))))
+                          or (self.medium_regex is not None and self.medium_regex.search(medium)))
         if self.campaign_regex is not None:
-            checks.append(bool(self.campaign_regex.search(campaign)))
+            checks.append(self.campaign_regex.search(campaign))
         if not checks:
             return False
         return all(checks) if self.combine == ChannelRule.Combine.ALL else any(checks)
@@ -78,7 +79,7 @@ class Ruleset:
     aliases: dict  # (field, value) -> canonical
     banned: frozenset
     rules: tuple
-    question_pattern: re.Pattern
+    question_pattern: Pattern
     known_sources: tuple = field(default=())
 
     def alias(self, field_name: str, value: str) -> str:
@@ -103,12 +104,12 @@ def ruleset_build() -> Ruleset:
                 channel=rule.channel,
                 combine=rule.combine,
                 sources=frozenset(sources) if sources else None,
-                source_regex=re.compile(rule.source_regex) if rule.source_regex else None,
+                source_regex=pattern_compile(rule.source_regex) if rule.source_regex else None,
                 mediums=frozenset(utm_normalize(m) for m in rule.medium_values) if rule.medium_values else None,
-                medium_regex=re.compile(rule.medium_regex) if rule.medium_regex else None,
-                campaign_regex=re.compile(rule.campaign_regex) if rule.campaign_regex else None,
+                medium_regex=pattern_compile(rule.medium_regex) if rule.medium_regex else None,
+                campaign_regex=pattern_compile(rule.campaign_regex) if rule.campaign_regex else None,
             ))
-        except re.error as exc:
+        except PatternError as exc:  # saved before RE2 validation, or edited in the database
             logger.error("channel rule %s skipped: invalid regex: %s", rule.pk, exc)
     known |= {canonical for (field_name, _), canonical in aliases.items() if field_name == "source"}
     known.discard(DIRECT_SOURCE)
@@ -117,7 +118,7 @@ def ruleset_build() -> Ruleset:
         aliases=aliases,
         banned=frozenset(banned),
         rules=tuple(rules),
-        question_pattern=re.compile(settings.SELF_REPORTED_QUESTION_PATTERN, re.IGNORECASE),
+        question_pattern=pattern_compile(settings.SELF_REPORTED_QUESTION_PATTERN, ignore_case=True),
         # Longest first so "meta-ai" wins over "ai"-like substrings.
         known_sources=tuple(sorted(known, key=len, reverse=True)),
     )
@@ -431,7 +432,10 @@ def manual_attribution_revert(*, manual_id: int, user) -> None:
     from bookings.services import booking_reattribute
 
     with transaction.atomic():
-        entry = ManualAttribution.objects.select_for_update().select_related("booking").get(pk=manual_id, reverted_at=None)
+        entry = ManualAttribution.objects.select_for_update().select_related("booking").filter(
+            pk=manual_id, reverted_at=None).first()
+        if entry is None:
+            raise ValueError("no such assignment, or it was already reverted")
         if ManualAttribution.objects.filter(booking=entry.booking, reverted_at=None, pk__gt=entry.pk).exists():
             raise ValueError("a later assignment of this booking is still in place: revert that one first")
         booking = entry.booking

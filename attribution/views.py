@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -17,8 +16,10 @@ from django.utils import timezone
 from attribution import selectors, services
 from attribution.links import LinkError, link_build
 from attribution.models import ManualAttribution
-from attribution.periods import PRESETS, period_parse
+from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, RuleForm, form_errors
+from attribution.periods import PRESETS, month_parse, period_parse
 from bookings.models import Booking
+from project.renderers import csv_write
 
 CHANNEL_COLORS = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c",
                   "#475569", "#0d9488", "#a16207", "#9333ea", "#be123c"]
@@ -27,24 +28,39 @@ CHANNEL_COLORS = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b
 def _csv(filename: str, rows: list[dict], columns: list[str]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row.get(c).isoformat() if hasattr(row.get(c), "isoformat") else row.get(c) for c in columns])
+    csv_write(response, columns, rows)
     return response
 
 
 def _period(request):
     first = Booking.objects.order_by("booked_at").values_list("booked_at", flat=True).first()
-    return period_parse(preset=request.GET.get("range"), start=request.GET.get("start"), end=request.GET.get("end"),
-                        first_day=timezone.localdate(first) if first else None)
+    period = period_parse(preset=request.GET.get("range"), start=request.GET.get("start"), end=request.GET.get("end"),
+                          first_day=timezone.localdate(first) if first else None)
+    if period.error:
+        messages.warning(request, period.error)
+    return period
+
+
+def _filter_values(request, names) -> dict:
+    """Filter values as given; one PostgreSQL can't compare (NUL) or no column can hold is refused, saying so."""
+    values = {}
+    for name in names:
+        value = request.GET.get(name)
+        if value is None:
+            continue
+        if "\x00" in value or len(value) > FILTER_VALUE_LENGTH:
+            messages.warning(request, f"The {name} filter was ignored: it is longer than {FILTER_VALUE_LENGTH} "
+                                      "characters or holds a NUL character.")
+            continue
+        values[name] = value
+    return values
 
 
 @login_required
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def dashboard(request):
     period = _period(request)
-    drill = {name: request.GET[name] for name in selectors.LEVELS if request.GET.get(name) is not None}
+    drill = _filter_values(request, selectors.LEVELS)
     interval = request.GET.get("interval") if request.GET.get("interval") in selectors.INTERVALS else (
         "day" if period.days <= 92 else "week" if period.days <= 400 else "month")
     start, end = period.bounds()
@@ -100,7 +116,14 @@ def dashboard(request):
 def direct_backlog(request):
     if request.method == "POST":
         return _assign(request)
-    event_type, month = request.GET.get("event_type", ""), request.GET.get("month", "")
+    event_type = _filter_values(request, ["event_type"]).get("event_type", "")
+    month = request.GET.get("month", "")
+    if month:
+        try:
+            month_parse(month)
+        except ValueError as exc:
+            messages.warning(request, f"The month filter was ignored: {exc}.")
+            month = ""
     bookings = selectors.direct_backlog_bookings(event_type=event_type, month=month)
     page = Paginator(bookings, 50).get_page(request.GET.get("page"))
     groups = selectors.direct_backlog()
@@ -113,28 +136,36 @@ def direct_backlog(request):
     })
 
 
+def _int(value: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"{value[:40]!r} is not an id")
+    return int(value)
+
+
 def _assign(request):
     if not request.user.has_perm("attribution.assign_attribution"):
         raise PermissionDenied
     if request.POST.get("revert"):
         try:
-            services.manual_attribution_revert(manual_id=int(request.POST["revert"]), user=request.user)
+            services.manual_attribution_revert(manual_id=_int(request.POST["revert"]), user=request.user)
             messages.success(request, "Assignment reverted.")
         except ValueError as exc:
             messages.error(request, f"Not reverted: {exc}.")
         return redirect(request.get_full_path())
-    ids = [int(i) for i in request.POST.getlist("booking") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("booking") if i.isascii() and i.isdigit()]
     if not ids:
         messages.error(request, "Select at least one booking.")
         return redirect(request.get_full_path())
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Not assigned: {form_errors(form)}")
+        return redirect(request.get_full_path())
     try:
-        n = services.bookings_assign_attribution(booking_ids=ids, source=request.POST.get("source", ""),
-                                                 medium=request.POST.get("medium", ""),
-                                                 campaign=request.POST.get("campaign", ""), user=request.user)
+        n = services.bookings_assign_attribution(booking_ids=ids, **form.cleaned_data, user=request.user)
     except ValueError as exc:
         messages.error(request, str(exc).capitalize() + ".")
         return redirect(request.get_full_path())
-    messages.success(request, f"{n} booking{'s' if n != 1 else ''} attributed to {request.POST.get('source')}.")
+    messages.success(request, f"{n} booking{'s' if n != 1 else ''} attributed to {form.cleaned_data['source']}.")
     return redirect(request.get_full_path())
 
 
@@ -154,21 +185,27 @@ def _hygiene_action(request):
     if action == "alias":
         if not request.user.has_perm("attribution.add_alias"):
             raise PermissionDenied
-        value, canonical = request.POST.get("value", ""), request.POST.get("canonical", "")
-        if not value.strip() or not canonical.strip():
-            messages.error(request, "Both the spelling and the canonical value are needed.")
+        form = AliasForm(request.POST)
+        if not form.is_valid():
+            missing = any(e.code == "required" for errors in form.errors.as_data().values() for e in errors)
+            messages.error(request, "Both the spelling and the canonical value are needed." if missing
+                           else f"Alias not added: {form_errors(form)}")
             return redirect("dashboard-hygiene")
+        value, canonical = form.cleaned_data["value"], form.cleaned_data["canonical"]
         services.alias_create(field_name="source", value=value, canonical=canonical)
         result = services.bookings_reattribute(where_source=services.utm_normalize(value))
         messages.success(request, f"Alias {value} → {canonical} added; {result.changed} bookings re-attributed.")
     elif action == "rule":
         if not request.user.has_perm("attribution.add_channelrule"):
             raise PermissionDenied
-        channel, source = request.POST.get("channel", ""), request.POST.get("source", "")
-        if not channel.strip() or not source.strip():
-            messages.error(request, "A channel name and a source are needed.")
+        form = RuleForm(request.POST)
+        if not form.is_valid():
+            missing = any(e.code == "required" for errors in form.errors.as_data().values() for e in errors)
+            messages.error(request, "A channel name and a source are needed." if missing
+                           else f"Rule not added: {form_errors(form)}")
             return redirect("dashboard-hygiene")
-        services.channel_rule_create(channel=channel, source=source, medium=request.POST.get("medium", ""))
+        channel, source = form.cleaned_data["channel"], form.cleaned_data["source"]
+        services.channel_rule_create(channel=channel, source=source, medium=form.cleaned_data["medium"])
         result = services.bookings_reattribute(where_source=services.utm_normalize(source))
         messages.success(request, f"Rule “{source} → {channel}” added; {result.changed} bookings re-attributed.")
     return redirect("dashboard-hygiene")

@@ -1,11 +1,14 @@
 import json
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
 from django.utils.html import format_html
 
 from bookings.models import Booking, WebhookDelivery
 from bookings.services import deliveries_replay
+from project.request_guard import admin_lookup_parses
 
 
 def _pretty_json(value) -> str:
@@ -39,11 +42,27 @@ def rollup_choices_filter(field: str, title: str) -> type[admin.SimpleListFilter
             return [(v, v or "(empty)") for v in sorted(values)]
 
         def queryset(self, request, queryset):
-            return queryset.filter(**{field: self.value()}) if self.value() is not None else queryset
+            if self.value() is None:
+                return queryset
+            if "\x00" in self.value():  # PostgreSQL text never holds NUL: a bad link, not a server error
+                raise IncorrectLookupParameters(f"{self.parameter_name} contains a NUL character")
+            return queryset.filter(**{field: self.value()})
 
     RollupChoicesFilter.title = title
     RollupChoicesFilter.__name__ = f"{field.title().replace('_', '')}Filter"
     return RollupChoicesFilter
+
+
+class BoundedDateHierarchyChangeList(ChangeList):
+    """Django's date hierarchy overflows past year 9999 (a 500 for `booked_at__year=9999&…month=12`):
+    a year outside 1900–2100 is an incorrect lookup (the admin answers with its "?e=1" page)."""
+
+    def get_filters(self, request):
+        if self.date_hierarchy:
+            for year in request.GET.getlist(f"{self.date_hierarchy}__year"):
+                if not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 2100):
+                    raise IncorrectLookupParameters(f"year {year!r} is outside 1900–2100")
+        return super().get_filters(request)
 
 
 @admin.register(Booking)
@@ -72,11 +91,14 @@ class BookingAdmin(ReadOnlyAdmin):
     )
     readonly_fields = [f for fs in fieldsets for f in fs[1]["fields"]]
 
+    def get_changelist(self, request, **kwargs):
+        return BoundedDateHierarchyChangeList
+
     def lookup_allowed(self, lookup, value, request=None):
         # The dashboard links here with exact attribution filters and the booked range.
         if lookup in ("booked_at__gte", "booked_at__lt"):
             return True
-        return super().lookup_allowed(lookup, value, request)
+        return admin_lookup_parses(self.model, lookup) and super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="tracking (raw)")
     def tracking_pretty(self, obj):
@@ -123,6 +145,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).defer("body", "traceback")
 
     def get_object(self, request, object_id, from_field=None):
+        if not (object_id.isascii() and object_id.isdigit()):  # /admin/…/webhookdelivery/abc/change/: "doesn't exist"
+            return None
         return WebhookDelivery.objects.filter(pk=object_id).first()
 
     def lookup_allowed(self, lookup, value, request=None):
@@ -141,7 +165,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         text = obj.body_text
         try:
             return _pretty_json(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse/indent: shown as received
             return format_html("<pre style='white-space:pre-wrap'>{}</pre>", text)
 
     @admin.display(description="body kept")

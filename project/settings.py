@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "project.middleware.PermissionsPolicyMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "project.request_guard.RequestGuardMiddleware",  # hostile input: a NUL in a URL is a 400, never a 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -1,0 +1,53 @@
+"""Requests no page can answer are refused (400) before any view runs.
+
+- A NUL character in the path or query string. PostgreSQL text can't hold NUL, so such a value can never
+  name a row: every filter, search, drill-down or lookup that passed it on would fail in the database
+  with a 500 — in our views, in the admin's own list filters and in third-party admin pages alike.
+- An empty `_to_field` on an admin page: Django's admin looks up a field named "" (a 500 on every
+  model's change, delete and history page).
+
+Webhooks are left alone: intake stores every delivery as received and judges it itself.
+"""
+
+from django.core.exceptions import SuspiciousOperation
+
+EXEMPT_PREFIXES = ("/webhooks/",)
+
+
+class MalformedRequest(SuspiciousOperation):
+    """Django answers a SuspiciousOperation with 400 (the project's 400 page) and logs it as a security event."""
+
+
+class RequestGuardMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith(EXEMPT_PREFIXES):
+            if _has_nul(request):
+                raise MalformedRequest("NUL character in the URL or query string")
+            if "_to_field" in request.GET and not all(request.GET.getlist("_to_field")):
+                raise MalformedRequest("empty _to_field")
+        return self.get_response(request)
+
+
+def _has_nul(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    if "%00" not in request.META.get("QUERY_STRING", "") and "\x00" not in request.META.get("QUERY_STRING", ""):
+        return False  # the common case costs one substring search
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists())
+
+
+def admin_lookup_parses(model, lookup: str) -> bool:
+    """False for a lookup on an ArrayField: the admin passes the query-string text through, and
+    PostgreSQL refuses it as a malformed array literal (a 500). Such a lookup is refused (400) instead."""
+    from django.contrib.postgres.fields import ArrayField
+    from django.core.exceptions import FieldDoesNotExist
+    from django.db.models.constants import LOOKUP_SEP
+
+    try:
+        field = model._meta.get_field(lookup.split(LOOKUP_SEP)[0])
+    except FieldDoesNotExist:
+        return True  # the ORM refuses unknown names itself
+    return not isinstance(field, ArrayField)
