@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0007_booked_at_help'),
+        ("bookings", "0008_delivery_body_digest"),
     ]
 
     operations = [
