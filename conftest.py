@@ -42,8 +42,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _fresh_ruleset_cache():
     """A rolled-back test must not leave its compiled rules cached for the next one."""
-    from attribution import services
+    from attribution import ruleset
 
-    services._cache["ruleset"] = None
+    ruleset._cache["ruleset"] = None
     yield
-    services._cache["ruleset"] = None
+    ruleset._cache["ruleset"] = None

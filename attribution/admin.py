@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 
 from attribution.models import Alias, BannedValue, ChannelRule, SourceCategory
-from attribution.services import bookings_reattribute, ruleset_changed
+from attribution.ruleset import ruleset_changed
+from attribution.services import bookings_reattribute
 from project.request_guard import admin_lookup_parses
 
 

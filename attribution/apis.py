@@ -203,7 +203,7 @@ class LinkBuildApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request):
         from attribution.links import LinkError, link_build
-        from attribution.services import ruleset_current
+        from attribution.ruleset import ruleset_current
 
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -18,6 +18,8 @@ def settings_patterns_check(app_configs=None, **kwargs):
 
     errors = []
     for name in ("SELF_REPORTED_QUESTION_PATTERN", "UTM_CAMPAIGN_PATTERN"):
+        if not getattr(settings, name):
+            continue  # empty: the built-in pattern
         try:
             pattern_compile(getattr(settings, name))
         except PatternError as exc:

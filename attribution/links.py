@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from attribution.patterns import PatternError, pattern_compile
-from attribution.services import Ruleset, utm_normalize
+from attribution.rules import Ruleset, utm_normalize
 
 REQUIRED = ("utm_source", "utm_medium", "utm_campaign")
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")

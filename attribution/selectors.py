@@ -13,7 +13,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from attribution.models import ROLLUP_DIMENSIONS
 from attribution.periods import month_parse
-from attribution.services import DIRECT, UNASSIGNED
+from attribution.rules import DIRECT, UNASSIGNED
 from bookings.models import Booking
 
 GROUP_FIELDS = ("channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from attribution import selectors, services
 from attribution.links import LinkError, link_build
 from attribution.models import ManualAttribution
+from attribution.rules import utm_normalize
 from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, RuleForm, form_errors
 from attribution.periods import PRESETS, month_parse, period_parse
 from bookings.models import Booking
@@ -193,7 +194,7 @@ def _hygiene_action(request):
             return redirect("dashboard-hygiene")
         value, canonical = form.cleaned_data["value"], form.cleaned_data["canonical"]
         services.alias_create(field_name="source", value=value, canonical=canonical)
-        result = services.bookings_reattribute(where_source=services.utm_normalize(value))
+        result = services.bookings_reattribute(where_source=utm_normalize(value))
         messages.success(request, f"Alias {value} → {canonical} added; {result.changed} bookings re-attributed.")
     elif action == "rule":
         if not request.user.has_perm("attribution.add_channelrule"):
@@ -206,7 +207,7 @@ def _hygiene_action(request):
             return redirect("dashboard-hygiene")
         channel, source = form.cleaned_data["channel"], form.cleaned_data["source"]
         services.channel_rule_create(channel=channel, source=source, medium=form.cleaned_data["medium"])
-        result = services.bookings_reattribute(where_source=services.utm_normalize(source))
+        result = services.bookings_reattribute(where_source=utm_normalize(source))
         messages.success(request, f"Rule “{source} → {channel}” added; {result.changed} bookings re-attributed.")
     return redirect("dashboard-hygiene")
 
@@ -214,7 +215,7 @@ def _hygiene_action(request):
 @login_required
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def links(request):
-    from attribution.services import ruleset_current
+    from attribution.ruleset import ruleset_current
 
     result, errors = None, []
     values = {k: request.POST.get(k, "") for k in ("base_url", "source", "medium", "campaign", "content", "term")}

@@ -40,7 +40,8 @@ def load_bookings(dsn: str, n: int, *, days: int = 730, seed: int = 7) -> float:
     import django
 
     django.setup()
-    from attribution.services import attribution_compute, ruleset_build, utm_raw
+    from attribution.rules import attribution_compute, utm_raw
+    from attribution.ruleset import ruleset_build
 
     rng = random.Random(seed)
     now = datetime.now(timezone.utc)

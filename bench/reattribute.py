@@ -29,7 +29,8 @@ def main() -> int:
     from attribution.models import Alias, ChannelRule
     from attribution.rollup import rollup_compact
     from attribution.selectors import breakdown
-    from attribution.services import bookings_reattribute, ruleset_changed
+    from attribution.ruleset import ruleset_changed
+    from attribution.services import bookings_reattribute
     from bookings.models import Booking
 
     rollup_compact()

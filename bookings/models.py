@@ -153,10 +153,6 @@ class Booking(models.Model):
         return f"{self.email or self.invitee_uri} ({self.status})"
 
 
-def _has_utm(tracking: dict | None) -> bool:
-    return any((tracking or {}).get(key) for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"))
-
-
 class BackfillRun(models.Model):
     """Checkpoint of one backfill window, so an interrupted backfill continues where it stopped."""
 

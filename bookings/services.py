@@ -17,10 +17,11 @@ from django.utils import timezone
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
-from attribution.services import booking_attribution_fields
+from attribution.rules import booking_attribution_fields, has_any_utm, has_attribution
+from attribution.ruleset import ruleset_current
 from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
-from bookings.models import BackfillRun, Booking, WebhookDelivery, _has_utm
+from bookings.models import BackfillRun, Booking, WebhookDelivery
 from bookings.services_calendly import booking_event_fetch_enqueue, booking_event_fetch_needed
 from hubspot_sync.services.outbox import sync_mark_changed
 from project.metrics import BOOKING_EVENTS, DELIVERIES
@@ -398,7 +399,7 @@ def booking_fold(*, events: list[InviteeEvent]) -> dict:
     for event in ordered:
         for name in DETAIL_FIELDS:
             value = getattr(event, name)
-            if name == "tracking" and not _has_utm(value) and _has_utm(fields["tracking"]):
+            if name == "tracking" and not has_any_utm(value) and has_any_utm(fields["tracking"]):
                 continue
             if value not in (None, "", [], {}):
                 fields[name] = value
@@ -467,18 +468,13 @@ def _tracking_from_raw(raw: dict | None) -> dict:
     return {f"utm_{name}": value for name, value in (raw or {}).items()}
 
 
-def _has_attribution(tracking: dict | None) -> bool:
-    """UTM that says where the booking came from; a lone utm_term is an identifier (a visitor id)."""
-    return any((tracking or {}).get(key) for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content"))
-
-
 def _attribution_fields(*, tracking: dict, old_tracking: dict | None, qa: list, manual: dict | None = None) -> dict:
     """Marketing's manual assignment wins; a rescheduled booking keeps what its original booking was
     attributed to (that booking's own, inherited or manual UTM) when its own tracking says nothing."""
     if manual:
-        return booking_attribution_fields(tracking=manual, questions_and_answers=qa or [])
-    effective = tracking if (_has_attribution(tracking) or not old_tracking) else old_tracking
-    return booking_attribution_fields(tracking=effective or {}, questions_and_answers=qa or [])
+        return booking_attribution_fields(tracking=manual, questions_and_answers=qa or [], ruleset=ruleset_current())
+    effective = tracking if (has_attribution(tracking) or not old_tracking) else old_tracking
+    return booking_attribution_fields(tracking=effective or {}, questions_and_answers=qa or [], ruleset=ruleset_current())
 
 
 def _booking_events(*, cursor, invitee_uri: str, including: int | None) -> tuple[list[InviteeEvent], list[int]]:

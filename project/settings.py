@@ -187,10 +187,9 @@ CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("CALENDLY_RATE_LIMIT_MAX_WAIT_S
 # --- Attribution ----------------------------------------------------------------------------
 # Our own brand names are not a source: links tagged with them land in Unassigned and in hygiene.
 SOURCEBOOK_BRAND_NAMES = env.list("SOURCEBOOK_BRAND_NAMES", default=["sourcebook"])
-SELF_REPORTED_QUESTION_PATTERN = env(
-    "SELF_REPORTED_QUESTION_PATTERN",
-    default=r"(how|where) (did|do) you (hear|find|learn)|referred by|hear about us",
-)
+# The "how did you hear about us" question (RE2, case-insensitive); empty = the built-in pattern in
+# attribution/defaults.py, its one home.
+SELF_REPORTED_QUESTION_PATTERN = env("SELF_REPORTED_QUESTION_PATTERN", default="")
 # Domains whose links `lint_utms` checks.
 SOURCEBOOK_LINK_DOMAINS = env.list("SOURCEBOOK_LINK_DOMAINS", default=["calendly.com"])
 UTM_CAMPAIGN_PATTERN = env("UTM_CAMPAIGN_PATTERN", default=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*_\d{6}$")

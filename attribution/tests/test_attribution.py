@@ -3,9 +3,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from attribution import defaults
 from attribution.models import Alias, BannedValue, ChannelRule
-from attribution.services import (
-    DIRECT, UNASSIGNED, attribution_compute, booking_attribution_fields, ruleset_build, ruleset_changed, utm_normalize,
-)
+from attribution.rules import DIRECT, UNASSIGNED, attribution_compute, booking_attribution_fields, utm_normalize
+from attribution.ruleset import ruleset_build, ruleset_changed
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +153,8 @@ def test_every_booking_gets_exactly_one_known_channel(raw):
     ("How did you hear about us?", "C++ meetup, 100% recommended", "c++ meetup, 100% recommended"),  # not URL-decoded
 ])
 def test_self_reported_source_is_extracted_and_normalized(question, answer, expected):
-    fields = booking_attribution_fields(tracking={}, questions_and_answers=[{"question": question, "answer": answer}])
+    fields = booking_attribution_fields(tracking={}, questions_and_answers=[{"question": question, "answer": answer}],
+                                        ruleset=ruleset_build())
     assert fields["self_reported_source"] == expected
     assert fields["channel"] == DIRECT  # what the person says never overwrites the UTM attribution
 
@@ -163,6 +163,6 @@ def test_only_source_aliases_name_self_reported_sources():
     """A medium alias (cpc -> paid) must not turn the answer "a paid ad" into the source "paid"."""
     Alias.objects.create(field="medium", value="cpc", canonical="paid")
     ruleset_changed()
-    fields = booking_attribution_fields(tracking={}, questions_and_answers=[
+    fields = booking_attribution_fields(tracking={}, ruleset=ruleset_build(), questions_and_answers=[
         {"question": "How did you hear about us?", "answer": "a paid ad"}])
     assert fields["self_reported_source"] == "a paid ad"

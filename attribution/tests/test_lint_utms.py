@@ -6,7 +6,7 @@ from django.core.management import call_command
 from hypothesis import given, settings as hsettings, strategies as st
 
 from attribution.links import LinkError, link_build, link_lint, links_scan
-from attribution.services import ruleset_build
+from attribution.ruleset import ruleset_build
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent / "fixtures"

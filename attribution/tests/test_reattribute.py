@@ -3,7 +3,8 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from attribution.models import Alias, ChannelRule
-from attribution.services import bookings_reattribute, ruleset_changed
+from attribution.ruleset import ruleset_changed
+from attribution.services import bookings_reattribute
 from bookings.models import Booking
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from attribution import selectors
 from attribution.rollup import rollup_compact, rollup_rebuild
-from attribution.services import bookings_reattribute, ruleset_changed
+from attribution.ruleset import ruleset_changed
+from attribution.services import bookings_reattribute
 from attribution.models import ChannelRule, DailyStat
 from bookings import calendly
 from bookings.models import Booking

@@ -10,7 +10,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 from attribution import defaults
 from attribution.models import ChannelRule
 from attribution.patterns import MAX_INPUT_LENGTH, PatternError, pattern_compile
-from attribution.services import UNASSIGNED, ruleset_changed, utm_normalize
+from attribution.rules import UNASSIGNED, utm_normalize
+from attribution.ruleset import ruleset_changed
 from bookings.models import Booking
 from bookings.samples import invitee_payload
 from bookings.tests.factories import staff_user

@@ -12,7 +12,8 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from attribution.models import ChannelRule
-from attribution.services import bookings_reattribute, ruleset_changed
+from attribution.ruleset import ruleset_changed
+from attribution.services import bookings_reattribute
 from bookings import calendly
 from bookings.models import Booking, WebhookDelivery
 from bookings.samples import encode, invitee_payload, signed_headers

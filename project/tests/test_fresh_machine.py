@@ -35,7 +35,7 @@ def test_the_defaults_ruleset_lints_like_the_seeded_database(db):
     """The in-memory defaults give the same findings as the rules seeded in the database."""
     from attribution.links import link_lint, links_scan
     from attribution.management.commands.lint_utms import ruleset_defaults
-    from attribution.services import ruleset_build
+    from attribution.ruleset import ruleset_build
 
     text = (FIXTURES / "seed_examples.md").read_text()
     urls = [hit.url for hit in links_scan(text, domains=["calendly.com"])]

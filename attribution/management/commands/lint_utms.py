@@ -4,29 +4,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from attribution.links import link_lint, links_scan
+from attribution.rules import rules_from_defaults
+from attribution.ruleset import ruleset_current
 
 EXTENSIONS = {".md", ".markdown", ".html", ".htm", ".txt"}
 
 
 def ruleset_defaults():
     """The default rules (attribution/defaults.py), compiled in memory: no database needed."""
-    import re
-
-    from attribution import defaults
-    from attribution.services import DIRECT_SOURCE, Ruleset, utm_normalize
-
-    aliases = {("source", utm_normalize(v)): utm_normalize(canonical)
-               for canonical, spellings in defaults.SOURCE_ALIASES.items() for v in spellings}
-    known = {utm_normalize(s) for sources in defaults.SOURCE_CATEGORIES.values() for s in sources}
-    known |= {utm_normalize(s) for _, _, c in defaults.CHANNEL_RULES for s in c.get("source_values", [])}
-    known |= set(aliases.values())
-    known.discard(DIRECT_SOURCE)
-    banned = {utm_normalize(v) for v in [*defaults.BANNED_VALUES, *settings.SOURCEBOOK_BRAND_NAMES]}
-    return Ruleset(version=0, aliases=aliases, banned=frozenset(banned), rules=(),
-                   question_pattern=re.compile(settings.SELF_REPORTED_QUESTION_PATTERN, re.IGNORECASE),
-                   known_sources=tuple(sorted(known, key=len, reverse=True)))
+    return rules_from_defaults(brand_names=settings.SOURCEBOOK_BRAND_NAMES,
+                               question_pattern=settings.SELF_REPORTED_QUESTION_PATTERN)
 
 
 def ruleset_for_lint(rules: str):
@@ -34,10 +24,6 @@ def ruleset_for_lint(rules: str):
     rules when it answers, else the defaults (a content repository's CI has no PostgreSQL)."""
     if rules == "defaults":
         return ruleset_defaults(), "defaults"
-    from django.db import DatabaseError
-
-    from attribution.services import ruleset_current
-
     try:
         return ruleset_current(), "database"
     except DatabaseError:
