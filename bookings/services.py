@@ -274,7 +274,8 @@ def _derive(*, body: bytes, data=None, delivery_id: int | None = None) -> tuple[
     `delivery_id` names a stored delivery being (re)processed; without it, the delivery is not
     stored yet and its event joins the fold from memory."""
     try:
-        event = calendly.event_from_data(data) if data is not None else calendly.event_parse(body)
+        event = (calendly.event_from_data(data, clean=calendly.body_may_hold_unstorable(body)) if data is not None
+                 else calendly.event_parse(body))
     except PayloadError as exc:
         return WebhookDelivery.State.FAILED, str(exc), ""
     if event is None:

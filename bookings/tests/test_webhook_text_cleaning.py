@@ -148,3 +148,53 @@ def test_a_signed_delivery_with_nan_tracking_makes_its_booking(post_signed):
     assert post_signed(body).status_code == 200
     assert WebhookDelivery.objects.get().state == "processed"
     assert Booking.objects.get().tracking["salesforce_uuid"] is None
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+ENCODINGS = {
+    "escaped": lambda p: json.dumps(p, ensure_ascii=True).encode(),
+    # json reads bytes with 'surrogatepass': a surrogate encoded in UTF-8 comes back as itself.
+    "utf-8 surrogatepass": lambda p: json.dumps(p, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+    "utf-16": lambda p: json.dumps(p, ensure_ascii=True).encode("utf-16"),
+}
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(path=st.sampled_from(TEXT_FIELDS), text=dirty_text(), encoding=st.sampled_from(sorted(ENCODINGS)))
+def test_a_parsed_event_never_holds_text_postgres_cannot_store(path, text, encoding):
+    """However the bytes spell it, no string of the parsed event (tracking, answers included) keeps a NUL
+    or a lone surrogate, so the cheap pre-check on the raw bytes never lets one through."""
+    from dataclasses import astuple
+
+    payload = invitee_payload(event=calendly.INVITEE_CANCELED, invitee_id="P",
+                              questions_and_answers=[{"question": "q", "answer": "a", "position": 0}])
+    inner = payload["payload"]
+    target = {"event_type_name": (inner["scheduled_event"], "name"), "utm_source": (inner["tracking"], "utm_source"),
+              "utm_campaign": (inner["tracking"], "utm_campaign"), "custom_tracking": (inner["tracking"], "x"),
+              "question": (inner["questions_and_answers"][0], "question"),
+              "answer": (inner["questions_and_answers"][0], "answer"), "cancel_reason": (inner["cancellation"], "reason")}
+    if path == "tracking_key":
+        inner["tracking"][text] = text
+    elif path == "uri":
+        inner["uri"] += text
+    elif path in target:
+        holder, key = target[path]
+        holder[key] = text
+    else:
+        inner[path] = text
+    body = ENCODINGS[encoding](payload)
+    event = calendly.event_parse(body)
+    assert not any(BAD.search(s) for s in _strings(astuple(event)))
+    kind, uri, _ = calendly.envelope_peek(body)
+    assert not BAD.search(kind) and not BAD.search(uri)
