@@ -16,7 +16,8 @@ def _seeded_rules_in_transactional_tests(request):
     seeded attribution rules included: put them back so its bookings are attributed as in production."""
     marker = request.node.get_closest_marker("django_db")
     if marker and marker.kwargs.get("transaction"):
-        from attribution.services import defaults_install, ruleset_changed
+        from attribution.ruleset import ruleset_changed
+        from attribution.services import defaults_install
 
         request.getfixturevalue("transactional_db")
         defaults_install()

@@ -57,17 +57,6 @@ def _race(*jobs, timeout: float = 60.0) -> list:
     return results
 
 
-@pytest.fixture(autouse=True)
-def _rules(request):
-    """Transactional tests truncate every table, the seeded rules included: put them back."""
-    if "transactional_db" in request.fixturenames or request.node.get_closest_marker("django_db").kwargs.get("transaction"):
-        from attribution.services import defaults_install
-
-        request.getfixturevalue("transactional_db")
-        defaults_install()
-        ruleset_changed()
-
-
 def _state(uri: str) -> dict:
     return Booking.objects.filter(invitee_uri=uri).values("status", "no_show", "source", "channel", "hubspot_state").get()
 
