@@ -191,6 +191,7 @@ class ReattributeJob(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "re-attribution job"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(models.Value(True), condition=models.Q(state__in=["queued", "running"]),

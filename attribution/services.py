@@ -139,9 +139,14 @@ def _classification_drop(cursor) -> None:
     cursor.execute("DROP TABLE IF EXISTS sb_utm_map, sb_answer_map")
 
 
-_DIFFERS = " OR ".join(f"o.{c} IS DISTINCT FROM m.{c}" for c in ATTRIBUTION_COLUMNS) + \
-    " OR o.self_reported_source IS DISTINCT FROM a.normalized"
-_MAPPED = "o.utm_raw = m.utm_raw AND o.self_reported_raw = a.raw"
+def _differs(row: str) -> str:
+    """SQL: the booking `row` (an alias) holds another attribution than the classification maps m / a."""
+    return " OR ".join([*(f"{row}.{c} IS DISTINCT FROM m.{c}" for c in ATTRIBUTION_COLUMNS),
+                        f"{row}.self_reported_source IS DISTINCT FROM a.normalized"])
+
+
+def _mapped(row: str) -> str:
+    return f"{row}.utm_raw = m.utm_raw AND {row}.self_reported_raw = a.raw"
 
 
 def reattribute_preview(*, since=None, where_source: str | None = None) -> ReattributeResult:
@@ -155,8 +160,8 @@ def reattribute_preview(*, since=None, where_source: str | None = None) -> Reatt
     with transaction.atomic(), connection.cursor() as cursor:
         _classification_build(cursor, ruleset=ruleset, where=where, params=params)
         cursor.execute(
-            f"SELECT o.channel, m.channel, ({_DIFFERS}), count(*) FROM {table} o, sb_utm_map m, sb_answer_map a"
-            f" WHERE {_MAPPED} AND {where.replace('b.', 'o.')} GROUP BY 1, 2, 3",
+            f"SELECT b.channel, m.channel, ({_differs('b')}), count(*) FROM {table} b, sb_utm_map m, sb_answer_map a"
+            f" WHERE {_mapped('b')} AND {where} GROUP BY 1, 2, 3",
             params,
         )
         for old, new, differs, count in cursor.fetchall():
@@ -239,35 +244,38 @@ def reattribute_bookings_mark_changed(*, booking_ids: list[int]) -> None:
 
 def _reattribute_batch(cursor, *, job: ReattributeJob, claim: int, after_id: int, where: str, params: list,
                        batch_size: int, moves: dict) -> int | None:
-    """One transaction: lock the next bookings still to do (id order), update them, queue their sync,
-    save progress. Returns the last id locked, or None when none is left after `after_id`."""
+    """One transaction: lock the next bookings still to do (id order; one a webhook holds is skipped, a later
+    pass takes it), update them set-based, then queue their HubSpot sync, and save progress. Returns the last
+    id locked, or None when none is left after `after_id`."""
     table = Booking._meta.db_table
     with transaction.atomic():
         _job_save(job, claim)  # fence before touching bookings
         cursor.execute(
-            f"SELECT b.id FROM {table} b WHERE b.id > %s AND {where} ORDER BY b.id LIMIT %s FOR UPDATE SKIP LOCKED",
+            f"SELECT l.id, l.channel, m.channel, ({_differs('l')}) FROM"
+            f" (SELECT b.* FROM {table} b WHERE b.id > %s AND {where} ORDER BY b.id LIMIT %s FOR UPDATE SKIP LOCKED) l"
+            f" LEFT JOIN sb_utm_map m ON l.utm_raw = m.utm_raw LEFT JOIN sb_answer_map a ON l.self_reported_raw = a.raw"
+            f" ORDER BY l.id",
             [after_id, *params, batch_size])
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
+        locked = cursor.fetchall()
+        if not locked:
             return None
+        # A booking whose UTM input arrived after the maps were built has no match: it stays to do (next pass).
+        mapped = [row for row in locked if row[2] is not None]
         assignments = ", ".join(f"{c} = m.{c}" for c in ATTRIBUTION_COLUMNS)
         cursor.execute(
             f"UPDATE {table} b SET {assignments}, self_reported_source = a.normalized, rules_version = %s,"
-            f" hubspot_state = CASE WHEN ({_DIFFERS}) THEN 'pending' ELSE o.hubspot_state END,"
-            f" updated_at = CASE WHEN ({_DIFFERS}) THEN now() ELSE o.updated_at END"
-            f" FROM {table} o, sb_utm_map m, sb_answer_map a"
-            f" WHERE b.id = ANY(%s) AND o.id = b.id AND {_MAPPED}"
-            f" RETURNING b.id, o.channel, m.channel, ({_DIFFERS})",
-            [job.rules_version, ids])
-        updated = cursor.fetchall()
-        changed_ids = [row[0] for row in updated if row[3]]
-        reattribute_bookings_mark_changed(booking_ids=changed_ids)
-        for _, old, new, differs in updated:
-            if differs and old != new:
+            f" hubspot_state = CASE WHEN ({_differs('b')}) THEN 'pending' ELSE b.hubspot_state END,"
+            f" updated_at = CASE WHEN ({_differs('b')}) THEN now() ELSE b.updated_at END"
+            f" FROM sb_utm_map m, sb_answer_map a WHERE b.id = ANY(%s::bigint[]) AND {_mapped('b')} RETURNING b.id",
+            [job.rules_version, [row[0] for row in mapped]])
+        updated = {row[0] for row in cursor.fetchall()}
+        changed = [row for row in mapped if row[3] and row[0] in updated]
+        reattribute_bookings_mark_changed(booking_ids=[row[0] for row in changed])
+        for _, old, new, _ in changed:
+            if old != new:
                 moves[(old, new)] = moves.get((old, new), 0) + 1
-        _job_save(job, claim, done=job.done + len(updated), changed=job.changed + len(changed_ids),
-                  moves=_moves_list(moves))
-    return ids[-1]
+        _job_save(job, claim, done=job.done + len(updated), changed=job.changed + len(changed), moves=_moves_list(moves))
+    return locked[-1][0]
 
 
 def _moves_list(moves: dict) -> list:

@@ -27,7 +27,7 @@ class Command(BaseCommand):
             job, created = reattribute_job_start(since=since_dt)
             if not created:
                 raise CommandError(str(ReattributeBusy(job)))
-            self.stdout.write(f"Re-attribution #{job.pk} queued; a worker runs it (progress: admin › Re-attribute jobs).")
+            self.stdout.write(f"Re-attribution #{job.pk} queued; a worker runs it (progress: admin › Re-attribution jobs).")
             return
         else:
             bar = ProgressBar(self.stdout, label="reattribute", unit="bookings")
