@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
-from attribution.models import Alias, BannedValue, ChannelRule, SourceCategory
+from attribution.models import Alias, BannedValue, ChannelRule, ReattributeJob, SourceCategory
 from attribution.ruleset import ruleset_changed
-from attribution.services import bookings_reattribute
+from attribution.services import reattribute_job_start
 from project.request_guard import admin_lookup_parses
 
 
@@ -28,11 +30,17 @@ class RulesAdmin(admin.ModelAdmin):
 
 @admin.action(description="Re-attribute all bookings with the current rules")
 def reattribute_bookings(modeladmin, request, queryset):
-    result = bookings_reattribute()
-    moves = ", ".join(f"{old} → {new}: {n}" for (old, new), n in sorted(result.moves.items(), key=lambda kv: -kv[1])[:8])
-    modeladmin.message_user(
-        request, f"{result.changed} of {result.examined} bookings changed. {moves or 'No booking changed channel.'}"
-    )
+    """Only queues the job (a worker runs it batch by batch); its progress is on the job's admin page."""
+    job, created = reattribute_job_start(user=request.user)
+    url = reverse("admin:attribution_reattributejob_change", args=[job.pk])
+    if created:
+        modeladmin.message_user(request, format_html(
+            "Re-attribution #{} queued: a worker applies the current rules batch by batch. "
+            "<a href=\"{}\">Follow its progress</a>.", job.pk, url))
+    else:
+        modeladmin.message_user(request, format_html(
+            "Re-attribution #{} is already {} ({}%); it applies the current rules, edits made meanwhile included. "
+            "<a href=\"{}\">Follow its progress</a>.", job.pk, job.state, job.percent, url), level=messages.WARNING)
 
 
 @admin.register(ChannelRule)
@@ -69,3 +77,45 @@ class SourceCategoryAdmin(RulesAdmin):
 class BannedValueAdmin(RulesAdmin):
     list_display = ("value", "reason")
     search_fields = ("value",)
+
+
+def _moves_text(job: ReattributeJob, limit: int = 4) -> str:
+    text = ", ".join(f"{old or '(none)'} → {new}: {n:,}" for old, new, n in job.moves[:limit])
+    return text + (" …" if len(job.moves) > limit else "") if text else "–"
+
+
+@admin.register(ReattributeJob)
+class ReattributeJobAdmin(admin.ModelAdmin):
+    """Read-only: jobs are started by the rules' admin action, the hygiene page or `manage.py reattribute`."""
+
+    list_display = ("id", "state", "progress", "changed", "scope_display", "rules_version", "started_by", "created_at",
+                    "finished_at", "moves_display")
+    list_filter = ("state",)
+    readonly_fields = ("state", "progress", "changed", "scope_display", "rules_version", "started_by", "created_at",
+                       "started_at", "heartbeat_at", "finished_at", "moves_display", "error")
+    fields = readonly_fields
+
+    @admin.display(description="done / total")
+    def progress(self, job):
+        return f"{job.done:,} / {job.total:,} ({job.percent}%)"
+
+    @admin.display(description="scope")
+    def scope_display(self, job):
+        return job.scope
+
+    @admin.display(description="moves")
+    def moves_display(self, job):
+        return _moves_text(job)
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the dashboard (Marketing starts jobs) may follow them; no extra permission to hand out.
+        return request.user.has_perm("attribution.view_dashboard") or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

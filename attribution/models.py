@@ -156,3 +156,56 @@ class ManualAttribution(models.Model):
 
     def __str__(self):
         return f"{self.booking_id}: {self.from_values.get('source')} → {self.to_values.get('utm_source')}"
+
+
+class ReattributeJob(models.Model):
+    """One re-attribution of existing bookings, run by a Celery worker batch by batch (or by the command).
+
+    `Booking.rules_version` says which bookings are done, so a job continues where a dead worker stopped.
+    At most one job is queued or running (partial unique index): a second start gets the active one.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    rules_version = models.PositiveIntegerField(default=0, help_text="The rules version the bookings are brought to.")
+    since = models.DateTimeField(null=True, blank=True, help_text="Only bookings booked on or after this.")
+    where_source = models.CharField(max_length=255, null=True, blank=True,
+                                    help_text="Only bookings one alias/rule can affect (hygiene page).")
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0, help_text="Bookings whose attribution changed.")
+    moves = models.JSONField(default=list, blank=True, help_text="[from channel, to channel, bookings], most first.")
+    started_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last batch committed; a stale one is resumed.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    claim = models.PositiveIntegerField(default=0, help_text="Bumped by every claim: a stalled runner stops.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "re-attribution job"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(models.Value(True), condition=models.Q(state__in=["queued", "running"]),
+                                    name="reattributejob_one_active"),
+        ]
+
+    def __str__(self):
+        return f"re-attribution #{self.pk} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.state == self.State.DONE else int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def scope(self) -> str:
+        parts = [f"booked since {self.since:%Y-%m-%d}" if self.since else "", f"source ~ {self.where_source}" if self.where_source else ""]
+        return ", ".join(p for p in parts if p) or "all bookings"

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from attribution.models import ROLLUP_DIMENSIONS
+from attribution.models import ROLLUP_DIMENSIONS, ReattributeJob
 from attribution.periods import month_parse
 from attribution.rules import DIRECT, UNASSIGNED
 from bookings.models import Booking
@@ -319,3 +319,11 @@ def direct_backlog_bookings(*, event_type: str = "", month: str = ""):
             qs = qs.filter(booked_at__year=year, booked_at__month=mon)
     return qs.only("id", "email", "name", "event_type_name", "booked_at", "self_reported_raw", "self_reported_source",
                    "visitor_id", "status")
+
+
+def reattribute_job_banner() -> dict:
+    """The re-attribution queued or running now, and the last one that ended (dashboard banner)."""
+    jobs = list(ReattributeJob.objects.select_related("started_by").order_by("-created_at", "-id")[:5])
+    active = next((j for j in jobs if j.state in ReattributeJob.ACTIVE_STATES), None)
+    last = next((j for j in jobs if j.state not in ReattributeJob.ACTIVE_STATES), None)
+    return {"active": active, "last": last}

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
 
-from django.db import connection, transaction
+from celery import current_app
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from attribution import defaults
-from attribution.models import Alias, BannedValue, ChannelRule, ManualAttribution, RulesetVersion, SourceCategory
+from attribution.models import (Alias, BannedValue, ChannelRule, ManualAttribution, ReattributeJob, RulesetVersion,
+                                SourceCategory)
 from attribution.rules import DIRECT, attribution_compute, self_reported_normalize, utm_normalize
 from attribution.ruleset import ruleset_build, ruleset_changed
 from bookings.models import Booking
@@ -46,9 +53,20 @@ def defaults_install(*, alias_model=Alias, category_model=None, banned_model=Ban
         version_model.objects.create(version=1)
 
 
-# --- re-attribution -------------------------------------------------------------------------------
+# --- re-attribution (a background job) -----------------------------------------------------------
+#
+# A ReattributeJob is queued by the admin action, the hygiene page, the command or beat, and run by a
+# Celery worker (attribution.tasks) or in-process by the command. Each batch is its own short
+# transaction that locks its bookings first (id order, SKIP LOCKED: never waits on a webhook), updates
+# them set-based, then queues their HubSpot sync: the lock order intake uses, so the two never deadlock.
+# `Booking.rules_version` says which bookings are done, so a job whose worker died continues where it
+# stopped, and rules edited while a job runs are picked up by the same job.
 
 ATTRIBUTION_COLUMNS = ("source", "medium", "campaign", "content", "term", "channel", "visitor_id", "attribution_flags")
+REATTRIBUTE_BATCH_SIZE = 10_000  # bookings per transaction: a webhook waits at most one batch for a locked row
+REATTRIBUTE_STALE_SECONDS = 120  # a running job with no batch committed for this long lost its worker
+REATTRIBUTE_MAX_PASSES = 10  # passes over bookings that were locked by webhooks or re-edited rules
+_ACTIVE = ReattributeJob.ACTIVE_STATES
 
 
 @dataclass
@@ -57,85 +75,286 @@ class ReattributeResult:
     changed: int = 0
     moves: dict = field(default_factory=dict)  # (from channel, to channel) -> bookings
     rules_version: int = 0
+    job_id: int | None = None
 
 
-def bookings_reattribute(*, since=None, where_source: str | None = None, dry_run: bool = False, batch_size: int = 50_000,
-                         progress=None) -> ReattributeResult:
-    """Recompute attribution for existing bookings, set-based: classify each distinct UTM input once,
-    then update bookings by joining on it. Never silent: returns who moved where."""
+class ReattributeBusy(Exception):
+    """Another re-attribution is running: two never run at once."""
 
-    ruleset = ruleset_build()
-    table = Booking._meta.db_table
-    conditions, params = [], []  # written for alias "b" of the bookings table
+    def __init__(self, job: ReattributeJob):
+        self.job = job
+        super().__init__(f"re-attribution #{job.pk} is already {job.state} ({job.done:,}/{job.total:,} bookings); "
+                         "it applies the current rules when it finishes — its progress is in the admin")
+
+
+class _ClaimLost(Exception):
+    """The job was claimed by another runner (this one stalled past REATTRIBUTE_STALE_SECONDS)."""
+
+
+def _rules_version() -> int:
+    return RulesetVersion.objects.values_list("version", flat=True).first() or 0
+
+
+def _scope_sql(*, since, where_source: str | None) -> tuple[list[str], list]:
+    """SQL conditions on alias "b" of the bookings table for a job's scope."""
+    conditions, params = [], []
     if since:
         conditions.append("b.booked_at >= %s")
         params.append(since)
     if where_source is not None:  # only what one alias/rule can affect (hygiene page), self-reported answers included
+        word = f"%{where_source.split(' ')[0]}%"
         conditions.append("(b.source = %s OR lower(b.utm_raw->>'source') LIKE %s OR lower(b.self_reported_raw) LIKE %s)")
-        params += [where_source, f"%{where_source.split(' ')[0]}%", f"%{where_source.split(' ')[0]}%"]
-    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+        params += [where_source, word, word]
+    return conditions, params
+
+
+def _classification_build(cursor, *, ruleset, where: str, params: list) -> None:
+    """Classify each distinct UTM input and self-reported answer of the bookings in `where` once, into
+    session temp tables the batches join on (dropped by _classification_drop)."""
+    table = Booking._meta.db_table
+    cursor.execute(f"SELECT DISTINCT b.utm_raw FROM {table} b WHERE {where}", params)
+    distinct_utm = [row[0] for row in cursor.fetchall()]
+    cursor.execute(f"SELECT DISTINCT b.self_reported_raw FROM {table} b WHERE {where}", params)
+    distinct_answers = [row[0] for row in cursor.fetchall()]
+    _classification_drop(cursor)
+    cursor.execute(
+        "CREATE TEMP TABLE sb_utm_map (utm_raw jsonb PRIMARY KEY, source text, medium text, campaign text,"
+        " content text, term text, channel text, visitor_id text, attribution_flags varchar(64)[])"
+    )
+    cursor.execute("CREATE TEMP TABLE sb_answer_map (raw text PRIMARY KEY, normalized text)")
+    with cursor.cursor.copy("COPY sb_utm_map FROM STDIN") as copy:
+        for raw_json in distinct_utm:
+            raw = raw_json if isinstance(raw_json, dict) else json.loads(raw_json or "{}")
+            a = attribution_compute(raw=raw, ruleset=ruleset)
+            copy.write_row((json.dumps(raw), a.source, a.medium, a.campaign, a.content, a.term, a.channel,
+                            a.visitor_id, list(a.flags)))
+    with cursor.cursor.copy("COPY sb_answer_map FROM STDIN") as copy:
+        for answer in distinct_answers:
+            copy.write_row((answer, self_reported_normalize(answer, ruleset)))
+    cursor.execute("ANALYZE sb_utm_map")
+    cursor.execute("ANALYZE sb_answer_map")
+
+
+def _classification_drop(cursor) -> None:
+    cursor.execute("DROP TABLE IF EXISTS sb_utm_map, sb_answer_map")
+
+
+def _differs(row: str) -> str:
+    """SQL: the booking `row` (an alias) holds another attribution than the classification maps m / a."""
+    return " OR ".join([*(f"{row}.{c} IS DISTINCT FROM m.{c}" for c in ATTRIBUTION_COLUMNS),
+                        f"{row}.self_reported_source IS DISTINCT FROM a.normalized"])
+
+
+def _mapped(row: str) -> str:
+    return f"{row}.utm_raw = m.utm_raw AND {row}.self_reported_raw = a.raw"
+
+
+def reattribute_preview(*, since=None, where_source: str | None = None) -> ReattributeResult:
+    """Who would move where with the current rules (read-only: the command's --dry-run)."""
+    ruleset = ruleset_build()
+    table = Booking._meta.db_table
+    conditions, params = _scope_sql(since=since, where_source=where_source)
+    where = " AND ".join(["b.rules_version <> %s", *conditions])
+    params = [ruleset.version, *params]
     result = ReattributeResult(rules_version=ruleset.version)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SELECT b.utm_raw, count(*) FROM {table} b {where} GROUP BY b.utm_raw", params)
-        distinct_utm = cursor.fetchall()
-        cursor.execute(f"SELECT DISTINCT b.self_reported_raw FROM {table} b {where}", params)
-        distinct_answers = [row[0] for row in cursor.fetchall()]
-        result.examined = sum(count for _, count in distinct_utm)
-
-        cursor.execute("DROP TABLE IF EXISTS sb_utm_map, sb_answer_map")
+        _classification_build(cursor, ruleset=ruleset, where=where, params=params)
         cursor.execute(
-            "CREATE TEMP TABLE sb_utm_map (utm_raw jsonb PRIMARY KEY, source text, medium text, campaign text,"
-            " content text, term text, channel text, visitor_id text, attribution_flags varchar(64)[]) ON COMMIT DROP"
-        )
-        cursor.execute("CREATE TEMP TABLE sb_answer_map (raw text PRIMARY KEY, normalized text) ON COMMIT DROP")
-        with cursor.cursor.copy("COPY sb_utm_map FROM STDIN") as copy:
-            for raw_json, _ in distinct_utm:
-                raw = raw_json if isinstance(raw_json, dict) else json.loads(raw_json or "{}")
-                a = attribution_compute(raw=raw, ruleset=ruleset)
-                copy.write_row((json.dumps(raw), a.source, a.medium, a.campaign, a.content, a.term, a.channel,
-                                a.visitor_id, list(a.flags)))
-        with cursor.cursor.copy("COPY sb_answer_map FROM STDIN") as copy:
-            for answer in distinct_answers:
-                copy.write_row((answer, self_reported_normalize(answer, ruleset)))
-        cursor.execute("ANALYZE sb_utm_map")
-
-        differs = " OR ".join(f"b.{c} IS DISTINCT FROM m.{c}" for c in ATTRIBUTION_COLUMNS)
-        differs += " OR b.self_reported_source IS DISTINCT FROM a.normalized"
-        joined = "sb_utm_map m, sb_answer_map a"
-        matched = " AND ".join(["b.utm_raw = m.utm_raw AND b.self_reported_raw = a.raw", *conditions])
-        cursor.execute(
-            f"SELECT b.channel, m.channel, count(*) FROM {table} b, {joined} WHERE {matched} AND ({differs}) GROUP BY 1, 2",
+            f"SELECT b.channel, m.channel, ({_differs('b')}), count(*) FROM {table} b, sb_utm_map m, sb_answer_map a"
+            f" WHERE {_mapped('b')} AND {where} GROUP BY 1, 2, 3",
             params,
         )
-        for old, new, count in cursor.fetchall():
-            result.changed += count
-            if old != new:
-                result.moves[(old, new)] = count
-        if dry_run:
-            return result
-
-        cursor.execute(f"SELECT min(id), max(id) FROM {table}")
-        low, high = cursor.fetchone()
-        if low is None:
-            return result
-        assignments = ", ".join(f"{c} = m.{c}" for c in ATTRIBUTION_COLUMNS)
-        for start in range(low, high + 1, batch_size):
-            # Attribution changes reach HubSpot through the outbox, in the same transaction.
-            cursor.execute(
-                f"SELECT b.id FROM {table} b, {joined} WHERE {matched} AND b.id >= %s AND b.id < %s AND ({differs})",
-                [*params, start, start + batch_size],
-            )
-            sync_mark_changed(booking_ids=[row[0] for row in cursor.fetchall()])
-            cursor.execute(
-                f"UPDATE {table} b SET {assignments}, self_reported_source = a.normalized, rules_version = %s,"
-                f" hubspot_state = CASE WHEN ({differs}) THEN 'pending' ELSE b.hubspot_state END,"
-                f" updated_at = CASE WHEN ({differs}) THEN now() ELSE b.updated_at END"
-                f" FROM {joined} WHERE {matched} AND b.id >= %s AND b.id < %s AND (({differs}) OR b.rules_version <> %s)",
-                [ruleset.version, *params, start, start + batch_size, ruleset.version],
-            )
-            if progress:
-                progress(min(start + batch_size, high + 1) - low, high + 1 - low)
+        for old, new, differs, count in cursor.fetchall():
+            result.examined += count
+            if differs:
+                result.changed += count
+                if old != new:
+                    result.moves[(old, new)] = count
+        _classification_drop(cursor)
     return result
+
+
+def reattribute_job_start(*, since=None, where_source: str | None = None, user=None,
+                          enqueue: bool = True) -> tuple[ReattributeJob, bool]:
+    """Queue a re-attribution, enqueued when the caller's transaction commits. While one is queued or
+    running, that one is returned instead (created=False): two never run at once."""
+    for _ in range(3):  # the active job may finish between our insert and our read
+        try:
+            with transaction.atomic():
+                job = ReattributeJob.objects.create(
+                    since=since, where_source=where_source, started_by=user if getattr(user, "pk", None) else None,
+                    rules_version=_rules_version())
+        except IntegrityError:
+            active = ReattributeJob.objects.filter(state__in=_ACTIVE).first()
+            if active is not None:
+                return active, False
+            continue
+        if enqueue:
+            transaction.on_commit(partial(reattribute_job_enqueue, job_id=job.pk))
+        return job, True
+    raise RuntimeError("could not queue a re-attribution: jobs keep starting and finishing")
+
+
+def reattribute_job_enqueue(*, job_id: int) -> None:
+    """Hand the job to a worker (by task name: services never import tasks). Broker down: beat's sweep retries."""
+    try:
+        current_app.send_task("attribution.reattribute_job", kwargs={"job_id": job_id})
+    except Exception:  # noqa: BLE001 - the job row is safe in PostgreSQL; reattribute_job_sweep enqueues it again
+        logger.warning("could not enqueue re-attribution #%s; beat will sweep it", job_id)
+
+
+def reattribute_job_sweep() -> list[int]:
+    """Beat: a queued job no worker took (lost message) or a running one whose worker died is enqueued again."""
+    stale = timezone.now() - timedelta(seconds=REATTRIBUTE_STALE_SECONDS)
+    ids = list(ReattributeJob.objects.filter(
+        Q(state=ReattributeJob.State.QUEUED, created_at__lt=timezone.now() - timedelta(seconds=60))
+        | Q(state=ReattributeJob.State.RUNNING, heartbeat_at__lt=stale)).values_list("pk", flat=True))
+    for job_id in ids:
+        reattribute_job_enqueue(job_id=job_id)
+    return ids
+
+
+def reattribute_job_claim(*, job_id: int) -> int | None:
+    """One runner per job: take a queued job, or a running one whose runner stopped committing batches.
+    Returns the claim token the runner fences its writes with, or None."""
+    now = timezone.now()
+    claimed = ReattributeJob.objects.filter(pk=job_id).filter(
+        Q(state=ReattributeJob.State.QUEUED)
+        | Q(state=ReattributeJob.State.RUNNING, heartbeat_at__lt=now - timedelta(seconds=REATTRIBUTE_STALE_SECONDS))
+    ).update(state=ReattributeJob.State.RUNNING, claim=F("claim") + 1, heartbeat_at=now,
+             started_at=Coalesce(F("started_at"), now))
+    if not claimed:
+        return None
+    return ReattributeJob.objects.values_list("claim", flat=True).get(pk=job_id)
+
+
+def _job_save(job: ReattributeJob, claim: int, **fields) -> None:
+    """Fenced progress write: a runner whose claim was taken over stops here."""
+    for name, value in fields.items():
+        setattr(job, name, value)
+    if not ReattributeJob.objects.filter(pk=job.pk, claim=claim).update(heartbeat_at=timezone.now(), **fields):
+        raise _ClaimLost(job.pk)
+
+
+def reattribute_bookings_mark_changed(*, booking_ids: list[int]) -> None:
+    """Queue the HubSpot sync of re-attributed bookings, after their UPDATE locked them (integrator: the
+    bookings_changed seam goes here)."""
+    sync_mark_changed(booking_ids=booking_ids)
+
+
+def _reattribute_batch(cursor, *, job: ReattributeJob, claim: int, after_id: int, where: str, params: list,
+                       batch_size: int, moves: dict) -> int | None:
+    """One transaction: lock the next bookings still to do (id order; one a webhook holds is skipped, a later
+    pass takes it), update them set-based, then queue their HubSpot sync, and save progress. Returns the last
+    id locked, or None when none is left after `after_id`."""
+    table = Booking._meta.db_table
+    with transaction.atomic():
+        _job_save(job, claim)  # fence before touching bookings
+        cursor.execute(
+            f"SELECT l.id, l.channel, m.channel, ({_differs('l')}) FROM"
+            f" (SELECT b.* FROM {table} b WHERE b.id > %s AND {where} ORDER BY b.id LIMIT %s FOR UPDATE SKIP LOCKED) l"
+            f" LEFT JOIN sb_utm_map m ON l.utm_raw = m.utm_raw LEFT JOIN sb_answer_map a ON l.self_reported_raw = a.raw"
+            f" ORDER BY l.id",
+            [after_id, *params, batch_size])
+        locked = cursor.fetchall()
+        if not locked:
+            return None
+        # A booking whose UTM input arrived after the maps were built has no match: it stays to do (next pass).
+        mapped = [row for row in locked if row[2] is not None]
+        assignments = ", ".join(f"{c} = m.{c}" for c in ATTRIBUTION_COLUMNS)
+        cursor.execute(
+            f"UPDATE {table} b SET {assignments}, self_reported_source = a.normalized, rules_version = %s,"
+            f" hubspot_state = CASE WHEN ({_differs('b')}) THEN 'pending' ELSE b.hubspot_state END,"
+            f" updated_at = CASE WHEN ({_differs('b')}) THEN now() ELSE b.updated_at END"
+            f" FROM sb_utm_map m, sb_answer_map a WHERE b.id = ANY(%s::bigint[]) AND {_mapped('b')} RETURNING b.id",
+            [job.rules_version, [row[0] for row in mapped]])
+        updated = {row[0] for row in cursor.fetchall()}
+        changed = [row for row in mapped if row[3] and row[0] in updated]
+        reattribute_bookings_mark_changed(booking_ids=[row[0] for row in changed])
+        for _, old, new, _ in changed:
+            if old != new:
+                moves[(old, new)] = moves.get((old, new), 0) + 1
+        _job_save(job, claim, done=job.done + len(updated), changed=job.changed + len(changed), moves=_moves_list(moves))
+    return locked[-1][0]
+
+
+def _moves_list(moves: dict) -> list:
+    return [[old, new, n] for (old, new), n in sorted(moves.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def reattribute_job_run(*, job_id: int, batch_size: int = REATTRIBUTE_BATCH_SIZE, progress=None) -> ReattributeJob | None:
+    """Run (or resume) a job to the end, batch by batch; None when another runner has it.
+    A failure lands on the job row (`failed`, `error`); bookings done so far stay done."""
+    claim = reattribute_job_claim(job_id=job_id)
+    if claim is None:
+        return None
+    job = ReattributeJob.objects.get(pk=job_id)
+    started = time.monotonic()
+    try:
+        with connection.cursor() as cursor:
+            try:
+                _reattribute_passes(cursor, job=job, claim=claim, batch_size=batch_size, progress=progress)
+            finally:
+                _classification_drop(cursor)
+        _job_save(job, claim, state=ReattributeJob.State.DONE, finished_at=timezone.now())
+    except _ClaimLost:
+        logger.warning("re-attribution #%s was taken over by another runner; this one stops", job_id)
+        return None
+    except Exception as exc:  # noqa: BLE001 - the reason is kept on the row the admin shows
+        logger.exception("re-attribution #%s failed", job_id)
+        ReattributeJob.objects.filter(pk=job_id, claim=claim).update(
+            state=ReattributeJob.State.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000])
+        job.refresh_from_db()
+        return job
+    logger.info("re-attribution #%s done: %s bookings, %s changed, rules v%s in %.1fs", job_id, job.done, job.changed,
+                job.rules_version, time.monotonic() - started)
+    return job
+
+
+def _reattribute_passes(cursor, *, job: ReattributeJob, claim: int, batch_size: int, progress) -> None:
+    """Pass over the bookings still to do until none is left. A later pass picks up bookings a webhook
+    held locked (skipped) and, when rules were edited meanwhile, brings everything to the new version."""
+    table = Booking._meta.db_table
+    conditions, scope_params = _scope_sql(since=job.since, where_source=job.where_source)
+    moves = {(old, new): n for old, new, n in job.moves}
+    for attempt in range(REATTRIBUTE_MAX_PASSES):
+        ruleset = ruleset_build()
+        where = " AND ".join(["b.rules_version <> %s", *conditions])
+        params = [ruleset.version, *scope_params]
+        cursor.execute(f"SELECT count(*) FROM {table} b WHERE {where}", params)
+        remaining = cursor.fetchone()[0]
+        if not remaining:
+            return
+        if attempt:
+            time.sleep(min(attempt, 3) * 0.2)  # let the webhooks holding the skipped rows commit
+        _job_save(job, claim, rules_version=ruleset.version, total=job.done + remaining)
+        _classification_build(cursor, ruleset=ruleset, where=where, params=params)
+        after_id = 0
+        while after_id is not None:
+            after_id = _reattribute_batch(cursor, job=job, claim=claim, after_id=after_id, where=where, params=params,
+                                          batch_size=batch_size, moves=moves)
+            if progress:
+                progress(job.done, job.total)
+            if _rules_version() != ruleset.version:
+                break  # rules edited meanwhile: the next pass re-classifies and goes on with the new version
+    raise RuntimeError(f"bookings still differ from rules v{job.rules_version} after {REATTRIBUTE_MAX_PASSES} passes "
+                       "(held locked by long transactions?); start it again")
+
+
+def bookings_reattribute(*, since=None, where_source: str | None = None, dry_run: bool = False,
+                         batch_size: int = REATTRIBUTE_BATCH_SIZE, progress=None, user=None) -> ReattributeResult:
+    """Re-attribute in this process, as a job (the command, tests, benchmarks): batch by batch, resumable,
+    visible in the admin. Raises ReattributeBusy while another job is running."""
+    if dry_run:
+        return reattribute_preview(since=since, where_source=where_source)
+    job, _ = reattribute_job_start(since=since, where_source=where_source, user=user, enqueue=False)
+    finished = reattribute_job_run(job_id=job.pk, batch_size=batch_size, progress=progress)
+    if finished is None:
+        raise ReattributeBusy(ReattributeJob.objects.get(pk=job.pk))
+    if finished.state == ReattributeJob.State.FAILED:
+        raise RuntimeError(f"re-attribution #{finished.pk} failed: {finished.error}")
+    return ReattributeResult(examined=finished.done, changed=finished.changed, rules_version=finished.rules_version,
+                             moves={(old, new): n for old, new, n in finished.moves}, job_id=finished.pk)
 
 
 # --- rules edits (admin, hygiene page) -----------------------------------------------------------

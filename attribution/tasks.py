@@ -1,12 +1,24 @@
 from celery import shared_task
 
-from attribution.services import bookings_reattribute
+from attribution.services import reattribute_job_run, reattribute_job_start, reattribute_job_sweep
 
 
-@shared_task(name="attribution.reattribute")
-def reattribute_task() -> dict:
-    result = bookings_reattribute()
-    return {"examined": result.examined, "changed": result.changed}
+@shared_task(name="attribution.reattribute_job", ignore_result=True)
+def reattribute_job_task(*, job_id: int) -> None:
+    """Run or resume one re-attribution job (a runner that finds it taken returns)."""
+    reattribute_job_run(job_id=job_id)
+
+
+@shared_task(name="attribution.reattribute_job_sweep", ignore_result=True)
+def reattribute_job_sweep_task() -> list[int]:
+    return reattribute_job_sweep()
+
+
+@shared_task(name="attribution.reattribute", ignore_result=True)
+def reattribute_task() -> int:
+    """Kept for schedules that name it: queues a job (or finds the active one)."""
+    job, _ = reattribute_job_start()
+    return job.pk
 
 
 @shared_task(name="attribution.rollup_compact", ignore_result=True)

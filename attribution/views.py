@@ -108,7 +108,7 @@ def dashboard(request):
     return render(request, "dashboard/index.html", {
         "data": data, "period": period, "presets": PRESETS, "interval": interval, "drill": drill, "level": level,
         "crumbs": crumbs, "chart": chart, "query": urlencode({**base, **drill}), "top": top,
-        "base_query": urlencode(base), "running": running,
+        "base_query": urlencode(base), "running": running, "reattribute": selectors.reattribute_job_banner(),
     })
 
 
@@ -178,7 +178,7 @@ def hygiene(request):
     data = selectors.hygiene()
     if request.GET.get("export") == "unassigned":
         return _csv("unassigned.csv", data["unassigned"], ["source", "medium", "bookings"])
-    return render(request, "dashboard/hygiene.html", {"data": data})
+    return render(request, "dashboard/hygiene.html", {"data": data, "reattribute": selectors.reattribute_job_banner()})
 
 
 def _hygiene_action(request):
@@ -194,8 +194,7 @@ def _hygiene_action(request):
             return redirect("dashboard-hygiene")
         value, canonical = form.cleaned_data["value"], form.cleaned_data["canonical"]
         services.alias_create(field_name="source", value=value, canonical=canonical)
-        result = services.bookings_reattribute(where_source=utm_normalize(value))
-        messages.success(request, f"Alias {value} → {canonical} added; {result.changed} bookings re-attributed.")
+        _reattribute_queue(request, f"Alias {value} → {canonical} added", where_source=utm_normalize(value))
     elif action == "rule":
         if not request.user.has_perm("attribution.add_channelrule"):
             raise PermissionDenied
@@ -207,9 +206,20 @@ def _hygiene_action(request):
             return redirect("dashboard-hygiene")
         channel, source = form.cleaned_data["channel"], form.cleaned_data["source"]
         services.channel_rule_create(channel=channel, source=source, medium=form.cleaned_data["medium"])
-        result = services.bookings_reattribute(where_source=utm_normalize(source))
-        messages.success(request, f"Rule “{source} → {channel}” added; {result.changed} bookings re-attributed.")
+        _reattribute_queue(request, f"Rule “{source} → {channel}” added", where_source=utm_normalize(source))
     return redirect("dashboard-hygiene")
+
+
+def _reattribute_queue(request, done: str, *, where_source: str) -> None:
+    """The request only queues the job; a worker re-attributes batch by batch (progress on this page)."""
+    job, created = services.reattribute_job_start(where_source=where_source, user=request.user)
+    if created:
+        messages.success(request, f"{done}; its bookings are being re-attributed in the background (job #{job.pk}).")
+    elif job.since is None and job.where_source is None:  # a full job takes rule edits made while it runs
+        messages.success(request, f"{done}; the re-attribution already running (job #{job.pk}) applies it.")
+    else:
+        messages.warning(request, f"{done}, but another re-attribution (job #{job.pk}, {job.scope}) is running: "
+                                  "apply this change with “Re-attribute bookings” in the admin when it finishes.")
 
 
 @login_required

@@ -237,6 +237,8 @@ CELERY_BEAT_SCHEDULE = {
     "report-rollup": {"task": "attribution.rollup_compact", "schedule": 10.0},
     "calendly-subscription-check": {"task": "bookings.calendly_subscription_check", "schedule": 900.0},
 }
+# Re-attribution jobs: one whose message was lost, or whose worker died mid-way, is enqueued again (it resumes).
+CELERY_BEAT_SCHEDULE["reattribute-sweep"] = {"task": "attribution.reattribute_job_sweep", "schedule": 60.0}
 
 # --- Webhook intake: hostile input ------------------------------------------------------------
 # Rejected (unsigned, forged, stale, oversized) deliveries one client IP (project/clientip.py; IPv6 per /64)

@@ -2,6 +2,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from attribution.models import ReattributeJob
+from attribution.services import reattribute_job_run
 from bookings import calendly
 from bookings.samples import invitee_payload
 
@@ -28,3 +30,9 @@ def book(post_signed):
         return f"https://api.calendly.com/scheduled_events/EV-I{n}/invitees/I{n}"
 
     return make
+
+
+def run_queued_reattribute() -> None:
+    """Do what the Celery worker does with a queued re-attribution job (tests never run a broker consumer)."""
+    for job_id in ReattributeJob.objects.filter(state__in=ReattributeJob.ACTIVE_STATES).values_list("pk", flat=True):
+        reattribute_job_run(job_id=job_id)

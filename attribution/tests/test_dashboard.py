@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 
 from attribution.periods import PRESETS, period_parse
 from attribution.services import bookings_reattribute
+from attribution.tests.conftest import run_queued_reattribute
 from bookings.models import Booking
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +153,9 @@ def test_adding_an_alias_from_hygiene_moves_the_unassigned_row(client, roles, re
     before = client.get("/dashboard/hygiene/").context["data"]["unassigned"]
     assert {"source": "partnerportal", "medium": "widget", "bookings": 2} in before
     response = client.post("/dashboard/hygiene/", {"action": "rule", "source": "partnerportal", "channel": "Partners"}, follow=True)
-    assert "2 bookings re-attributed" in response.content.decode()
+    assert "re-attributed in the background" in response.content.decode()
+    run_queued_reattribute()  # the worker's part
+    assert "2 bookings re-attributed" in client.get("/dashboard/hygiene/").content.decode()
     assert client.get("/dashboard/hygiene/").context["data"]["unassigned"] == []
     rows = {r["channel"]: r["bookings"] for r in client.get("/dashboard/?range=30d").context["data"]["table"]["rows"]}
     assert rows["Partners"] == 2 and "Unassigned" not in rows
@@ -219,4 +222,5 @@ def test_an_alias_from_hygiene_also_maps_what_people_said(client, roles, post_si
     assert Booking.objects.get().self_reported_source == "partnerportal listing"
     client.force_login(roles("m", "Marketing"))
     client.post("/dashboard/hygiene/", {"action": "alias", "value": "partnerportal", "canonical": "partner-portal"})
+    run_queued_reattribute()  # the worker's part
     assert Booking.objects.get().self_reported_source == "partner-portal"

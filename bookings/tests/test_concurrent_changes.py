@@ -92,7 +92,6 @@ def test_both_halves_of_a_reschedule_at_once_link_the_chain():
     assert set(BookingSync.objects.values_list("booking_id", flat=True)) == {old.pk, new.pk}
 
 
-@pytest.mark.xfail(reason="issue 12: reattribute upserts outbox rows before it locks bookings (deadlock)")
 @pytest.mark.django_db(transaction=True)
 def test_a_reattribute_while_webhooks_arrive_loses_no_update():
     for i in range(60):

@@ -7,6 +7,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
+from attribution.tests.conftest import run_queued_reattribute
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "browser-pw-123"
 
@@ -105,6 +107,9 @@ def test_adding_a_rule_from_hygiene_moves_the_unassigned_row(browser, site, shot
     row.get_by_role("button", name="Add rule").click()
     page.wait_for_load_state()
     assert "re-attributed" in page.locator(".messages").inner_text()
+    run_queued_reattribute()  # the worker's part: the request only queued the job
+    page.reload()
+    assert "bookings re-attributed" in page.locator("#reattribute-job").inner_text()
     assert page.locator('#unassigned tr[data-source="partnerportal"]').count() == 0
     page.goto(f"{site}/dashboard/?range=all")
     assert page.locator('#breakdown tr[data-key="Partners"]').count() == 1
