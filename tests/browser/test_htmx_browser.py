@@ -82,7 +82,7 @@ def test_filtering_the_dashboard_swaps_the_report_and_pushes_the_url(page, site)
     page.wait_for_function("document.getElementById('period-label').innerText !== %r" % label_all)
     assert page.evaluate("window.__notReloaded") is True
     assert int(page.locator("#table-total").inner_text().replace(",", "")) < total_all
-    assert page.evaluate("!!Chart.getChart(document.getElementById('chart'))")  # the new chart is drawn
+    page.wait_for_function("!!Chart.getChart(document.getElementById('chart'))")  # the new chart is drawn
     # The pushed URL is a whole page of its own (a reload or a shared link).
     page.reload()
     page.wait_for_load_state("load")
