@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 
 from attribution import selectors, services
 from attribution.links import LinkError, link_build
@@ -30,6 +31,18 @@ def _csv(filename: str, rows: list[dict], columns: list[str]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     csv_write(response, columns, rows)
+    return response
+
+
+def _render(request, template: str, partial: str, context: dict) -> HttpResponse:
+    """The whole page, or for an htmx request only the part it swaps (`partial`), with its messages.
+
+    A history restore (the back button after an hx-push-url) asks for the whole page; `Vary` keeps a browser cache
+    from serving one for the other at the same URL.
+    """
+    swap = bool(request.htmx) and not request.htmx.history_restore_request
+    response = render(request, partial if swap else template, {**context, "partial": swap})
+    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
@@ -105,7 +118,7 @@ def dashboard(request):
     # "Which channel booked the most?" means a real channel: the backlog and Unassigned have their own tiles.
     named = [r for r in data["table"]["rows"] if level != "channel" or r["channel"] not in ("Direct", "Unassigned")]
     top = named[0] if named else None
-    return render(request, "dashboard/index.html", {
+    return _render(request, "dashboard/index.html", "dashboard/_report.html", {
         "data": data, "period": period, "presets": PRESETS, "interval": interval, "drill": drill, "level": level,
         "crumbs": crumbs, "chart": chart, "query": urlencode({**base, **drill}), "top": top,
         "base_query": urlencode(base), "running": running, "reattribute": selectors.reattribute_job_banner(),
@@ -116,7 +129,10 @@ def dashboard(request):
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def direct_backlog(request):
     if request.method == "POST":
-        return _assign(request)
+        response = _assign(request)
+        if not request.htmx:
+            return response  # POST, redirect, GET: works without JavaScript
+        # htmx: answer with the refreshed backlog and the assignment's message in one response, no redirect.
     event_type = _filter_values(request, ["event_type"]).get("event_type", "")
     month = request.GET.get("month", "")
     if month:
@@ -131,7 +147,7 @@ def direct_backlog(request):
     if request.GET.get("export") == "groups":
         return _csv("direct-backlog.csv", groups, ["event_type_name", "month", "bookings"])
     history = ManualAttribution.objects.select_related("booking", "user", "reverted_by")[:20]
-    return render(request, "dashboard/direct.html", {
+    return _render(request, "dashboard/direct.html", "dashboard/_backlog.html", {
         "page": page, "groups": groups, "event_type": event_type, "month": month, "history": history,
         "total": sum(g["bookings"] for g in groups),
     })

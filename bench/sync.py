@@ -67,7 +67,7 @@ def main() -> int:
     import httpx
 
     from bookings.models import Booking
-    from hubspot_sync.fake_server import FakeConfig, FakeHubSpotServer
+    from fakes.hubspot import FakeConfig, FakeHubSpotServer
     from hubspot_sync.models import BookingSync
     from hubspot_sync.ratelimit import RateLimiter
     from hubspot_sync.services.outbox import sync_requeue

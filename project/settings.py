@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "bookings",
     "attribution",
     "hubspot_sync",
+    "fakes.apps.FakesConfig",  # fake HubSpot/Calendly commands; no models, never imported by the apps above
 ]
 
 MIDDLEWARE = [

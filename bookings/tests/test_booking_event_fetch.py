@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.utils.dateparse import parse_datetime
 
-from bookings.fake_calendly import FakeCalendlyServer
+from fakes.calendly import FakeCalendlyServer
 from bookings.models import Booking, WebhookDelivery
 from bookings.tasks import booking_event_fetch_task
 

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 
 from bookings.calendly_client import CalendlyClient, CalendlyError
-from bookings.fake_calendly import FakeCalendlyServer
+from fakes.calendly import FakeCalendlyServer
 from bookings.models import BackfillRun, Booking, WebhookDelivery
 from bookings.services import backfill_run
 

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from bookings.calendly_client import CalendlyClient, CalendlyRateLimited
-from bookings.fake_calendly import API, FakeCalendlyServer
+from fakes.calendly import API, FakeCalendlyServer
 from bookings.models import BackfillRun, Booking
 from bookings.samples import invitee_payload
 from bookings.services import backfill_run

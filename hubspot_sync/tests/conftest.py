@@ -1,7 +1,7 @@
 import httpx
 import pytest
 
-from hubspot_sync.fake_server import FakeConfig, FakeHubSpotServer
+from fakes.hubspot import FakeConfig, FakeHubSpotServer
 from hubspot_sync.ratelimit import RateLimiter
 
 

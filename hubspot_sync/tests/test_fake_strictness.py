@@ -4,7 +4,7 @@ a fake that accepts bad requests hides client bugs. Each rule: the bad request i
 import httpx
 import pytest
 
-from hubspot_sync.fake_server import FakeConfig, FakeHubSpotServer
+from fakes.hubspot import FakeConfig, FakeHubSpotServer
 
 V = "2026-09"
 AUTH = {"Authorization": "Bearer fake-token"}

@@ -70,7 +70,7 @@ def test_api_schema_with_a_token(client):
 
 
 def test_httpx_never_logs_a_url_with_a_token(caplog):
-    from project.fakes import FakeServer, JsonHandler
+    from fakes.http import FakeServer, JsonHandler
 
     class Handler(JsonHandler):
         def do_GET(self):  # noqa: N802

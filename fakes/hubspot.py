@@ -19,9 +19,9 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-
-from project.fakes import FakeServer, JsonHandler
 from urllib.parse import parse_qs, urlsplit
+
+from fakes.http import FakeServer, JsonHandler
 
 API = "2026-09"  # the date-versioned paths the fake answers (PublicApiSpecs/CRM/*/Rollouts/*/2026-09)
 # Retired or retiring prefixes answer 404 here, so a client still calling them fails in tests, not in 2027.

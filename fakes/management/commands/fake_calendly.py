@@ -1,9 +1,11 @@
 from django.core.management.base import BaseCommand
 
-from bookings.fake_calendly import FakeCalendlyServer
+from fakes.calendly import FakeCalendlyServer
 
 
 class Command(BaseCommand):
+    # The fakes run on a bare checkout: no database, no secrets, DEBUG off (project/checks.py would refuse).
+    requires_system_checks = []
     help = "Run the in-project fake Calendly API (no database needed)."
 
     def add_arguments(self, parser):

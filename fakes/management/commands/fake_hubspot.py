@@ -1,9 +1,11 @@
 from django.core.management.base import BaseCommand
 
-from hubspot_sync.fake_server import FakeConfig, FakeHubSpotServer
+from fakes.hubspot import FakeConfig, FakeHubSpotServer
 
 
 class Command(BaseCommand):
+    # The fakes run on a bare checkout: no database, no secrets, DEBUG off (project/checks.py would refuse).
+    requires_system_checks = []
     help = "Run the in-project fake HubSpot (contract-faithful, faults on demand). No database needed."
 
     def add_arguments(self, parser):

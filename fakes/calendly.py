@@ -14,9 +14,9 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-
-from project.fakes import FakeServer, JsonHandler
 from urllib.parse import parse_qs, urlsplit
+
+from fakes.http import FakeServer, JsonHandler
 
 API = "https://api.calendly.com"
 SOURCES = [{}, {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand_202611"},
