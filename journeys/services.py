@@ -10,6 +10,7 @@ import ipaddress
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -195,9 +196,28 @@ def tracked_link_url(*, link: TrackedLink, visitor_id: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
+_links: dict = {}
+LINK_CACHE_SECONDS = 30.0
+
+
+def tracked_link_find(*, slug: str) -> TrackedLink | None:
+    """The link behind a slug, remembered per process for 30 s: a redirect is one write, not a read and a write.
+    An edited destination reaches every process within LINK_CACHE_SECONDS."""
+    now = time.monotonic()
+    hit = _links.get(slug)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    link = TrackedLink.objects.filter(slug=slug).only(
+        "id", "slug", "destination", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term").first()
+    if len(_links) > 10_000:
+        _links.clear()
+    if link is not None:
+        _links[slug] = (link, now + LINK_CACHE_SECONDS)
+    return link
+
+
 def tracked_link_click(*, link: TrackedLink, visitor_id: str, referrer: str, ip: str | None) -> Touch | None:
     """Count a person's click and record it as a touch (no visitor id under consent-required: counted, not joined)."""
-    TrackedLink.objects.filter(pk=link.pk).update(click_count=F("click_count") + 1)
     parts = urlsplit(link.destination)
     row = _touch_row(
         visitor_id=visitor_id, kind=Touch.Kind.CLICK, page_url=urlunsplit(parts._replace(query="")), referrer=referrer,
@@ -207,7 +227,9 @@ def tracked_link_click(*, link: TrackedLink, visitor_id: str, referrer: str, ip:
     )
     if row.referrer_host == host_normalize(urlsplit(settings.SOURCEBOOK_PUBLIC_URL).hostname or ""):
         row.referrer_host = ""
-    row.save(force_insert=True)
+    with transaction.atomic():  # one commit (one WAL flush) for the count and the touch
+        TrackedLink.objects.filter(pk=link.pk).update(click_count=F("click_count") + 1)
+        row.save(force_insert=True)
     return row
 
 

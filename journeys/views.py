@@ -15,7 +15,6 @@ from django.views.decorators.csrf import csrf_exempt
 
 from journeys import services
 from journeys.bots import is_bot
-from journeys.models import TrackedLink
 from project.clientip import client_ip
 from project.metrics import JOURNEY_REQUESTS
 
@@ -113,7 +112,7 @@ def collect(request):
 
 def tracked_link(request, slug: str):
     """GET /l/<slug>: 302 to the destination with its UTMs and the clicker's visitor id."""
-    link = TrackedLink.objects.filter(slug=slug).first()
+    link = services.tracked_link_find(slug=slug)
     if link is None:
         raise Http404("unknown link")  # templates/404.html
     consent_required = settings.JOURNEY_CONSENT_REQUIRED
