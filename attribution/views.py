@@ -242,12 +242,23 @@ def _reattribute_queue(request, done: str, *, where_source: str) -> None:
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def links(request):
     from attribution.ruleset import ruleset_current
+    from journeys.apis import short_url
+    from journeys.selectors import tracked_link_list
+    from journeys.services import tracked_link_create
 
-    result, errors = None, []
+    result, errors, saved = None, [], None
     values = {k: request.POST.get(k, "") for k in ("base_url", "source", "medium", "campaign", "content", "term")}
     if request.method == "POST":
         try:
-            result = link_build(**values, ruleset=ruleset_current())
+            if request.POST.get("save"):  # "Save as tracked link": the same checks, plus a short /l/<slug>
+                link, result = tracked_link_create(destination=values["base_url"], source=values["source"],
+                                                   medium=values["medium"], campaign=values["campaign"],
+                                                   content=values["content"], term=values["term"], owner=request.user)
+                saved = short_url(link.slug)
+            else:
+                result = link_build(**values, ruleset=ruleset_current())
         except LinkError as exc:
             errors = exc.findings
-    return render(request, "dashboard/links.html", {"values": values, "result": result, "errors": errors})
+    tracked = [{"link": link, "short_url": short_url(link.slug)} for link in tracked_link_list()]
+    return render(request, "dashboard/links.html", {"values": values, "result": result, "errors": errors,
+                                                    "saved": saved, "tracked": tracked})

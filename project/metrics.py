@@ -7,6 +7,8 @@ BOOKING_EVENTS = Counter("sourcebook_booking_events_total", "Booking events appl
 HUBSPOT_REQUESTS = Counter("sourcebook_hubspot_requests_total", "HubSpot API requests by operation and status", ["operation", "status"])
 HUBSPOT_REFRESH = Counter("hubspot_refresh_attempts_total", "HubSpot OAuth token refresh attempts", ["result"])
 SYNC_BATCH_SECONDS = Histogram("sourcebook_hubspot_sync_batch_seconds", "Duration of one HubSpot sync batch")
+JOURNEY_REQUESTS = Counter("sourcebook_journey_requests_total", "Journey capture requests (/collect/, /l/) by result: "
+                           "touch, click, bot, malformed, too_large, forbidden", ["result"])
 BACKFILL_INVITEES = Counter("sourcebook_backfill_invitees_total", "Invitees read by the Calendly backfill", ["result"])
 
 

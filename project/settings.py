@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "bookings",
     "attribution",
     "hubspot_sync",
+    "journeys",
     "fakes.apps.FakesConfig",  # fake HubSpot/Calendly commands; no models, never imported by the apps above
 ]
 
@@ -250,6 +251,16 @@ WEBHOOK_REJECT_RATE_LIMIT = env.int("WEBHOOK_REJECT_RATE_LIMIT", default=60)
 WEBHOOK_REJECTED_RETENTION_DAYS = env.int("WEBHOOK_REJECTED_RETENTION_DAYS", default=30)
 CELERY_BEAT_SCHEDULE["purge-rejected-deliveries"] = {"task": "bookings.purge_rejected_deliveries", "schedule": 86400.0}
 
+# --- Journeys (issue 13): the site snippet, /collect/, tracked links ------------------------------------
+# Origins (scheme://host[:port]) of the marketing sites that include /sourcebook.js; only they may POST
+# touches to /collect/ (CORS). Comma-separated; empty = /collect/ refuses everything.
+SOURCEBOOK_SITE_ORIGINS = [o.strip().rstrip("/").lower() for o in env.list("SOURCEBOOK_SITE_ORIGINS", default=[]) if o.strip()]
+# Touches older than this are deleted by beat (daily); 395 days ≈ 13 months. 0 = keep.
+JOURNEY_RETENTION_DAYS = env.int("JOURNEY_RETENTION_DAYS", default=395)
+# Tracked links (/l/<slug>) set no cookie and pass no visitor id when consent is required.
+JOURNEY_CONSENT_REQUIRED = env.bool("JOURNEY_CONSENT_REQUIRED", default=False)
+CELERY_BEAT_SCHEDULE["purge-touches"] = {"task": "journeys.purge_touches", "schedule": 86400.0}
+
 # --- Client addresses -------------------------------------------------------------------------
 # Who is the client? Only our own proxies are believed (project/clientip.py). Set one of them when
 # Sourcebook runs behind a reverse proxy; with neither, the TCP peer is the client.
@@ -300,7 +311,8 @@ from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 CONTENT_SECURITY_POLICY = {
     # JSON for machines: no page to protect, and the webhook hot path stays as lean as before.
-    "EXCLUDE_URL_PREFIXES": ["/webhooks/"],
+    # /collect/ and /sourcebook.js answer other sites' pages (204s and a script), never render one of ours.
+    "EXCLUDE_URL_PREFIXES": ["/webhooks/", "/collect", "/sourcebook.js"],
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],

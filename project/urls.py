@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("bookings.urls")),
     path("", include("attribution.urls")),
+    path("", include("journeys.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Logged-in users only (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]); the docs send a visitor to the
     # login page. The split view serves Swagger UI's init script as a file: no inline script for the CSP.

@@ -1,0 +1,22 @@
+import pytest
+
+ORIGIN = "https://www.example.com"
+CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 "
+          "Safari/537.36")
+
+
+@pytest.fixture(autouse=True)
+def _site_origins(settings):
+    settings.SOURCEBOOK_SITE_ORIGINS = [ORIGIN]
+    settings.JOURNEY_CONSENT_REQUIRED = False
+
+
+@pytest.fixture
+def marketing(client):
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user("mkt", password="pw-123456789")
+    user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    client.force_login(user)
+    client.user = user
+    return client

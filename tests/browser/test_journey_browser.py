@@ -1,0 +1,158 @@
+"""The snippet in a real browser, on a landing site served from a different origin than Sourcebook.
+
+A visitor lands with UTMs and a gclid, moves to a second page without them; the Calendly link, the inline
+embed, a link added later and a `Calendly.initInlineWidget` call all carry the landing UTMs and the visitor
+id, and /collect/ stored the touches. Nothing talks to a third party: calendly.com is never loaded.
+"""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from journeys.models import Touch
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PAGE = """<!doctype html><html><head><title>{title}</title>
+<script src="{sourcebook}/sourcebook.js" async {attrs}></script></head><body>
+<h1>{title}</h1>
+<a id="book" href="https://calendly.com/acme/demo">Book a demo</a>
+<a id="own" href="https://calendly.com/acme/demo?utm_source=newsletter&utm_medium=email&utm_campaign=may_202605&utm_term=founders">Tagged</a>
+<a id="next" href="/second.html">Next page</a>
+<div id="embed" class="calendly-inline-widget" data-url="https://calendly.com/acme/intro?hide_gdpr_banner=1"></div>
+<script>
+setTimeout(function () {{
+  var a = document.createElement("a"); a.id = "late"; a.href = "https://calendly.com/acme/late"; a.textContent = "late";
+  document.body.appendChild(a);
+  window.Calendly = {{ initInlineWidget: function (o) {{ window.__inline = o.url; }} }};
+  Calendly.initInlineWidget({{ url: "https://calendly.com/acme/js", parentElement: document.body }});
+}}, 150);
+</script>
+</body></html>"""
+
+
+class LandingSite:
+    """A tiny marketing site on its own port (another origin than the live Sourcebook)."""
+
+    def __init__(self, sourcebook: str, attrs: str = ""):
+        pages = {path: PAGE.format(title=title, sourcebook=sourcebook, attrs=attrs).encode()
+                 for path, title in (("/landing.html", "Landing"), ("/second.html", "Second"))}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                body = pages.get(urlsplit(self.path).path)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(body or b"not found")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def landing(live_server, settings):
+    site = LandingSite(live_server.url)
+    settings.SOURCEBOOK_SITE_ORIGINS = [site.origin]
+    yield site
+    site.close()
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def query(url):
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def test_the_landing_utms_and_the_visitor_id_reach_every_calendly_link(browser, landing, live_server):
+    assert urlsplit(landing.origin).netloc != urlsplit(live_server.url).netloc
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((landing.origin, live_server.url)) else None)
+    page.goto(f"{landing.origin}/landing.html?utm_source=linkedin&utm_medium=paid_social"
+              "&utm_campaign=spring_launch_202606&gclid=G123")
+    vid = page.wait_for_function("window.sourcebook && sourcebook.visitorId()").json_value()
+    assert vid.startswith("sbv_") and len(vid) == 26
+
+    landed = wait_for(lambda: Touch.objects.filter(visitor_id=vid).first())
+    assert (landed.kind, landed.source, landed.medium, landed.campaign, landed.channel) == (
+        "session", "linkedin", "paid_social", "spring_launch_202606", "Paid Social")
+    assert landed.click_ids == {"gclid": "G123"} and landed.landing_path == "/landing.html"
+
+    page.click("#next")
+    page.wait_for_url("**/second.html")
+    page.wait_for_function("document.getElementById('late') && window.__inline")
+    page.wait_for_function("document.getElementById('late').getAttribute('href').indexOf('utm_term') > 0")
+    assert page.evaluate("sourcebook.visitorId()") == vid  # the cookie / localStorage kept it
+
+    expected = {"utm_source": "linkedin", "utm_medium": "paid_social", "utm_campaign": "spring_launch_202606",
+                "utm_term": vid}
+    book = query(page.get_attribute("#book", "href"))
+    assert book == expected
+    embed = page.get_attribute("#embed", "data-url")
+    assert query(embed) == {**expected, "hide_gdpr_banner": "1"}
+    assert query(page.get_attribute("#late", "href")) == expected  # added later: MutationObserver
+    assert query(page.evaluate("window.__inline")) == expected  # Calendly.initInlineWidget wrapped
+    # A link with UTMs of its own keeps them; the id goes to salesforce_uuid since it has a utm_term.
+    own = query(page.get_attribute("#own", "href"))
+    assert own["utm_source"] == "newsletter" and own["utm_term"] == "founders" and own["salesforce_uuid"] == vid
+    # A second run changes nothing.
+    assert page.evaluate("[...document.querySelectorAll('a,[data-url]')].every(e => { const h = e.getAttribute("
+                         "e.hasAttribute('href') ? 'href' : 'data-url'); return sourcebook.rewrite(h) === h; })")
+
+    # Same session, nothing new on the second page: no second touch. A new tab is a new session: one more.
+    time.sleep(0.5)
+    assert Touch.objects.filter(visitor_id=vid).count() == 1
+    other = context.new_page()
+    other.goto(f"{landing.origin}/second.html")
+    other.wait_for_function("window.sourcebook && sourcebook.visitorId()")
+    wait_for(lambda: Touch.objects.filter(visitor_id=vid).count() == 2)
+    assert list(Touch.objects.filter(visitor_id=vid).order_by("at").values_list("kind", "channel")) == [
+        ("session", "Paid Social"), ("session", "Direct")]
+    assert errors == [] and outside == []
+    context.close()
+
+
+def test_with_consent_required_nothing_is_stored_or_sent_until_consent(browser, live_server, settings):
+    site = LandingSite(live_server.url, attrs='data-consent="required"')
+    settings.SOURCEBOOK_SITE_ORIGINS = [site.origin]
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{site.origin}/landing.html?utm_source=linkedin&utm_medium=social&utm_campaign=spring_launch_202606")
+        page.wait_for_function("window.sourcebook")
+        page.wait_for_timeout(400)
+        assert page.evaluate("document.cookie") == ""
+        assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+        assert page.get_attribute("#book", "href") == "https://calendly.com/acme/demo"
+        assert Touch.objects.count() == 0
+        page.evaluate("sourcebook.consent()")
+        vid = page.evaluate("sourcebook.visitorId()")
+        assert vid.startswith("sbv_") and "sb_vid=" in page.evaluate("document.cookie")
+        wait_for(lambda: Touch.objects.filter(visitor_id=vid, source="linkedin").exists())
+        assert query(page.get_attribute("#book", "href"))["utm_term"] == vid
+        context.close()
+    finally:
+        site.close()
