@@ -25,8 +25,8 @@ from attribution.models import (Alias, BannedValue, ChannelRule, ManualAttributi
 from attribution.rules import DIRECT, attribution_compute, self_reported_normalize, utm_normalize
 from attribution.ruleset import ruleset_build, ruleset_changed
 from bookings.models import Booking
-from bookings.services import booking_reattribute
-from hubspot_sync.services.outbox import sync_mark_changed
+from bookings.services.changes import bookings_changed as sync_mark_changed  # bookings_reattribute's name until i12-rejob
+from bookings.services.fold import booking_reattribute
 
 logger = logging.getLogger("sourcebook.attribution")
 
@@ -380,7 +380,10 @@ def bookings_assign_attribution(*, booking_ids: list[int], source: str, medium: 
         raise ValueError("a source is required")
     count = 0
     with transaction.atomic():
-        for booking in Booking.objects.select_for_update(of=("self",)).filter(pk__in=booking_ids).select_related("rescheduled_from"):
+        # Locked by id, all before the first outbox row (booking_reattribute goes through the seam's lock order).
+        bookings = (Booking.objects.select_for_update(of=("self",)).filter(pk__in=booking_ids)
+                    .select_related("rescheduled_from").order_by("pk"))
+        for booking in bookings:
             ManualAttribution.objects.create(
                 booking=booking, user=user, to_values=manual,
                 from_values={"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,

@@ -53,7 +53,7 @@ def main() -> int:
     django.setup()
     from bookings.calendly_client import CalendlyClient
     from bookings.models import Booking
-    from bookings.services import backfill_run
+    from bookings.services.backfill import backfill_run
 
     events = args.invitees // args.per_event
     # Its own process, as Calendly is remote: it must not share our interpreter's GIL.

@@ -76,9 +76,9 @@ def main() -> int:
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
-    import bookings.services
+    import bookings.services.intake
 
-    assert Path(bookings.services.__file__).resolve().is_relative_to(root), bookings.services.__file__
+    assert Path(bookings.services.intake.__file__).resolve().is_relative_to(root), bookings.services.intake.__file__
     app = WSGIHandler()
     statements: Counter = Counter()
 
@@ -139,10 +139,10 @@ def main() -> int:
     marks = {
         "WSGIHandler.__call__ (whole request)": ("django/core/handlers/wsgi.py", "__call__"),
         "  view: CalendlyWebhookApi.post": ("bookings/apis.py", "post"),
-        "    delivery_receive": ("bookings/services.py", "delivery_receive"),
-        "      booking_rebuild": ("bookings/services.py", "booking_rebuild"),
+        "    delivery_receive": ("bookings/services/intake.py", "delivery_receive"),
+        "      booking_rebuild": ("bookings/services/fold.py", "booking_rebuild"),
         "      booking_attribution_fields": ("attribution/services.py", "booking_attribution_fields"),
-        "      sync_mark_changed": ("hubspot_sync/services/outbox.py", "sync_mark_changed"),
+        "      bookings_changed": ("bookings/services/changes.py", "bookings_changed"),
         "      psycopg cursor.execute": ("psycopg/cursor.py", "execute"),
         "      psycopg commit": ("psycopg/connection.py", "commit"),
         "      json.loads": ("json/__init__.py", "loads"),

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from bookings.filters import BookingFilter
 from bookings.models import WebhookDelivery
 from bookings.selectors import booking_list
-from bookings.services import THROTTLED, delivery_receive, delivery_refuse_too_large
+from bookings.services.intake import THROTTLED, delivery_receive, delivery_refuse_too_large
 from project.clientip import client_ip
 from project.permissions import HasPerm
 

@@ -123,7 +123,9 @@ class Booking(models.Model):
     attribution_flags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     rules_version = models.PositiveIntegerField(default=0)
 
-    hubspot_state = models.CharField(max_length=16, choices=HubspotState.choices, default=HubspotState.PENDING)
+    # Written only by bookings/services/changes.py (the seam); a new row starts pending (also in raw INSERTs).
+    hubspot_state = models.CharField(max_length=16, choices=HubspotState.choices, default=HubspotState.PENDING,
+                                     db_default=HubspotState.PENDING)
     hubspot_contact_id = models.CharField(max_length=32, blank=True)
     hubspot_meeting_id = models.CharField(max_length=32, blank=True)
 

@@ -1,9 +1,17 @@
+"""Celery entry points: thin; they call services (services never import this module)."""
+
 import logging
 import random
 
 from celery import shared_task
+from django.conf import settings
 
-from bookings.services import deliveries_process_stuck, deliveries_purge_rejected
+from bookings.calendly_client import CalendlyClient, CalendlyError
+from bookings.services.backfill import booking_event_fetch
+from bookings.services.intake import deliveries_process_stuck, deliveries_purge_rejected
+from bookings.services.subscriptions import subscription_check
+
+logger = logging.getLogger("sourcebook.calendly")
 
 
 @shared_task(name="bookings.process_stuck_deliveries", ignore_result=True)
@@ -21,11 +29,6 @@ def purge_rejected_deliveries_task() -> int:
 @shared_task(name="bookings.calendly_subscription_check", ignore_result=True)
 def calendly_subscription_check_task() -> dict | None:
     """Beat: notice a disabled, missing or silent subscription (raised in /healthz and logs)."""
-    from django.conf import settings
-
-    from bookings.calendly_client import CalendlyClient
-    from bookings.services import subscription_check
-
     if not settings.CALENDLY_TOKEN:
         return None
     client = CalendlyClient.from_settings()
@@ -37,15 +40,11 @@ def calendly_subscription_check_task() -> dict | None:
         client.close()
 
 
+# Enqueued by name (bookings/enqueue.py EVENT_FETCH_TASK): keep the two in step.
 @shared_task(name="bookings.booking_event_fetch", bind=True, ignore_result=True, max_retries=8)
 def booking_event_fetch_task(self, booking_id: int) -> str | None:
     """An older payload had no scheduled_event: fetch it (start time, event type) from the Calendly API.
     Transient errors (network, 429, 5xx) retry with backoff and jitter; a 401/403/404 is logged and dropped."""
-    from django.conf import settings
-
-    from bookings.calendly_client import CalendlyClient, CalendlyError
-    from bookings.services_calendly import booking_event_fetch
-
     if not settings.CALENDLY_TOKEN:
         return None
     # Short rate-limit waits here: a worker should not sleep for minutes; Celery's retry waits instead.
@@ -55,8 +54,7 @@ def booking_event_fetch_task(self, booking_id: int) -> str | None:
     except CalendlyError as exc:
         if exc.transient and self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=min(3600, 30 * 2 ** self.request.retries) * random.uniform(0.5, 1.0))
-        logging.getLogger("sourcebook.calendly").error(
-            "could not fetch the scheduled event: %s", exc, extra={"booking_id": booking_id})
+        logger.error("could not fetch the scheduled event: %s", exc, extra={"booking_id": booking_id})
         return f"failed: {exc}"
     finally:
         client.close()

@@ -6,6 +6,6 @@ class HubspotSyncConfig(AppConfig):
     verbose_name = "HubSpot sync"
 
     def ready(self):
-        from project.metrics import register_collectors
+        from project.metrics import register_collectors  # in ready(): project.metrics imports models, not loaded yet at import
 
         register_collectors()

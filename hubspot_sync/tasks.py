@@ -1,4 +1,5 @@
-"""Celery entry points: thin, idempotent by state."""
+"""Celery entry points: thin, idempotent by state. They call services; services never import this module
+(they enqueue the drain by name through hubspot_sync/enqueue.py)."""
 
 from celery import shared_task
 
@@ -6,6 +7,7 @@ from hubspot_sync.services import outbox
 from hubspot_sync.services.sync import sync_drain
 
 
+# Enqueued by name (hubspot_sync/enqueue.py DRAIN_TASK): keep the two in step.
 @shared_task(name="hubspot_sync.drain", ignore_result=True)
 def hubspot_drain_task() -> dict:
     """Drain the outbox; safe to run any number of times in parallel (claims use SKIP LOCKED)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import time
 
 import redis
@@ -11,6 +13,10 @@ from django.db.models import Count, Min, Q
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+
+from bookings.models import WebhookDelivery
+from hubspot_sync.models import BookingSync
+from hubspot_sync.services.connection import connection_status
 
 HEARTBEAT_KEY = "sourcebook:worker:heartbeat"
 SUBSCRIPTION_KEY = "sourcebook:calendly:subscription"
@@ -42,8 +48,6 @@ def health_report() -> tuple[bool, dict]:
         checks["worker"] = {"ok": fresh, "heartbeat_age_seconds": round(age, 1) if age is not None else None}
         healthy &= fresh
         subscription = r.get(SUBSCRIPTION_KEY)
-        import json
-
         sub = json.loads(subscription) if subscription else {"state": "unknown"}
         sub_ok = sub.get("state") in ("active", "unknown")
         checks["calendly_subscription"] = {"ok": sub_ok, **sub}
@@ -51,10 +55,6 @@ def health_report() -> tuple[bool, dict]:
     except redis.RedisError as exc:
         checks["redis"] = {"ok": False, "error": type(exc).__name__}
         healthy = False
-
-    from bookings.models import WebhookDelivery
-    from hubspot_sync.models import BookingSync
-    from hubspot_sync.services.connection import connection_status
 
     latest = WebhookDelivery.objects.filter(origin=WebhookDelivery.Origin.WEBHOOK).order_by("-received_at").values_list("received_at", flat=True).first()
     checks["last_delivery"] = {"ok": True, "age_seconds": round((timezone.now() - latest).total_seconds(), 1) if latest else None}
@@ -79,8 +79,6 @@ def health_report() -> tuple[bool, dict]:
 
 def details_allowed(request) -> bool:
     """The detailed report names services and queue depths: staff sessions or the metrics token only."""
-    import hmac
-
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         return True

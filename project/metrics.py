@@ -1,6 +1,17 @@
 """Our Prometheus metrics (served with django-prometheus' at /metrics)."""
 
-from prometheus_client import Counter, Histogram
+import hmac
+import os
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.http import HttpResponse, HttpResponseForbidden
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from bookings.models import WebhookDelivery
+from hubspot_sync.models import BookingSync
+from project.clientip import client_ip
 
 DELIVERIES = Counter("sourcebook_webhook_deliveries_total", "Calendly webhook deliveries by result", ["result"])
 BOOKING_EVENTS = Counter("sourcebook_booking_events_total", "Booking events applied, by Calendly event", ["event"])
@@ -19,12 +30,6 @@ class QueueCollector:
         return []  # registering must not query the database (it happens at app start-up)
 
     def collect(self):
-        from django.db.models import Count, Q
-        from prometheus_client.core import GaugeMetricFamily
-
-        from bookings.models import WebhookDelivery
-        from hubspot_sync.models import BookingSync
-
         try:
             queue = BookingSync.objects.aggregate(
                 depth=Count("pk", filter=Q(state__in=["pending", "in_flight"])), dead=Count("pk", filter=Q(state="dead")))
@@ -42,10 +47,6 @@ class QueueCollector:
 def metrics_registry():
     """The registry to export: in Prometheus multiprocess mode (gunicorn.conf.py sets
     PROMETHEUS_MULTIPROC_DIR) every worker's counters, summed, plus the scrape-time queue gauges."""
-    import os
-
-    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
-
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return REGISTRY
     registry = CollectorRegistry()
@@ -60,14 +61,6 @@ def metrics_view(request):
     With DEBUG off the allow-list is empty unless METRICS_ALLOWED_IPS is set (settings.py): behind a
     proxy on this host every visitor would be 127.0.0.1. The address is our trusted-proxy client IP.
     """
-    import hmac
-
-    from django.conf import settings
-    from django.http import HttpResponse, HttpResponseForbidden
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    from project.clientip import client_ip
-
     token = settings.METRICS_TOKEN
     auth = request.headers.get("Authorization", "")
     allowed = client_ip(request) in settings.METRICS_ALLOWED_IPS
@@ -84,7 +77,5 @@ _registered = {"done": False}
 def register_collectors():
     if _registered["done"]:
         return
-    from prometheus_client import REGISTRY
-
     REGISTRY.register(QueueCollector())
     _registered["done"] = True

@@ -49,7 +49,7 @@ def test_reattribute_matches_fresh_attribution(book):
     bookings_reattribute()
     after_bulk = list(Booking.objects.order_by("id").values("source", "medium", "channel", "visitor_id",
                                                            "attribution_flags", "self_reported_source"))
-    from bookings.services import booking_reattribute
+    from bookings.services.fold import booking_reattribute
 
     for booking in Booking.objects.all():
         booking_reattribute(booking=booking)

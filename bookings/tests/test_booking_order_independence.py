@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from bookings import calendly
 from bookings.models import Booking, WebhookDelivery
 from bookings.samples import encode, invitee_payload
-from bookings.services import booking_fold, delivery_process, delivery_record
+from bookings.services.fold import booking_fold
+from bookings.services.intake import delivery_process, delivery_record
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 URI = "https://api.calendly.com/scheduled_events/EV-P/invitees/P"

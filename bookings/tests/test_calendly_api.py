@@ -7,7 +7,7 @@ from django.core.management import call_command
 from bookings.calendly_client import CalendlyClient, CalendlyError
 from fakes.calendly import FakeCalendlyServer
 from bookings.models import BackfillRun, Booking, WebhookDelivery
-from bookings.services import backfill_run
+from bookings.services.backfill import backfill_run
 
 pytestmark = pytest.mark.django_db
 SINCE = datetime.now(timezone.utc) - timedelta(days=90)
@@ -130,7 +130,7 @@ def test_stopping_a_backfill_stops_its_fetcher_even_in_a_rate_limit_wait():
     import threading
     import time
 
-    from bookings.services import _fetched_ahead
+    from bookings.services.backfill import _fetched_ahead
 
     class Client:
         def __init__(self):

@@ -12,7 +12,7 @@ from bookings.calendly_client import CalendlyClient, CalendlyRateLimited
 from fakes.calendly import API, FakeCalendlyServer
 from bookings.models import BackfillRun, Booking
 from bookings.samples import invitee_payload
-from bookings.services import backfill_run
+from bookings.services.backfill import backfill_run
 
 pytestmark = pytest.mark.django_db
 SINCE = datetime.now(timezone.utc) - timedelta(days=90)
@@ -132,7 +132,7 @@ def test_fake_subscription_create_validates_like_calendly(fake_calendly, overrid
 
 
 def test_fake_accepts_the_events_we_subscribe_in_both_scopes(fake_calendly):
-    from bookings.services import SUBSCRIBED_EVENTS
+    from bookings.services.subscriptions import SUBSCRIBED_EVENTS
 
     assert post(fake_calendly, "/webhook_subscriptions", sub_body(events=SUBSCRIBED_EVENTS)).status_code == 201
     assert post(fake_calendly, "/webhook_subscriptions", sub_body(

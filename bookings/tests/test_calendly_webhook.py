@@ -137,7 +137,7 @@ def _deadlock():
 
 
 def test_a_deadlock_with_a_concurrent_writer_is_retried(post_signed, monkeypatch):
-    from bookings import services
+    from bookings.services import intake as services
 
     real, calls = services.booking_rebuild, {"n": 0}
 
@@ -154,7 +154,7 @@ def test_a_deadlock_with_a_concurrent_writer_is_retried(post_signed, monkeypatch
 
 def test_a_lasting_conflict_keeps_the_delivery_for_the_stuck_sweep_not_as_failed(post_signed, monkeypatch):
     """A 200 must never mean 'stored but its effect forgotten': `failed` rows are not folded again."""
-    from bookings import services
+    from bookings.services import intake as services
 
     real = services.booking_rebuild
 
@@ -176,7 +176,7 @@ def test_it_answers_503_when_the_database_is_unreachable(post_signed, monkeypatc
     def broken(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("bookings.services._delivery_insert", broken)
+    monkeypatch.setattr("bookings.services.intake._delivery_insert", broken)
     response = post_signed(invitee_payload())
     assert response.status_code == 503
     assert response.headers["Retry-After"]
@@ -280,7 +280,7 @@ def test_a_crash_while_deriving_keeps_the_raw_delivery_as_failed(post_signed, mo
     def crash(**kwargs):
         raise RuntimeError("bug in derivation")
 
-    monkeypatch.setattr("bookings.services.booking_rebuild", crash)
+    monkeypatch.setattr("bookings.services.intake.booking_rebuild", crash)
     payload = invitee_payload()
     response = post_signed(payload)
     assert response.status_code == 200

@@ -8,7 +8,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from attribution.models import ChannelRule
@@ -17,9 +17,10 @@ from attribution.services import bookings_reattribute
 from bookings import calendly
 from bookings.models import Booking, WebhookDelivery
 from bookings.samples import encode, invitee_payload, signed_headers
-from bookings.services import delivery_receive
+from bookings.services.intake import delivery_receive
 from conftest import TEST_KEY
 from hubspot_sync.models import BookingSync
+from hubspot_sync.services import outbox
 
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=10)
 URI = "https://api.calendly.com/scheduled_events/EV-{0}/invitees/{0}".format
@@ -116,6 +117,68 @@ def test_a_reattribute_while_webhooks_arrive_loses_no_update():
         assert booking.status == ("canceled" if i % 2 == 0 else "active")  # and no webhook's change was undone
     assert not WebhookDelivery.objects.exclude(state="processed").exists()
     assert BookingSync.objects.filter(state="pending").count() == 60
+
+
+def _book(n: int, prefix: str) -> list[dict]:
+    """n bookings through the webhook path; returns their cancel payloads (a later invitee version)."""
+    cancels = []
+    for i in range(n):
+        booked = T0 + timedelta(minutes=i)
+        _receive(invitee_payload(invitee_id=f"{prefix}{i}", event_id=f"EV-{prefix}{i}", booked_at=booked))
+        cancel_at = T0 + timedelta(days=1)
+        cancels.append(invitee_payload(event=calendly.INVITEE_CANCELED, invitee_id=f"{prefix}{i}", event_id=f"EV-{prefix}{i}",
+                                       booked_at=booked, updated_at=cancel_at, occurred_at=cancel_at))
+    return cancels
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_finishing_while_webhooks_change_its_bookings_loses_no_change():
+    """The outbox finish and the webhook both take bookings, then outbox rows: whichever commits first,
+    the change reaches HubSpot (the row goes round again), and the sync itself is recorded."""
+    cancels = _book(30, "F")
+    rows = outbox.sync_claim(size=100)
+    assert len(rows) == 30
+
+    def webhooks():  # newest booking first: the opposite of the finish's id order
+        return [_receive(p).state for p in reversed(cancels)]
+
+    finished, states = _race(lambda: outbox.sync_finish_ok(rows=rows), webhooks)
+    assert finished == {r.booking_id for r in rows} and set(states) == {"processed"}
+    for booking in Booking.objects.select_related("sync"):
+        assert booking.status == "canceled"  # no webhook's change was undone
+        assert (booking.sync.state, booking.hubspot_state) == ("pending", "pending")  # and it goes to HubSpot again
+        assert booking.sync.synced_version == 1 and booking.sync.version == 2  # the finished sync is on record
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_of_dead_letters_while_webhooks_arrive_neither_deadlocks_nor_touches_other_bookings():
+    """Retry-dead locks bookings before outbox rows like every writer (one transaction here, as under
+    an atomic request), and only the rows it moved back become pending."""
+    cancels = _book(40, "D")
+    rows = sorted(outbox.sync_claim(size=100), key=lambda r: r.booking_id)
+    dead, synced = rows[:20], rows[20:]
+    outbox.sync_finish_dead(rows=dead, error="HubSpot said no", status=400)
+    outbox.sync_finish_ok(rows=synced)
+    ids = [r.booking_id for r in rows]
+    changed = cancels[::2]  # every other booking, dead and synced alike, changes meanwhile
+
+    def retry():
+        with transaction.atomic():
+            return outbox.sync_retry_dead(booking_ids=list(reversed(ids)))
+
+    def webhooks():
+        return [_receive(p).state for p in changed]
+
+    _race(retry, webhooks)
+    canceled = {URI(f"D{i}") for i in range(0, 40, 2)}
+    dead_ids = {r.booking_id for r in dead}
+    for booking in Booking.objects.select_related("sync"):
+        assert booking.status == ("canceled" if booking.invitee_uri in canceled else "active")
+        if booking.invitee_uri in canceled or booking.pk in dead_ids:
+            assert (booking.sync.state, booking.hubspot_state) == ("pending", "pending"), booking.invitee_uri
+        else:  # synced and untouched: retry-dead must leave it alone
+            assert (booking.sync.state, booking.hubspot_state) == ("synced", "synced"), booking.invitee_uri
+    assert not WebhookDelivery.objects.exclude(state="processed").exists()
 
 
 @pytest.mark.django_db

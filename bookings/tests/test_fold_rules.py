@@ -8,7 +8,7 @@ import pytest
 from bookings import calendly
 from bookings.models import Booking
 from bookings.samples import encode, invitee_payload
-from bookings.services import delivery_process, delivery_record
+from bookings.services.intake import delivery_process, delivery_record
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 URI = "https://api.calendly.com/scheduled_events/EV-F/invitees/F"

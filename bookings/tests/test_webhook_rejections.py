@@ -227,7 +227,7 @@ def test_without_redis_rejections_are_still_answered_and_stored(csrf_client, set
 
 
 def test_beat_purges_old_rejected_deliveries_and_keeps_everything_else(csrf_client, post_signed, settings):
-    from bookings.services import deliveries_purge_rejected
+    from bookings.services.intake import deliveries_purge_rejected
     from bookings.tasks import purge_rejected_deliveries_task
     from project.celery import app
 

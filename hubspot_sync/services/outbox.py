@@ -1,10 +1,15 @@
-"""The transactional outbox. Written in the booking's own transaction; drained by Celery."""
+"""The transactional outbox: claimed, renewed and finished by the drain; retried or discarded by an admin.
+
+Rows are written with every booking change by the seam (`bookings.services.changes`), in the booking's
+own transaction. Whatever also touches the booking (a finish, a retry) takes the seam's lock order:
+the booking rows first, then the outbox rows, each by id. Writers of outbox rows alone take them by
+id too, or skip locked ones, so none of them can close a deadlock cycle.
+"""
 
 from __future__ import annotations
 
+import json
 import random
-import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -14,53 +19,11 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from bookings.models import Booking
+from bookings.services.changes import bookings_changed, bookings_lock, bookings_sync_state
 from hubspot_sync.models import BookingSync
 
 State = BookingSync.State
-_kick = {"at": 0.0}
-_kick_lock = threading.Lock()
-KICK_WINDOW_SECONDS = 1.0
-
-
-def sync_mark_changed(*, booking_ids: list[int]) -> None:
-    """Every booking change queues a sync in the same transaction (a change during a sync in flight
-    bumps `version`, so the in-flight sync will not mark it done)."""
-    if not booking_ids:
-        return
-    table = BookingSync._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} AS s (booking_id, state, version, claimed_version, synced_version, attempts,
-                                      next_attempt_at, meeting_create_uncertain, last_error, updated_at)
-            SELECT id, 'pending', 1, 0, 0, 0, now(), false, '', now() FROM unnest(%s::bigint[]) AS id
-            ON CONFLICT (booking_id) DO UPDATE SET
-                version = s.version + 1,
-                state = CASE WHEN s.state = 'in_flight' THEN 'in_flight' ELSE 'pending' END,
-                attempts = CASE WHEN s.state = 'in_flight' THEN s.attempts ELSE 0 END,
-                next_attempt_at = now(),
-                updated_at = now()
-            """,
-            [list(booking_ids)],
-        )
-    transaction.on_commit(sync_kick)
-
-
-def sync_kick() -> None:
-    """Enqueue a drain soon; at most one enqueue per second per process (beat sweeps the rest)."""
-    now = time.monotonic()
-    with _kick_lock:
-        if now - _kick["at"] < KICK_WINDOW_SECONDS:
-            return
-        _kick["at"] = now
-    from hubspot_sync.tasks import hubspot_drain_task
-
-    try:
-        hubspot_drain_task.apply_async(countdown=KICK_WINDOW_SECONDS)
-    except Exception:  # noqa: BLE001 - broker down: the row is safe in PostgreSQL, beat sweeps it later
-        import logging
-
-        logging.getLogger("sourcebook.hubspot").warning("could not enqueue HubSpot drain; beat will sweep")
+_TABLE = BookingSync._meta.db_table
 
 
 def sync_claim(*, size: int | None = None) -> list[BookingSync]:
@@ -75,10 +38,9 @@ def sync_claim(*, size: int | None = None) -> list[BookingSync]:
         )
         if not ids:
             return []
-        table = BookingSync._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET state = 'in_flight', claimed_at = now(), claimed_version = version,"
+                f"UPDATE {_TABLE} SET state = 'in_flight', claimed_at = now(), claimed_version = version,"
                 f" claim_token = %s, attempts = attempts + 1, updated_at = now() WHERE booking_id = ANY(%s)",
                 [uuid.uuid4(), ids],
             )
@@ -95,19 +57,26 @@ def sync_renew(*, rows: list[BookingSync], uncertain: bool = False) -> set[int]:
         return set()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {BookingSync._meta.db_table} SET claimed_at = now(),"
-            " meeting_create_uncertain = meeting_create_uncertain OR %s"
-            " WHERE booking_id = ANY(%s) AND state = 'in_flight' AND claim_token = %s RETURNING booking_id",
-            [uncertain, [r.booking_id for r in rows], rows[0].claim_token],
+            f"WITH ours AS (SELECT booking_id FROM {_TABLE} WHERE booking_id = ANY(%s) AND state = 'in_flight'"
+            "               AND claim_token = %s ORDER BY booking_id FOR UPDATE)"
+            f" UPDATE {_TABLE} s SET claimed_at = now(), meeting_create_uncertain = s.meeting_create_uncertain OR %s"
+            " FROM ours WHERE s.booking_id = ours.booking_id RETURNING s.booking_id",
+            [[r.booking_id for r in rows], rows[0].claim_token, uncertain],
         )
         return {booking_id for (booking_id,) in cursor.fetchall()}
 
 
-def _lock_bookings_first(cursor, booking_ids) -> None:
-    """Booking rows before outbox rows: the order every webhook takes (booking_rebuild locks the
-    booking, then upserts its outbox row), so finishing a sync never deadlocks with intake."""
-    cursor.execute(f"SELECT id FROM {Booking._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                   [sorted(booking_ids)])
+def _finish_claimed(cursor, *, rows: list[BookingSync], assignments: str, params: list) -> list[tuple]:
+    """The outbox half of a finish, after the caller locked the bookings: only rows this claim still
+    holds (fencing token), locked by id. Returns (booking_id, new state) per finished row."""
+    cursor.execute(
+        f"WITH ours AS (SELECT booking_id FROM {_TABLE} WHERE booking_id = ANY(%s) AND state = 'in_flight'"
+        "               AND claim_token = %s ORDER BY booking_id FOR UPDATE)"
+        f" UPDATE {_TABLE} s SET {assignments} FROM ours WHERE s.booking_id = ours.booking_id"
+        " RETURNING s.booking_id, s.state",
+        [[r.booking_id for r in rows], rows[0].claim_token, *params],
+    )
+    return cursor.fetchall()
 
 
 def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, response: dict | None = None,
@@ -116,34 +85,27 @@ def sync_finish_ok(*, rows: list[BookingSync], request: dict | None = None, resp
     claim still held (the others were swept and taken over: not ours to finish)."""
     if not rows:
         return set()
-    table = BookingSync._meta.db_table
-    ids = [r.booking_id for r in rows]
-    import json
-
     with transaction.atomic(), connection.cursor() as cursor:
-        _lock_bookings_first(cursor, ids)
-        cursor.execute(
-            f"""UPDATE {table} SET
-                  state = CASE WHEN version = claimed_version THEN %s ELSE 'pending' END,
-                  synced_version = claimed_version, synced_at = now(), attempts = 0, next_attempt_at = now(),
-                  meeting_create_uncertain = false, last_error = '', last_status = NULL,
-                  last_request = %s::jsonb, last_response = %s::jsonb, updated_at = now()
-               WHERE booking_id = ANY(%s) AND state = 'in_flight' AND claim_token = %s
-               RETURNING booking_id, state""",
-            [state, json.dumps(request) if request is not None else None,
-             json.dumps(response) if response is not None else None, ids, rows[0].claim_token],
+        bookings_lock(booking_ids=[r.booking_id for r in rows])  # the seam's lock order: bookings, then outbox rows
+        finished = _finish_claimed(
+            cursor, rows=rows,
+            assignments="state = CASE WHEN s.version = s.claimed_version THEN %s ELSE 'pending' END,"
+                        " synced_version = s.claimed_version, synced_at = now(), attempts = 0, next_attempt_at = now(),"
+                        " meeting_create_uncertain = false, last_error = '', last_status = NULL,"
+                        " last_request = %s::jsonb, last_response = %s::jsonb, updated_at = now()",
+            params=[state, json.dumps(request) if request is not None else None,
+                    json.dumps(response) if response is not None else None],
         )
-        finished = cursor.fetchall()
         done = [booking_id for booking_id, new_state in finished if new_state == state]
-        booking_state = Booking.HubspotState.SKIPPED if state == State.SKIPPED else Booking.HubspotState.SYNCED
-        Booking.objects.filter(id__in=done).update(hubspot_state=booking_state)
+        bookings_sync_state(booking_ids=done, state=Booking.HubspotState.SKIPPED if state == State.SKIPPED
+                            else Booking.HubspotState.SYNCED)
     return {booking_id for booking_id, _ in finished}
 
 
 def sync_finish_retry(*, rows: list[BookingSync], error: str, status: int | None = None, retry_after: float | None = None,
                       count_attempt: bool = True, request: dict | None = None, response=None, min_delay: float = 0) -> None:
     """Transient failure: back off exponentially with jitter (at least `min_delay`); too many attempts
-    makes a dead letter."""
+    makes a dead letter. One outbox row per statement: the booking's sync state does not change."""
     now = timezone.now()
     for row in rows:
         attempts = row.attempts if count_attempt else max(0, row.attempts - 1)
@@ -165,46 +127,60 @@ def sync_finish_dead(*, rows: list[BookingSync], error: str, status: int | None 
     if not rows:
         return
     with transaction.atomic(), connection.cursor() as cursor:
-        _lock_bookings_first(cursor, [r.pk for r in rows])
-        cursor.execute(
-            f"UPDATE {BookingSync._meta.db_table} SET state = %s, last_error = %s, last_status = %s, last_request = %s,"
-            " last_response = %s, updated_at = now() WHERE booking_id = ANY(%s) AND state = 'in_flight' AND claim_token = %s"
-            " RETURNING booking_id",
-            [State.DEAD, error[:4000], status, Jsonb(request) if request is not None else None,
-             Jsonb(_jsonable(response)) if response is not None else None, [r.pk for r in rows], rows[0].claim_token],
+        bookings_lock(booking_ids=[r.booking_id for r in rows])  # the seam's lock order: bookings, then outbox rows
+        finished = _finish_claimed(
+            cursor, rows=rows,
+            assignments="state = %s, last_error = %s, last_status = %s, last_request = %s, last_response = %s,"
+                        " updated_at = now()",
+            params=[State.DEAD, error[:4000], status, Jsonb(request) if request is not None else None,
+                    Jsonb(_jsonable(response)) if response is not None else None],
         )
-        ids = [booking_id for (booking_id,) in cursor.fetchall()]
-        Booking.objects.filter(id__in=ids).update(hubspot_state=Booking.HubspotState.FAILED)
+        bookings_sync_state(booking_ids=[booking_id for booking_id, _ in finished], state=Booking.HubspotState.FAILED)
 
 
 def sync_retry_dead(*, booking_ids: list[int]) -> int:
-    """Admin "retry": dead letters go back to the queue with a fresh attempt budget."""
-    updated = BookingSync.objects.filter(pk__in=booking_ids, state__in=[State.DEAD, State.DISCARDED, State.SKIPPED]).update(
-        state=State.PENDING, attempts=0, next_attempt_at=timezone.now(), updated_at=timezone.now())
-    Booking.objects.filter(id__in=booking_ids).update(hubspot_state=Booking.HubspotState.PENDING)
-    transaction.on_commit(sync_kick)
-    return updated
+    """Admin "retry": dead letters (and discarded or dry-run rows) go back to the queue with a fresh
+    attempt budget. Only those: a booking whose row is pending, in flight or synced is left alone."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        ids = bookings_lock(booking_ids=booking_ids)  # the seam's lock order: bookings, then outbox rows
+        cursor.execute(
+            f"SELECT booking_id FROM {_TABLE} WHERE booking_id = ANY(%s) AND state = ANY(%s) ORDER BY booking_id FOR UPDATE",
+            [ids, [State.DEAD, State.DISCARDED, State.SKIPPED]],
+        )
+        again = [booking_id for (booking_id,) in cursor.fetchall()]
+        bookings_changed(booking_ids=again)  # pending, fresh attempts, drain on commit
+    return len(again)
 
 
 def sync_discard(*, booking_ids: list[int]) -> int:
-    """Admin "discard": stop trying; the row stays as a record."""
-    return BookingSync.objects.filter(pk__in=booking_ids, state=State.DEAD).update(state=State.DISCARDED, updated_at=timezone.now())
+    """Admin "discard": stop trying; the row stays as a record (the booking stays `failed`)."""
+    with transaction.atomic():
+        ids = bookings_lock(booking_ids=booking_ids)  # the seam's lock order: bookings, then outbox rows
+        return BookingSync.objects.filter(pk__in=ids, state=State.DEAD).update(state=State.DISCARDED,
+                                                                                updated_at=timezone.now())
 
 
 def sync_sweep_stale(*, older_than_seconds: int | None = None) -> int:
-    """A worker killed mid-batch leaves rows in flight: put them back (their create is marked uncertain)."""
+    """A worker killed mid-batch leaves rows in flight: put them back (their create is marked uncertain).
+    A row locked right now is being finished or changed: skipped, never waited for."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds or settings.HUBSPOT_CLAIM_TIMEOUT_SECONDS)
-    return BookingSync.objects.filter(state=State.IN_FLIGHT, claimed_at__lt=cutoff).update(
-        state=State.PENDING, next_attempt_at=timezone.now(), updated_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH stale AS (SELECT booking_id FROM {_TABLE} WHERE state = 'in_flight' AND claimed_at < %s"
+            "                ORDER BY booking_id FOR UPDATE SKIP LOCKED)"
+            f" UPDATE {_TABLE} s SET state = 'pending', next_attempt_at = now(), updated_at = now()"
+            " FROM stale WHERE s.booking_id = stale.booking_id",
+            [cutoff],
+        )
+        return cursor.rowcount
 
 
 def sync_requeue(*, booking_ids) -> int:
-    """Resync: queue these bookings again (used by resync_hubspot)."""
+    """Resync: queue these bookings again (used by resync_hubspot), 5,000 per transaction."""
     ids = list(booking_ids)
     for start in range(0, len(ids), 5000):
         with transaction.atomic():
-            sync_mark_changed(booking_ids=ids[start:start + 5000])
-            Booking.objects.filter(id__in=ids[start:start + 5000]).update(hubspot_state=Booking.HubspotState.PENDING)
+            bookings_changed(booking_ids=ids[start:start + 5000])
     return len(ids)
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from hubspot_sync.client import HubSpotError
 from hubspot_sync.models import DealRule
+from hubspot_sync.services.connection import connection_store_portal
 from hubspot_sync.services.payloads import CONTACT_PROPERTIES, GROUP, MEETING_PROPERTIES
 
 REQUIRED_SCOPES = {"crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write"}
@@ -35,8 +36,6 @@ def scopes_check(*, client) -> str:
 
 def hubspot_setup(*, client) -> list[str]:
     """Returns one human line per thing done or found."""
-    from hubspot_sync.services.connection import connection_store_portal
-
     lines = [scopes_check(client=client)]
     try:
         zone = client.account_details().get("timeZone") or ""

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from bookings.models import Booking
@@ -16,9 +17,10 @@ from hubspot_sync.models import BookingSync
 from hubspot_sync.ratelimit import RateLimiter
 from hubspot_sync.services import outbox
 from hubspot_sync.services.connection import (
-    ConnectionBroken, connection_daily_blocked_until, connection_daily_limit_hit, connection_mark_broken, connection_mode,
-    connection_token,
+    ConnectionBroken, connection_daily_blocked_until, connection_daily_limit_hit, connection_get, connection_mark_broken,
+    connection_mode, connection_refresh, connection_token,
 )
+from hubspot_sync.services.deals import deals_apply
 from hubspot_sync.services.payloads import contact_properties, meeting_properties
 from project.metrics import HUBSPOT_REQUESTS, SYNC_BATCH_SECONDS
 
@@ -175,8 +177,6 @@ def _call(client_method, inputs, rows_per_input: list[list[BookingSync]], report
         return client_method(inputs, ready=ready)
     except HubSpotError as exc:
         if exc.kind == "auth" and connection_mode() == "oauth":
-            from hubspot_sync.services.connection import connection_get, connection_refresh
-
             connection_refresh(seen_version=connection_get().token_version)
             return client_method(inputs, ready=ready)
         raise
@@ -290,8 +290,6 @@ def _sync_meetings(*, client, rows, bookings, contact_ids, report: BatchReport) 
     _store_hubspot_ids(bookings=[bookings[r.booking_id] for r in ok_rows], contact_ids=contact_ids)
     finished = outbox.sync_finish_ok(rows=ok_rows)
     report.synced += len(finished)
-    from hubspot_sync.services.deals import deals_apply
-
     # Deal writes are not idempotent: only for rows this claim still held when it finished.
     deals_apply(client=client, bookings=[bookings[r.booking_id] for r in ok_rows if r.booking_id in finished],
                 contact_ids=contact_ids, report=report)
@@ -301,8 +299,6 @@ def _store_hubspot_ids(*, bookings: list[Booking], contact_ids: dict) -> None:
     """One statement for the whole batch (a hundred single-row updates cost more than the HTTP call)."""
     if not bookings:
         return
-    from django.db import connection
-
     values = [(b.pk, contact_ids.get(b.email, ""), b.hubspot_meeting_id or "") for b in bookings]
     with connection.cursor() as cursor:
         cursor.execute(

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from bookings.calendly_client import CalendlyClient, CalendlyError
-from bookings.services import backfill_run
+from bookings.services.backfill import backfill_run
 from project.cli import day_start
 
 

@@ -2,8 +2,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from bookings.calendly_client import CalendlyClient, CalendlyError
-from bookings.services import (callback_url, subscription_check, subscription_create, subscription_repair, subscriptions_list,
-                               subscriptions_ours)
+from bookings.services.subscriptions import (callback_url, subscription_check, subscription_create, subscription_repair,
+                                             subscriptions_list, subscriptions_ours)
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from bookings.models import WebhookDelivery
-from bookings.services import deliveries_replay
+from bookings.services.intake import deliveries_replay
 from project.cli import day_start
 from project.progress import ProgressBar
 

@@ -1,0 +1,40 @@
+"""Asking a worker to drain the HubSpot outbox: the one place services enqueue it.
+
+The task is named, never imported, so services never import tasks (tasks import services).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.db import transaction
+
+from project.celery import app
+
+logger = logging.getLogger("sourcebook.hubspot")
+
+DRAIN_TASK = "hubspot_sync.drain"
+KICK_WINDOW_SECONDS = 1.0
+_kick = {"at": 0.0}
+_kick_lock = threading.Lock()
+
+
+def drain_soon() -> None:
+    """Enqueue a drain soon; at most one enqueue per second per process (beat sweeps the rest)."""
+    now = time.monotonic()
+    with _kick_lock:
+        if now - _kick["at"] < KICK_WINDOW_SECONDS:
+            return
+        _kick["at"] = now
+    try:
+        # By name: the registered task when this process imported it (a worker; eager mode in tests), else send_task.
+        app.signature(DRAIN_TASK).apply_async(countdown=KICK_WINDOW_SECONDS)
+    except Exception:  # noqa: BLE001 - broker down: the row is safe in PostgreSQL, beat sweeps it later
+        logger.warning("could not enqueue HubSpot drain; beat will sweep")
+
+
+def drain_on_commit() -> None:
+    """After commit, so the worker sees the rows; a rolled-back change enqueues nothing."""
+    transaction.on_commit(drain_soon)
