@@ -10,7 +10,7 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     command = sys.argv[1] if len(sys.argv) > 1 else "help"
     if command not in NO_SERVICES and not command.startswith("-"):
-        from project.preflight import check_or_exit
+        from project.preflight import check_or_exit  # before Django loads: one clear line when a service is down
 
         check_or_exit(create_database=command == "migrate")
     from django.core.management import execute_from_command_line

@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from attribution import selectors
+from attribution.links import LinkError, link_build
+from attribution.ruleset import ruleset_current
 from attribution.periods import EARLIEST, LATEST
 from project.permissions import HasPerm
 from project.renderers import ReportCSVRenderer
@@ -202,9 +204,6 @@ class LinkBuildApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request):
-        from attribution.links import LinkError, link_build
-        from attribution.ruleset import ruleset_current
-
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

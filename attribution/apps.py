@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.core import checks
 
+from attribution.patterns import PatternError, pattern_compile
+
 
 class AttributionConfig(AppConfig):
     name = "attribution"
@@ -13,8 +15,6 @@ class AttributionConfig(AppConfig):
 def settings_patterns_check(app_configs=None, **kwargs):
     """The pattern settings run on RE2 against untrusted text: refuse one RE2 can't compile at start-up."""
     from django.conf import settings
-
-    from attribution.patterns import PatternError, pattern_compile
 
     errors = []
     for name in ("SELF_REPORTED_QUESTION_PATTERN", "UTM_CAMPAIGN_PATTERN"):

@@ -7,11 +7,11 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from attribution.patterns import PatternError, pattern_compile
+
 
 def validate_regex(value: str) -> None:
     """Rules run on RE2 (linear time): a pattern it can't compile is refused when saved."""
-    from attribution.patterns import PatternError, pattern_compile
-
     try:
         pattern_compile(value)
     except PatternError as exc:

@@ -25,7 +25,7 @@ from attribution.models import (Alias, BannedValue, ChannelRule, ManualAttributi
 from attribution.rules import DIRECT, attribution_compute, self_reported_normalize, utm_normalize
 from attribution.ruleset import ruleset_build, ruleset_changed
 from bookings.models import Booking
-from bookings.services.changes import bookings_changed as sync_mark_changed  # bookings_reattribute's name until i12-rejob
+from bookings.services.changes import bookings_changed
 from bookings.services.fold import booking_reattribute
 
 logger = logging.getLogger("sourcebook.attribution")
@@ -237,9 +237,9 @@ def _job_save(job: ReattributeJob, claim: int, **fields) -> None:
 
 
 def reattribute_bookings_mark_changed(*, booking_ids: list[int]) -> None:
-    """Queue the HubSpot sync of re-attributed bookings, after their UPDATE locked them (integrator: the
-    bookings_changed seam goes here)."""
-    sync_mark_changed(booking_ids=booking_ids)
+    """Queue the HubSpot sync of re-attributed bookings, after the batch locked and updated them: through
+    the seam every booking change takes (bookings before their outbox rows; it sets `hubspot_state`)."""
+    bookings_changed(booking_ids=booking_ids)
 
 
 def _reattribute_batch(cursor, *, job: ReattributeJob, claim: int, after_id: int, where: str, params: list,
@@ -264,7 +264,6 @@ def _reattribute_batch(cursor, *, job: ReattributeJob, claim: int, after_id: int
         assignments = ", ".join(f"{c} = m.{c}" for c in ATTRIBUTION_COLUMNS)
         cursor.execute(
             f"UPDATE {table} b SET {assignments}, self_reported_source = a.normalized, rules_version = %s,"
-            f" hubspot_state = CASE WHEN ({_differs('b')}) THEN 'pending' ELSE b.hubspot_state END,"
             f" updated_at = CASE WHEN ({_differs('b')}) THEN now() ELSE b.updated_at END"
             f" FROM sb_utm_map m, sb_answer_map a WHERE b.id = ANY(%s::bigint[]) AND {_mapped('b')} RETURNING b.id",
             [job.rules_version, [row[0] for row in mapped]])

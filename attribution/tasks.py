@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from attribution.rollup import rollup_compact
 from attribution.services import reattribute_job_run, reattribute_job_start, reattribute_job_sweep
 
 
@@ -23,6 +24,4 @@ def reattribute_task() -> int:
 
 @shared_task(name="attribution.rollup_compact", ignore_result=True)
 def rollup_compact_task() -> int:
-    from attribution.rollup import rollup_compact
-
     return rollup_compact()

@@ -18,9 +18,13 @@ from attribution import selectors, services
 from attribution.links import LinkError, link_build
 from attribution.models import ManualAttribution
 from attribution.rules import utm_normalize
+from attribution.ruleset import ruleset_current
 from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, RuleForm, form_errors
 from attribution.periods import PRESETS, month_parse, period_parse
 from bookings.models import Booking
+from journeys.apis import short_url
+from journeys.selectors import tracked_link_list
+from journeys.services import tracked_link_create
 from project.renderers import csv_write
 
 CHANNEL_COLORS = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c",
@@ -241,11 +245,6 @@ def _reattribute_queue(request, done: str, *, where_source: str) -> None:
 @login_required
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def links(request):
-    from attribution.ruleset import ruleset_current
-    from journeys.apis import short_url
-    from journeys.selectors import tracked_link_list
-    from journeys.services import tracked_link_create
-
     result, errors, saved = None, [], None
     values = {k: request.POST.get(k, "") for k in ("base_url", "source", "medium", "campaign", "content", "term")}
     if request.method == "POST":

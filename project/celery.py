@@ -17,6 +17,6 @@ app.conf.imports = ("project.tasks",)
 @beat_init.connect
 def _refuse_unsafe_start(sender=None, **kwargs):
     """Celery runs Django's checks but ignores their result: refuse the public development secrets here."""
-    from project.checks import refuse_unsafe_start
+    from project.checks import refuse_unsafe_start  # needs Django settings, which this module must not load at import
 
     refuse_unsafe_start("celery")
