@@ -277,3 +277,15 @@ def test_booking_attribution_fields_are_every_column():
                       "channel": "News", "visitor_id": "", "attribution_flags": ["not_normalized:source"],
                       "utm_raw": {"source": "Newsletter", "term": "k"}, "self_reported_raw": "Newsletter",
                       "self_reported_source": "newsletter", "rules_version": 9}
+
+
+def test_a_default_rule_merges_its_values_with_its_category_and_errors_name_it(monkeypatch, caplog):
+    monkeypatch.setattr(defaults, "CHANNEL_RULES", [
+        ("Mixed", "any", {"source_values": ["own"], "source_category": "video", "note": "both kinds of sources"}),
+        ("Broken", "all", {"source_regex": "(a)\\1"}),
+    ])
+    with caplog.at_level(logging.ERROR, logger="sourcebook.attribution"):
+        ruleset = rules_from_defaults()
+    [mixed] = ruleset.rules
+    assert mixed.sources == frozenset({"own", *defaults.SOURCE_CATEGORIES["video"]}) and mixed.combine == "any"
+    assert "channel rule default-2 skipped" in caplog.text  # numbered from 1, in evaluation order
