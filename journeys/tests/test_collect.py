@@ -110,6 +110,12 @@ def test_bots_get_204_but_are_not_stored(csrf_client, ua):
     assert counted("bot") == before + 1
 
 
+def test_head_is_204_not_stored_and_counted_as_a_bot(csrf_client):
+    before = counted("bot")
+    assert csrf_client.head(URL, headers={"Origin": ORIGIN, "User-Agent": CHROME}).status_code == 204
+    assert Touch.objects.count() == 0 and counted("bot") == before + 1
+
+
 def test_a_prefetch_is_not_stored(csrf_client):
     assert beacon(csrf_client, body(), **{"Sec-Purpose": "prefetch"}).status_code == 204
     assert Touch.objects.count() == 0
