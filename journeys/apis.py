@@ -22,6 +22,7 @@ class TrackedLinkCreateApi(APIView):
 
     permission_classes = MARKETING
 
+    @extend_schema_serializer(component_name="TrackedLinkInput")
     class InputSerializer(serializers.Serializer):
         base_url = serializers.CharField(max_length=2000)
         source = serializers.CharField(allow_blank=True, max_length=255)

@@ -68,9 +68,18 @@ def collect_parse(*, body: bytes) -> CollectedTouch:
         raise CollectError("v is not a visitor id (sbv_ + 22 characters)")
     if not isinstance(url, str) or not isinstance(referrer, str):
         raise CollectError("url and ref must be strings")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CollectError("url must be an absolute http(s) URL")
+    try:  # text PostgreSQL cannot store (NUL, a lone surrogate) would fail the insert: refuse it here
+        if "\x00" in url + referrer:
+            raise UnicodeError
+        (url + referrer).encode("utf-8")
+    except UnicodeError:
+        raise CollectError("url or ref holds characters that are not text (NUL, lone surrogates)") from None
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError
+    except ValueError:  # also "http://[::1" (an invalid IPv6 literal)
+        raise CollectError("url must be an absolute http(s) URL") from None
     client_at = None
     stamp = data.get("t")
     if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and 0 < stamp < 4102444800000:
@@ -126,7 +135,10 @@ def _touch_row(*, visitor_id: str, kind: str, page_url: str, referrer: str, ip: 
     if extra_utms:
         utms = {**utms, **{k: v for k, v in extra_utms.items() if v}}
     click_ids = click_id_values(pairs)
-    referrer_host = host_normalize(urlsplit(referrer).hostname if referrer else "")
+    try:
+        referrer_host = host_normalize(urlsplit(referrer).hostname if referrer else "")
+    except ValueError:  # a referrer we can't parse says nothing
+        referrer_host = ""
     own = (parts.hostname or "",)
     if referrer_host and referrer_host in {host_normalize(h) for h in own}:
         referrer_host = ""  # internal navigation
@@ -228,7 +240,9 @@ def tracked_link_click(*, link: TrackedLink, visitor_id: str, referrer: str, ip:
     if row.referrer_host == host_normalize(urlsplit(settings.SOURCEBOOK_PUBLIC_URL).hostname or ""):
         row.referrer_host = ""
     with transaction.atomic():  # one commit (one WAL flush) for the count and the touch
-        TrackedLink.objects.filter(pk=link.pk).update(click_count=F("click_count") + 1)
+        if not TrackedLink.objects.filter(pk=link.pk).update(click_count=F("click_count") + 1):
+            _links.pop(link.slug, None)  # deleted since we cached it: keep the touch, without the link
+            row.link = None
         row.save(force_insert=True)
     return row
 

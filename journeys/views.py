@@ -79,8 +79,11 @@ def collect(request):
         response["Access-Control-Allow-Headers"] = "Content-Type"
         response["Access-Control-Max-Age"] = "86400"
         return _cors(response, origin)
+    if request.method == "HEAD":  # a prefetcher or scanner: answered like a beacon, never stored
+        JOURNEY_REQUESTS.labels(result="bot").inc()
+        return _cors(HttpResponse(status=204), origin)
     if request.method != "POST":
-        JOURNEY_REQUESTS.labels(result="bot" if request.method == "HEAD" else "malformed").inc()
+        JOURNEY_REQUESTS.labels(result="malformed").inc()
         return _cors(HttpResponse(status=405, headers={"Allow": "POST, OPTIONS"}), origin)
     content_type = request.content_type or ""
     if content_type not in ("text/plain", "application/json", ""):

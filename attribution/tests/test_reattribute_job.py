@@ -18,7 +18,7 @@ from attribution.services import (ReattributeBusy, bookings_reattribute, reattri
                                    reattribute_job_start, reattribute_job_sweep, reattribute_preview)
 from attribution.tests.conftest import run_queued_reattribute
 from bookings.models import Booking
-from bookings.services import booking_reattribute
+from bookings.services.fold import booking_reattribute
 from hubspot_sync.models import BookingSync
 
 pytestmark = pytest.mark.django_db

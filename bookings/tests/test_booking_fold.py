@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from bookings import calendly
 from bookings.calendly import InviteeEvent
 from bookings.models import Booking
-from bookings.services import booking_fold
+from bookings.services.fold import booking_fold
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 URI = "https://api.calendly.com/scheduled_events/EV-1/invitees/I-1"

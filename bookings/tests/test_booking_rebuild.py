@@ -8,7 +8,7 @@ from attribution.services import bookings_assign_attribution
 from bookings import calendly
 from bookings.models import Booking, WebhookDelivery
 from bookings.samples import encode, invitee_payload
-from bookings.services import deliveries_replay, delivery_record
+from bookings.services.intake import deliveries_replay, delivery_record
 from bookings.tests.factories import staff_user
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)

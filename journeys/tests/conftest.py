@@ -11,6 +11,15 @@ def _site_origins(settings):
     settings.JOURNEY_CONSENT_REQUIRED = False
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_links():
+    from journeys import services
+
+    services._links.clear()
+    yield
+    services._links.clear()
+
+
 @pytest.fixture
 def marketing(client):
     from django.contrib.auth.models import Permission, User

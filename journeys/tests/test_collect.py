@@ -89,7 +89,9 @@ def test_it_refuses_a_body_over_4_kib_and_counts_it(csrf_client):
 
 @pytest.mark.parametrize("bad", [b"not json", b"[1,2]", json.dumps({"v": "nope", "url": "https://x.example/"}),
                                  json.dumps({"v": "sbv_" + "a" * 22, "url": "javascript:alert(1)"}),
-                                 json.dumps({"v": "sbv_" + "a" * 22, "url": 5}), b"\xff\xfe"])
+                                 json.dumps({"v": "sbv_" + "a" * 22, "url": 5}), b"\xff\xfe",
+                                 json.dumps({"v": "sbv_" + "a" * 22, "url": "https://x.example/\u0000?utm_source=a"}),
+                                 '{"v": "sbv_aaaaaaaaaaaaaaaaaaaaaa", "url": "https://x.example/", "ref": "https://\\ud800.example/"}'])
 def test_it_refuses_a_malformed_body_and_counts_it(csrf_client, bad):
     before = counted("malformed")
     assert beacon(csrf_client, bad).status_code == 400
@@ -106,6 +108,12 @@ def test_bots_get_204_but_are_not_stored(csrf_client, ua):
     assert beacon(csrf_client, body(), ua=ua).status_code == 204
     assert Touch.objects.count() == 0
     assert counted("bot") == before + 1
+
+
+def test_head_is_204_not_stored_and_counted_as_a_bot(csrf_client):
+    before = counted("bot")
+    assert csrf_client.head(URL, headers={"Origin": ORIGIN, "User-Agent": CHROME}).status_code == 204
+    assert Touch.objects.count() == 0 and counted("bot") == before + 1
 
 
 def test_a_prefetch_is_not_stored(csrf_client):
@@ -136,6 +144,12 @@ def test_an_internal_referrer_is_not_a_referrer(csrf_client):
     beacon(csrf_client, body(url="https://www.example.com/pricing", ref="https://www.example.com/blog"))
     touch = Touch.objects.get()
     assert (touch.referrer_host, touch.channel) == ("", "Direct")
+
+
+def test_an_unparseable_referrer_is_ignored_and_an_unparseable_url_refused(csrf_client):
+    assert beacon(csrf_client, body(url="https://www.example.com/", ref="http://[::1")).status_code == 204
+    assert Touch.objects.get().referrer_host == ""
+    assert beacon(csrf_client, body(url="http://[::1/x")).status_code == 400
 
 
 def test_an_ai_assistant_referrer_is_its_channel(csrf_client):

@@ -80,6 +80,13 @@ def test_a_calendly_destination_gets_the_id_in_its_tracking(client):
     assert query["utm_term"] == ["founders"] and visitor_id_valid(query["salesforce_uuid"][0])
 
 
+def test_an_unparseable_referer_does_not_break_a_click(client):
+    link = TrackedLinkFactory()
+    response = client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME, "Referer": "http://[::1"})
+    assert response.status_code == 302
+    assert Touch.objects.get().referrer_host == ""
+
+
 def test_an_unknown_slug_is_the_styled_404(client):
     response = client.get("/l/nope", headers={"User-Agent": CHROME})
     assert response.status_code == 404
@@ -123,3 +130,12 @@ def test_the_builder_page_saves_and_lists_links_with_click_counts(marketing):
     assert response.status_code == 200
     saved = TrackedLink.objects.exclude(pk=link.pk).get()
     assert f"/l/{saved.slug}".encode() in response.content
+
+
+def test_a_link_deleted_while_cached_still_records_the_click(client):
+    link = TrackedLinkFactory()
+    client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME})
+    TrackedLink.objects.filter(pk=link.pk).delete()
+    assert client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME}).status_code == 302  # ≤ 30 s stale
+    assert Touch.objects.filter(link__isnull=True, kind="click").count() == 2  # SET_NULL on delete, then none
+    assert client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME}).status_code == 404

@@ -156,3 +156,22 @@ def test_with_consent_required_nothing_is_stored_or_sent_until_consent(browser, 
         context.close()
     finally:
         site.close()
+
+
+def test_with_respect_gpc_a_gpc_browser_is_never_tracked(browser, live_server, settings):
+    site = LandingSite(live_server.url, attrs="data-respect-gpc")
+    settings.SOURCEBOOK_SITE_ORIGINS = [site.origin]
+    try:
+        context = browser.new_context()
+        context.add_init_script("Object.defineProperty(navigator, 'globalPrivacyControl', {get: () => true})")
+        page = context.new_page()
+        page.goto(f"{site.origin}/landing.html?utm_source=linkedin&utm_medium=social&utm_campaign=spring_launch_202606")
+        page.wait_for_function("window.sourcebook")
+        page.evaluate("sourcebook.consent()")
+        page.wait_for_timeout(400)
+        assert page.evaluate("document.cookie") == "" and page.evaluate("localStorage.length") == 0
+        assert page.get_attribute("#book", "href") == "https://calendly.com/acme/demo"
+        assert Touch.objects.count() == 0
+        context.close()
+    finally:
+        site.close()

@@ -65,7 +65,7 @@
     var t = pageTouch(), first = json(get("localStorage", "sb_first"));
     last = json(get("localStorage", "sb_last"));
     if (last && Date.now() - last.at > LOOKBACK) last = null;
-    if (!first) put("localStorage", "sb_first", JSON.stringify(t || { at: Date.now(), p: location.pathname }));
+    if (!first || Date.now() - first.at > LOOKBACK) put("localStorage", "sb_first", JSON.stringify(t || { at: Date.now(), p: location.pathname }));
     if (t) { last = t; put("localStorage", "sb_last", JSON.stringify(t)); }
     var sig = t ? JSON.stringify([t.r, UTM.map(function (k) { return t[k]; }), CLICK.map(function (k) { return t[k]; })]) : "";
     if (!get("sessionStorage", "sb_s")) { put("sessionStorage", "sb_s", "1"); put("sessionStorage", "sb_sig", sig); send("session"); }
