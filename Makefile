@@ -81,10 +81,10 @@ faults: install
 
 # Mutation testing (mutmut; config in setup.cfg [mutmut]); not in CI, ~1 hour. Which functions are mutated is chosen
 # here by mutant name, module.x_function* (methods: module.xǁClassǁmethod*); after a module moves (bookings/services.py
-# -> bookings/services/fold.py), repoint its glob here and its file in setup.cfg's only_mutate. One mutant at a time:
+# -> bookings/services/fold.py, done), repoint its glob here and its file in setup.cfg's only_mutate. One mutant at a time:
 # all share the test database. `make mutate MUTATE='attribution.rules.*'` runs one module;
 # `.venv/bin/mutmut show <mutant>` shows a survivor's diff. Don't run `make test` meanwhile (same test database).
-MUTATE ?= attribution.rules.* bookings.services.x_booking_fold* bookings.services.x_booking_rebuild* \
+MUTATE ?= attribution.rules.* bookings.services.fold.x_booking_fold* bookings.services.fold.x_booking_rebuild* \
           hubspot_sync.services.outbox.* attribution.selectors.*
 mutate: install
 	rm -rf mutants
