@@ -14,7 +14,15 @@ import pytest
 
 from journeys.models import Touch
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("rules")]
+
+
+@pytest.fixture
+def rules():
+    """Transactional tests empty every table, seeded rules included: seed them again."""
+    from attribution.services import defaults_install
+
+    defaults_install()
 
 PAGE = """<!doctype html><html><head><title>{title}</title>
 <script src="{sourcebook}/sourcebook.js" async {attrs}></script></head><body>
