@@ -5,9 +5,13 @@
   with a 500 — in our views, in the admin's own list filters and in third-party admin pages alike.
 - An empty `_to_field` on an admin page: Django's admin looks up a field named "" (a 500 on every
   model's change, delete and history page).
+- An admin list filter on an IP address field (django-axes' access logs) with a value that is not an
+  IP address: the field raises ValueError while the query is built (a 500).
 
 Webhooks are left alone: intake stores every delivery as received and judges it itself.
 """
+
+import ipaddress
 
 from django.core.exceptions import SuspiciousOperation
 
@@ -28,7 +32,20 @@ class RequestGuardMiddleware:
                 raise MalformedRequest("NUL character in the URL or query string")
             if "_to_field" in request.GET and not all(request.GET.getlist("_to_field")):
                 raise MalformedRequest("empty _to_field")
+            if request.path.startswith("/admin/") and not _ip_filters_parse(request):
+                raise MalformedRequest("an IP address filter that is not an IP address")
         return self.get_response(request)
+
+
+def _ip_filters_parse(request) -> bool:
+    for key, values in request.GET.lists():
+        if "ip_address" in key and not key.endswith(("__isnull", "__contains", "__icontains", "__startswith")):
+            for value in values:
+                try:
+                    ipaddress.ip_address(value.strip())
+                except ValueError:
+                    return False
+    return True
 
 
 def _has_nul(request) -> bool:

@@ -304,3 +304,10 @@ def test_a_date_outside_1900_2100_says_why_the_dashboard_shows_the_last_30_days(
     assert "outside 1900–2100; showing the last 30 days" in _messages(response)
     api = client.get("/api/reports/breakdown/?booked_before=9999-12-31")
     assert api.status_code == 400 and "between 1900 and 2100" in api.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_ip_address_filter_that_is_not_an_ip_address_is_a_400(admin_client):
+    """Found by the walk above: django-axes' admin list let ValueError through (a 500)."""
+    assert admin_client.get("/admin/axes/accessattempt/?ip_address__exact=0703-07-22").status_code == 400
+    assert admin_client.get("/admin/axes/accessattempt/?ip_address__exact=127.0.0.1").status_code == 200
