@@ -56,14 +56,14 @@ def test_check_reports_a_user_scoped_subscription_as_active(fake_calendly, post_
     assert "subscription: active (user scope)" in capsys.readouterr().out
 
 
-def test_the_beat_check_sees_a_user_scoped_subscription(fake_calendly, post_signed, client):
+def test_the_beat_check_sees_a_user_scoped_subscription(fake_calendly, post_signed, admin_client):
     from bookings.tasks import calendly_subscription_check_task
 
     post_signed(invitee_payload(invitee_id="SCOPE2"))
     call_command("calendly_webhooks", "create", "--user-scope")
     report = calendly_subscription_check_task()
     assert report["state"] == "active" and report["scope"] == "user" and report["user"] == USER
-    assert client.get("/healthz").json()["checks"]["calendly_subscription"]["ok"] is True
+    assert admin_client.get("/healthz/details").json()["checks"]["calendly_subscription"]["ok"] is True
 
 
 def test_list_and_delete_see_a_user_scoped_subscription(fake_calendly, capsys):

@@ -24,7 +24,7 @@ from bookings.models import Booking, WebhookDelivery
 from bookings.samples import encode, invitee_payload, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY = "chunked-test-signing-key"
+KEY = "test-signing-key"  # project.test_settings forces its own key, whatever the environment says
 CAP = 64 * 1024
 
 
