@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection, transaction
 
+from bookings.counting import countable_sql
+
 DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
 COUNTS = ("bookings", "no_show", "synced")
 WATCHED = ("booked_at", "rescheduled", "no_show", "hubspot_state", *DIMS)
@@ -25,10 +27,10 @@ def trigger_sql() -> str:
     return f"""
 CREATE OR REPLACE FUNCTION sourcebook_booking_rollup() RETURNS trigger AS $$
 BEGIN
-  IF TG_OP IN ('UPDATE', 'DELETE') AND NOT OLD.rescheduled AND OLD.booked_at IS NOT NULL THEN
+  IF TG_OP IN ('UPDATE', 'DELETE') AND {countable_sql('OLD')} THEN
     INSERT INTO attribution_dailystatdelta ({cols}) VALUES {_delta_values('OLD', '-')};
   END IF;
-  IF TG_OP IN ('UPDATE', 'INSERT') AND NOT NEW.rescheduled AND NEW.booked_at IS NOT NULL THEN
+  IF TG_OP IN ('UPDATE', 'INSERT') AND {countable_sql('NEW')} THEN
     INSERT INTO attribution_dailystatdelta ({cols}) VALUES {_delta_values('NEW', '')};
   END IF;
   RETURN NULL;
@@ -77,5 +79,5 @@ def rollup_rebuild() -> None:
         cursor.execute(f"""
             INSERT INTO attribution_dailystat (day, {keys}, {', '.join(COUNTS)})
             SELECT (booked_at AT TIME ZONE '{tz}')::date, {keys}, count(*), count(*) FILTER (WHERE no_show), count(*) FILTER (WHERE hubspot_state = 'synced')
-            FROM bookings_booking WHERE NOT rescheduled AND booked_at IS NOT NULL
+            FROM bookings_booking WHERE {countable_sql()}
             GROUP BY 1, {keys}""")

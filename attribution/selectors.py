@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from attribution.models import ROLLUP_DIMENSIONS, ReattributeJob
 from attribution.periods import month_parse
 from attribution.rules import DIRECT, UNASSIGNED
+from bookings.counting import COUNTABLE, person_first_and_last
 from bookings.models import Booking
 
 GROUP_FIELDS = ("channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
@@ -24,9 +25,8 @@ def report_bookings(
     *, booked_after: datetime | None = None, booked_before: datetime | None = None,
     status: str | None = None, event_type: str | None = None, **match,
 ) -> QuerySet[Booking]:
-    """Bookings as reports count them: the old half of a reschedule does not count twice, and a booking
-    without a booking date is on no day (the same rows the rollup counts)."""
-    qs = Booking.objects.filter(rescheduled=False, booked_at__isnull=False)
+    """Bookings as reports count them (bookings/counting.py; the same rows the rollup counts)."""
+    qs = Booking.objects.filter(COUNTABLE)
     if booked_after:
         qs = qs.filter(booked_at__gte=booked_after)
     if booked_before:
@@ -253,17 +253,16 @@ def direct_backlog(**filters) -> list[dict]:
 
 def contact_attribution(*, email: str) -> dict | None:
     """First and last touch across one person's bookings (HubSpot's own source is first-touch only)."""
-    bookings = list(
-        Booking.objects.filter(email=email.strip().lower(), rescheduled=False)
-        .exclude(booked_at=None).order_by("booked_at", "id")
-        .values("invitee_uri", "booked_at", "source", "medium", "campaign", "content", "term", "channel",
-                "self_reported_source")
-    )
-    if not bookings:
+    email = email.strip().lower()
+    fields = ("invitee_uri", "booked_at", "source", "medium", "campaign", "content", "term", "channel",
+              "self_reported_source")
+    person = person_first_and_last(Booking.objects.filter(email=email).only("id", "rescheduled", *fields))
+    if person is None:
         return None
-    self_reported = next((b["self_reported_source"] for b in reversed(bookings) if b["self_reported_source"]), "")
-    return {"email": email.strip().lower(), "first_touch": bookings[0], "last_touch": bookings[-1],
-            "bookings_count": len(bookings), "self_reported_source": self_reported}
+    def touch(booking):
+        return {name: getattr(booking, name) for name in fields}
+    return {"email": email, "first_touch": touch(person.first), "last_touch": touch(person.last),
+            "bookings_count": person.counted, "self_reported_source": person.self_reported_source}
 
 
 

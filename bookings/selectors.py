@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 
+from bookings.counting import COUNTABLE
 from bookings.models import Booking, WebhookDelivery
 
 
@@ -10,8 +11,8 @@ def booking_list() -> QuerySet[Booking]:
 
 
 def booking_countable() -> QuerySet[Booking]:
-    """Bookings as marketing counts them: the old half of a reschedule is not a second booking."""
-    return Booking.objects.filter(rescheduled=False)
+    """Bookings as marketing counts them (bookings/counting.py)."""
+    return Booking.objects.filter(COUNTABLE)
 
 
 def delivery_list_for_booking(*, booking: Booking) -> QuerySet[WebhookDelivery]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from bookings.counting import is_countable
 from hubspot_sync.client import HubSpotError
 from hubspot_sync.models import DealRule
 
@@ -26,7 +27,7 @@ def _stage_order(pipelines: list[dict]) -> dict:
 
 def deals_apply(*, client, bookings, contact_ids: dict, report) -> None:
     rules = {r.event_type_name: r for r in DealRule.objects.filter(enabled=True)}
-    candidates = [b for b in bookings if b.event_type_name in rules and b.status == "active" and not b.rescheduled]
+    candidates = [b for b in bookings if b.event_type_name in rules and b.status == "active" and is_countable(b)]
     if not candidates:
         return
     try:

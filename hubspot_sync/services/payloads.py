@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone as dt_timezone
 
-from django.utils import timezone
 
+from bookings.counting import person_first_and_last
 from bookings.models import Booking
 
 CONTACT_PROPERTIES = [
@@ -50,13 +50,11 @@ def calendly_link(booking: Booking) -> str | None:
 
 def contact_properties(*, bookings: list[Booking]) -> dict:
     """One contact from all of that person's bookings: first touch, last touch, counts (no empty values)."""
-    counted = [b for b in bookings if not b.rescheduled] or bookings
-    ordered = sorted(counted, key=lambda b: (b.booked_at or timezone.now(), b.id))
-    first, last = ordered[0], ordered[-1]
+    person = person_first_and_last(bookings)
+    first, last = person.first, person.last
     first_name, last_name = last.first_name, last.last_name
     if not (first_name or last_name) and last.name:
         first_name, _, last_name = last.name.partition(" ")
-    self_reported = next((b.self_reported_source for b in reversed(ordered) if b.self_reported_source), "")
     return _present({
         "email": last.email,
         "firstname": first_name,
@@ -71,9 +69,9 @@ def contact_properties(*, bookings: list[Booking]) -> dict:
         "sourcebook_first_utm_medium": first.medium,
         "sourcebook_first_utm_campaign": first.campaign,
         "sourcebook_first_channel": first.channel,
-        "sourcebook_self_reported_source": self_reported,
+        "sourcebook_self_reported_source": person.self_reported_source,
         "sourcebook_last_booking_at": _iso(last.booked_at),
-        "sourcebook_bookings_count": str(len(counted)),
+        "sourcebook_bookings_count": str(person.counted),
     })
 
 

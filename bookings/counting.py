@@ -1,0 +1,58 @@
+"""What marketing counts as a booking, and which of a person's bookings is their first and last touch.
+
+The one home for these rules. Reports (ORM filters here, the rollup trigger's SQL), the report API's contact
+lookup, the HubSpot contact properties and the deal rules all read them from this module, so a change here
+changes every number together.
+
+- A booking **counts** when it has a booking date and was not rescheduled away: the old half of a reschedule
+  is the same demo as its new half, and a booking seen only through a cancel (no create yet) is on no day.
+- A person's **first** and **last** touch are their counted bookings ordered by booked-at, then id (the id
+  breaks ties between bookings made in the same second). A person none of whose bookings count (all moved,
+  or only a cancel seen so far) still has a first and last: the same order over all of their bookings, undated
+  ones last, so a contact can still be named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+from typing import Generic, Iterable, TypeVar
+
+from django.db.models import Q
+
+COUNTABLE = Q(rescheduled=False, booked_at__isnull=False)
+
+_END_OF_TIME = datetime.max.replace(tzinfo=dt_timezone.utc)
+
+
+def countable_sql(row: str = "") -> str:
+    """The same rule as COUNTABLE for raw SQL; `row` is a table alias or trigger record (OLD, NEW)."""
+    prefix = f"{row}." if row else ""
+    return f"NOT {prefix}rescheduled AND {prefix}booked_at IS NOT NULL"
+
+
+def is_countable(booking) -> bool:
+    return not booking.rescheduled and booking.booked_at is not None
+
+
+B = TypeVar("B")
+
+
+@dataclass(frozen=True)
+class PersonBookings(Generic[B]):
+    first: B
+    last: B
+    counted: int  # how many of them count (0 when the first and last are stand-ins)
+    self_reported_source: str  # the latest non-empty "how did you hear about us" answer among them
+
+
+def person_first_and_last(bookings: Iterable[B]) -> PersonBookings[B] | None:
+    """First and last of one person's bookings (objects with rescheduled, booked_at, id and
+    self_reported_source); None if none."""
+    bookings = list(bookings)
+    counted = [b for b in bookings if is_countable(b)]
+    ordered = sorted(counted or bookings, key=lambda b: (b.booked_at or _END_OF_TIME, b.id))
+    if not ordered:
+        return None
+    self_reported = next((b.self_reported_source for b in reversed(ordered) if b.self_reported_source), "")
+    return PersonBookings(first=ordered[0], last=ordered[-1], counted=len(counted), self_reported_source=self_reported)
