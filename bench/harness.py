@@ -111,9 +111,10 @@ class Server:
         return ""
 
 
-def gunicorn_command(port: int, *, workers: int, threads: int, worker_class: str, extra_args: list[str] = ()) -> list[str]:
+def gunicorn_command(port: int, *, workers: int, threads: int, worker_class: str, extra_args: list[str] = (),
+                     wsgi: str = "project.wsgi") -> list[str]:
     return [
-        PY, "-m", "gunicorn", "project.wsgi",
+        PY, "-m", "gunicorn", wsgi,
         "--config", str(EMPTY_GUNICORN_CONF),  # not ./gunicorn.conf.py: every flag is below
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
@@ -140,11 +141,13 @@ def gunicorn(db: str, *, workers: int = 2, threads: int = 4, worker_class: str =
 
 @contextlib.contextmanager
 def serve(db: str, *, workers: int = 2, threads: int = 1, worker_class: str = "sync", extra_env: dict | None = None,
-          extra_args: list[str] = (), root: Path = ROOT, ready_timeout: float = 30.0):
-    """Start the app under gunicorn on a free port; yields a `Server` (its `.url`) once it answers."""
+          extra_args: list[str] = (), root: Path = ROOT, ready_timeout: float = 30.0, wsgi: str = "project.wsgi"):
+    """Start the app (or another WSGI app, e.g. bench/baseline) under gunicorn on a free port; yields a
+    `Server` (its `.url`) once it answers."""
     port = free_port()
     env = bench_env(db, **(extra_env or {}))
-    cmd = gunicorn_command(port, workers=workers, threads=threads, worker_class=worker_class, extra_args=list(extra_args))
+    cmd = gunicorn_command(port, workers=workers, threads=threads, worker_class=worker_class, extra_args=list(extra_args),
+                           wsgi=wsgi)
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(url=f"http://127.0.0.1:{port}", pid=proc.pid, command=cmd, log_path=log.name,

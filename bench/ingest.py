@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
-    ROOT, SIGNING_KEY, database_url, drop_database, fresh_database, machine, percentile, run_sql, serve,
+    PG_ADMIN, ROOT, SIGNING_KEY, database_url, drop_database, fresh_database, machine, percentile, run_sql, serve,
 )
 
 DB = "sourcebook_bench_ingest"
@@ -413,6 +413,43 @@ def verify(db: str, plan: Plan) -> dict:
             "expected_bookings": len(plan.created), "problems": problems}
 
 
+# --- the baseline: the smallest honest receiver, same gunicorn, same load -------------------------
+
+
+def baseline_run(args, *, label: str) -> dict:
+    """`bench/baseline/` (a DRF view: HMAC + timestamp check, one insert, one upsert) under the same
+    gunicorn flags and the same kind of load, on its own database; checked for lost deliveries too."""
+    import psycopg
+
+    from bench.baseline import TABLES
+
+    db = f"{args.db}_baseline"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db}"')
+    run_sql(db, TABLES)
+    plan = build_plan(args.n, warmup=args.warmup, seed=args.seed, run_id=f"{int(time.time())}{label}")
+    try:
+        with serve(db, workers=args.workers, threads=args.threads, worker_class=args.worker_class,
+                   extra_args=args.gunicorn_arg, wsgi="bench.baseline.app:application",
+                   extra_env={"DJANGO_SETTINGS_MODULE": "bench.baseline.settings"}) as server:
+            result = run_load(server.url, plan, args.concurrency, server_pid=server.pid, db=db)
+        with psycopg.connect(database_url(db)) as conn:
+            stored = conn.execute("SELECT count(*) FROM baseline_delivery").fetchone()[0]
+            booked = conn.execute("SELECT count(*) FROM baseline_booking").fetchone()[0]
+    finally:
+        drop_database(db)
+    lat = [x * 1000 for x in result["latencies"]]
+    n = len(lat)
+    return {
+        "deliveries_per_s": round(n / result["elapsed"], 1),
+        "latency_ms": {"p50": round(percentile(lat, 50), 1), "p99": round(percentile(lat, 99), 1)},
+        "cpu_ms_per_delivery": {k: round(result["cpu_s"][k] * 1000 / n, 2) for k in ("gunicorn", "postgres", "loadgen")},
+        "non_200": sum(v for k, v in result["statuses"].items() if k != 200),
+        "lost": (len(plan.all_bodies) - stored) + (len(plan.created) - booked),
+    }
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -433,6 +470,9 @@ def main() -> int:
     parser.add_argument("--sql", action="append", default=[], metavar="SQL",
                         help="SQL to run after migrating, repeatable (try a schema change without a migration)")
     parser.add_argument("--app-root", type=Path, default=ROOT, help="checkout to run (default: this one)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also run bench/baseline (a minimal DRF receiver) before and after, same flags and load,"
+                             " and print Sourcebook's throughput as a share of it")
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="sample the gunicorn workers with py-spy during the timed run; raw stacks go to DIR")
@@ -444,6 +484,7 @@ def main() -> int:
     if busy_before > 15:
         print(f"warning: the machine is {busy_before}% busy before the run (other processes): numbers will be low",
               file=sys.stderr)
+    baselines = [baseline_run(args, label="a")] if args.baseline else []
     setup_s = fresh_database(args.db, root=args.app_root)
     run_sql(args.db, args.sql)
     plan = build_plan(args.n, warmup=args.warmup, seed=args.seed, run_id=f"{int(time.time())}")
@@ -458,6 +499,8 @@ def main() -> int:
         if not args.keep_db:
             drop_database(args.db)
 
+    if args.baseline:
+        baselines.append(baseline_run(args, label="b"))
     lat = [x * 1000 for x in result["latencies"]]
     n = len(lat)
     rate = n / result["elapsed"]
@@ -488,6 +531,10 @@ def main() -> int:
     }
     if args.py_spy:
         report["py_spy"] = py_spy_summary(args.py_spy)
+    if baselines:
+        baseline_rate = sum(b["deliveries_per_s"] for b in baselines) / len(baselines)
+        report["baseline"] = {"runs": baselines, "mean_deliveries_per_s": round(baseline_rate, 1),
+                              "share_pct": round(100 * rate / baseline_rate, 1)}
     lost = sum(check["problems"].values())
     target = rate >= 500 and report["latency_ms"]["p99"] < 50 and lost == 0
     report["lost"] = lost
@@ -499,6 +546,11 @@ def main() -> int:
     print(f"{rate:.0f} deliveries/s  p50 {lm['p50']} ms  p95 {lm['p95']} ms  p99 {lm['p99']} ms  max {lm['max']} ms"
           f"  non-200: {report['non_200']}  lost: {lost}")
     print(f"target (>= 500/s, p99 < 50 ms, 0 lost): {'MET' if target else 'MISSED'}")
+    if baselines:
+        b = report["baseline"]
+        runs = ", ".join(f"{r['deliveries_per_s']:.0f}/s p99 {r['latency_ms']['p99']} ms lost {r['lost']}" for r in b["runs"])
+        print(f"baseline (minimal DRF view, before and after): {runs}")
+        print(f"Sourcebook = {b['share_pct']} % of the baseline's throughput (target >= 50 %)")
     if sent_within > TOLERANCE_SECONDS:
         print(f"warning: last response {sent_within:.0f}s after signing (tolerance {TOLERANCE_SECONDS}s)", file=sys.stderr)
     if report["non_200"] and server_log:
