@@ -73,13 +73,12 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
     import bookings.services.intake
 
     assert Path(bookings.services.intake.__file__).resolve().is_relative_to(root), bookings.services.intake.__file__
-    app = WSGIHandler()
+    from project.wsgi import application as app  # what gunicorn serves (the webhook's own handler, if any)
     statements: Counter = Counter()
 
     def count(execute, sql, params, many, context):

@@ -4,7 +4,8 @@ from django.db import DatabaseError
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -47,13 +48,33 @@ def _request_body(request, *, limit: int) -> bytes:
     return body
 
 
+class _JSONOnly(BaseContentNegotiation):
+    """The webhook answers JSON whatever the Accept header says, and reads its body raw (no parser)."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 @extend_schema(exclude=True)  # Calendly's callback, not part of the client API
 class CalendlyWebhookApi(APIView):
-    """Calendly's callback: record raw, verify, derive, answer within milliseconds."""
+    """Calendly's callback: record raw, verify, derive, answer within milliseconds.
+
+    The signature is its authentication, so DRF's per-request machinery is switched off: no authenticators,
+    permissions or throttles to look up, no content negotiation, one renderer (the rejection limiter lives
+    in intake: only unverified deliveries ask it)."""
 
     authentication_classes: list = []
-    permission_classes = [AllowAny]
+    permission_classes: list = []
     throttle_classes: list = []
+    parser_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _JSONOnly
+
+    def perform_authentication(self, request):
+        pass  # nobody logs in here: `request.user` is never read
 
     def post(self, request):
         headers = {k.lower(): v for k, v in request.headers.items()}

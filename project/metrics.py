@@ -14,6 +14,9 @@ from hubspot_sync.models import BookingSync
 from project.clientip import client_ip
 
 DELIVERIES = Counter("sourcebook_webhook_deliveries_total", "Calendly webhook deliveries by result", ["result"])
+# The webhook is served without django-prometheus' middleware (project/wsgi.py): its latency is measured here.
+WEBHOOK_SECONDS = Histogram("sourcebook_webhook_seconds", "Time to verify, derive and store one Calendly delivery",
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 BOOKING_EVENTS = Counter("sourcebook_booking_events_total", "Booking events applied, by Calendly event", ["event"])
 HUBSPOT_REQUESTS = Counter("sourcebook_hubspot_requests_total", "HubSpot API requests by operation and status", ["operation", "status"])
 HUBSPOT_REFRESH = Counter("hubspot_refresh_attempts_total", "HubSpot OAuth token refresh attempts", ["result"])

@@ -74,6 +74,14 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
+# Calendly's webhook (served by its own handler, project/wsgi.py): a signed JSON POST needs none of the browser
+# pages' middleware, nor django-prometheus' (about 10 labelled metric writes a request; intake counts deliveries
+# and times them itself: sourcebook_webhook_*). The HTTPS redirect/HSTS and the Host check still apply.
+WEBHOOK_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
 # Session-backed messages: the default cookie fallback builds a signer on every request, webhooks included.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

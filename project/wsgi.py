@@ -1,3 +1,11 @@
+"""The WSGI application gunicorn serves.
+
+Two Django handlers share one process: `/webhooks/` runs through `WEBHOOK_MIDDLEWARE` (settings.py), the rest
+of the site through `MIDDLEWARE`. Calendly's callback is a signed JSON POST with no cookies, no session, no user
+and no HTML, so the browser pages' middleware (sessions, CSRF, auth, messages, CSP, axes, htmx, whitenoise)
+would only cost it time: about a fifth of its CPU per delivery (bench/README.md, "Ingest").
+"""
+
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -9,4 +17,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 # gunicorn never runs Django's system checks: refuse the public development secrets here (DEBUG off).
 refuse_unsafe_start("gunicorn")
 check_or_exit()
-application = get_wsgi_application()
+site = get_wsgi_application()
+
+from project.handlers import WebhookWSGIHandler  # noqa: E402  (after Django is set up)
+
+webhooks = WebhookWSGIHandler()
+
+
+def application(environ, start_response):
+    if environ.get("PATH_INFO", "").startswith(WebhookWSGIHandler.PREFIX):
+        return webhooks(environ, start_response)
+    return site(environ, start_response)

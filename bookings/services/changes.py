@@ -51,8 +51,9 @@ def bookings_changed(*, booking_ids: Iterable[int]) -> None:
             WITH locked AS (
                 SELECT id, hubspot_state FROM {_BOOKINGS} WHERE id = ANY(%s) ORDER BY id FOR UPDATE
             ), marked AS (
-                UPDATE {_BOOKINGS} b SET hubspot_state = 'pending' FROM locked
-                WHERE b.id = locked.id AND locked.hubspot_state <> 'pending'
+                -- by id through the primary key (a join with the CTE scanned every booking's index entry)
+                UPDATE {_BOOKINGS} SET hubspot_state = 'pending'
+                WHERE id = ANY((SELECT array_agg(id) FROM locked WHERE hubspot_state <> 'pending')::bigint[])
             )
             INSERT INTO {_OUTBOX} AS s (booking_id, state, version, claimed_version, synced_version, attempts,
                                         next_attempt_at, meeting_create_uncertain, last_error, updated_at)
@@ -83,6 +84,7 @@ def bookings_sync_state(*, booking_ids: Iterable[int], state: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH locked AS (SELECT id FROM {_BOOKINGS} WHERE id = ANY(%s) ORDER BY id FOR UPDATE)"
-            f" UPDATE {_BOOKINGS} b SET hubspot_state = %s FROM locked WHERE b.id = locked.id AND b.hubspot_state <> %s",
+            f" UPDATE {_BOOKINGS} SET hubspot_state = %s"
+            f" WHERE id = ANY((SELECT array_agg(id) FROM locked)::bigint[]) AND hubspot_state <> %s",
             [ids, state, state],
         )

@@ -20,7 +20,7 @@ from bookings.calendly import PayloadError
 from bookings.models import WebhookDelivery
 from bookings.services.fold import booking_rebuild
 from bookings.throttle import rejection_throttle
-from project.metrics import BOOKING_EVENTS, DELIVERIES
+from project.metrics import BOOKING_EVENTS, DELIVERIES, WEBHOOK_SECONDS
 
 logger = logging.getLogger("sourcebook.intake")
 
@@ -95,8 +95,10 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
     DELIVERIES.labels(result=receipt.state).inc()
     if kind in calendly.HANDLED_EVENTS and receipt.state == WebhookDelivery.State.PROCESSED:
         BOOKING_EVENTS.labels(event=kind).inc()
+    elapsed = time.monotonic() - started
+    WEBHOOK_SECONDS.observe(elapsed)
     logger.info("delivery", extra={"delivery_id": receipt.delivery_id, "event_type": kind, "invitee_uri": uri,
-                                   "result": receipt.state, "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+                                   "result": receipt.state, "duration_ms": round(elapsed * 1000, 1)})
     return receipt
 
 

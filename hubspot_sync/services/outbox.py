@@ -60,7 +60,7 @@ def sync_renew(*, rows: list[BookingSync], uncertain: bool = False) -> set[int]:
             f"WITH ours AS (SELECT booking_id FROM {_TABLE} WHERE booking_id = ANY(%s) AND state = 'in_flight'"
             "               AND claim_token = %s ORDER BY booking_id FOR UPDATE)"
             f" UPDATE {_TABLE} s SET claimed_at = now(), meeting_create_uncertain = s.meeting_create_uncertain OR %s"
-            " FROM ours WHERE s.booking_id = ours.booking_id RETURNING s.booking_id",
+            " WHERE s.booking_id = ANY((SELECT array_agg(booking_id) FROM ours)::bigint[]) RETURNING s.booking_id",
             [[r.booking_id for r in rows], rows[0].claim_token, uncertain],
         )
         return {booking_id for (booking_id,) in cursor.fetchall()}
@@ -72,7 +72,7 @@ def _finish_claimed(cursor, *, rows: list[BookingSync], assignments: str, params
     cursor.execute(
         f"WITH ours AS (SELECT booking_id FROM {_TABLE} WHERE booking_id = ANY(%s) AND state = 'in_flight'"
         "               AND claim_token = %s ORDER BY booking_id FOR UPDATE)"
-        f" UPDATE {_TABLE} s SET {assignments} FROM ours WHERE s.booking_id = ours.booking_id"
+        f" UPDATE {_TABLE} s SET {assignments} WHERE s.booking_id = ANY((SELECT array_agg(booking_id) FROM ours)::bigint[])"
         " RETURNING s.booking_id, s.state",
         [[r.booking_id for r in rows], rows[0].claim_token, *params],
     )
