@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 from urllib.parse import unquote_plus
 
@@ -212,6 +212,10 @@ def utm_raw(tracking: dict | None) -> dict:
 
 def attribution_compute(*, raw: dict, ruleset: Ruleset) -> Attribution:
     """Classify one set of raw UTM values."""
+    ids = [raw[name].strip() for name in ("term", "content", "source", "medium", "campaign") if is_visitor_id(raw.get(name))]
+    if ids:  # classified without the id (one memo entry per UTM set, not per visitor), the id put back
+        stripped = {name: value for name, value in raw.items() if not is_visitor_id(value)}
+        return replace(attribution_compute(raw=stripped, ruleset=ruleset), visitor_id=ids[0])
     key = tuple(sorted(raw.items()))
     known = ruleset.memo.get(key)
     if known is None:
