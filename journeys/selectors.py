@@ -180,7 +180,8 @@ def journey_get(*, email: str = "", visitor_id: str = "") -> dict:
             "no_show": booking.no_show, "canceled_at": booking.canceled_at, "event_type": booking.event_type_name,
             "attribution": {"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,
                             "channel": booking.channel,
-                            "attributed_by": booking.attributed_by},
+                            # manual_utm is the assignment itself: it wins even on a row not re-folded since
+                            "attributed_by": "manual" if booking.manual_utm else booking.attributed_by},
             "_order": (1, booking.id),
         })
     events.sort(key=lambda e: (e["at"], e.pop("_order")))
