@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "attribution",
     "hubspot_sync",
     "journeys",
+    "privacy",  # forget_person (imports bookings, journeys, hubspot_sync; imported by nothing)
     "fakes.apps.FakesConfig",  # fake HubSpot/Calendly commands; no models, never imported by the apps above
 ]
 
@@ -268,6 +269,11 @@ JOURNEY_RETENTION_DAYS = env.int("JOURNEY_RETENTION_DAYS", default=395)
 # Tracked links (/l/<slug>) set no cookie and pass no visitor id when consent is required.
 JOURNEY_CONSENT_REQUIRED = env.bool("JOURNEY_CONSENT_REQUIRED", default=False)
 CELERY_BEAT_SCHEDULE["purge-touches"] = {"task": "journeys.purge_touches", "schedule": 86400.0}
+
+# --- Privacy --------------------------------------------------------------------------------
+# Key of the suppression list's HMAC of forgotten people's emails. Empty: derived from SECRET_KEY. Set it (and
+# never change it) if SECRET_KEY may rotate: with another key the list matches nobody and forgotten people come back.
+PRIVACY_SUPPRESSION_KEY = env("PRIVACY_SUPPRESSION_KEY", default="")
 
 # --- Client addresses -------------------------------------------------------------------------
 # Who is the client? Only our own proxies are believed (project/clientip.py). Set one of them when
