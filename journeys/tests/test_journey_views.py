@@ -147,3 +147,39 @@ def test_backlog_rows_link_to_the_person_page(marketing):
     BookingFactory(email="dee+demo@example.com")
     page = marketing.get("/dashboard/direct/").content.decode()
     assert "/dashboard/people/?email=dee%2Bdemo%40example.com" in page
+
+
+# --- the demo landing site ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/demo-site/", "/demo-site/pricing/"])
+def test_the_demo_site_is_a_404_when_off(client, settings, path):
+    settings.DEBUG, settings.SOURCEBOOK_DEMO_SITE = False, False
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/demo-site/", "/demo-site/pricing/"])
+def test_the_demo_site_serves_the_snippet_and_a_calendly_link_when_on(client, settings, path):
+    settings.SOURCEBOOK_DEMO_SITE = True
+    response = client.get(path, {"utm_source": "linkedin"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<script src="/sourcebook.js" async></script>' in page
+    assert 'href="https://calendly.com/' in page
+    # Under the strict CSP: no inline script at all (so no nonce needed), scripts only from 'self'.
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "<script>" not in page
+
+
+def test_the_local_profile_allows_the_demo_site_origin_by_default():
+    import subprocess
+    import sys
+
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='project.settings'; django.setup(); "
+            "from django.conf import settings; print(settings.SOURCEBOOK_SITE_ORIGINS)")
+    env = {"PATH": "/usr/bin:/bin", "SOURCEBOOK_ENV_FILE": "", "SOURCEBOOK_PROFILE": "local", "PORT": "8123",
+           "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert "http://127.0.0.1:8123" in out and "http://localhost:8123" in out
+    env["SOURCEBOOK_PROFILE"] = "production"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
