@@ -89,7 +89,7 @@ def test_the_person_page_shows_bookings_and_touches_in_order(marketing, journey)
     timeline = page[page.index('id="timeline"'):]
     positions = _order(timeline, "/blog/lost-utms", "/pricing", "/l/digest42", "<strong>Booking</strong>")
     assert positions == sorted(positions)
-    assert "3 visits and clicks" in page
+    assert "3 visits or clicks" in page
     assert journey.visitor_id in page
     assert "/someone-else" not in page
 
