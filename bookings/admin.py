@@ -64,6 +64,7 @@ class BoundedDateHierarchyChangeList(ChangeList):
         return super().get_filters(request)
 
 
+# journeys/admin.py re-registers a subclass of this (the journey timeline): bookings never imports journeys.
 @admin.register(Booking)
 class BookingAdmin(ReadOnlyAdmin):
     list_display = ("email", "name", "status", "channel", "source", "medium", "campaign", "event_type_name",

@@ -263,7 +263,14 @@ CELERY_BEAT_SCHEDULE["purge-rejected-deliveries"] = {"task": "bookings.purge_rej
 # --- Journeys (issue 13): the site snippet, /collect/, tracked links ------------------------------------
 # Origins (scheme://host[:port]) of the marketing sites that include /sourcebook.js; only they may POST
 # touches to /collect/ (CORS). Comma-separated; empty = /collect/ refuses everything.
-SOURCEBOOK_SITE_ORIGINS = [o.strip().rstrip("/").lower() for o in env.list("SOURCEBOOK_SITE_ORIGINS", default=[]) if o.strip()]
+# In the local profile (and with DEBUG) Sourcebook's own origin is allowed by default, so the demo site
+# (SOURCEBOOK_DEMO_SITE, below) can send touches from http://127.0.0.1:$PORT or http://localhost:$PORT.
+_OWN_ORIGINS = [f"http://{host}:{env('PORT', default='8000')}" for host in ("127.0.0.1", "localhost")]
+SOURCEBOOK_SITE_ORIGINS = [o.strip().rstrip("/").lower() for o in env.list(
+    "SOURCEBOOK_SITE_ORIGINS", default=_OWN_ORIGINS if (LOCAL_PROFILE or DEBUG) else []) if o.strip()]
+# A two-page demo landing site with the snippet and a Calendly link at /demo-site/, served only with DEBUG
+# on or this on (`make run` turns it on); otherwise 404.
+SOURCEBOOK_DEMO_SITE = env.bool("SOURCEBOOK_DEMO_SITE", default=False)
 # Touches older than this are deleted by beat (daily); 395 days ≈ 13 months. 0 = keep.
 JOURNEY_RETENTION_DAYS = env.int("JOURNEY_RETENTION_DAYS", default=395)
 # Tracked links (/l/<slug>) set no cookie and pass no visitor id when consent is required.
