@@ -30,6 +30,30 @@ def post_signed(csrf_client):
     return post
 
 
+@pytest.fixture
+def login_as(client):
+    """Log the test client in as a new user: in a role group (as `manage.py setup_roles` makes them) and/or with
+    permissions by codename. Returns the client, with `.user` set."""
+
+    def login(username: str = "user", *, group: str | None = None, perms: tuple = ()):
+        from django.contrib.auth.models import Group, Permission, User
+        from django.core.management import call_command
+
+        user = User.objects.create_user(username, password="pw-123456789")
+        if group:
+            call_command("setup_roles", verbosity=0)
+            user.groups.add(Group.objects.get(name=group))
+        if perms:
+            found = list(Permission.objects.filter(codename__in=perms))
+            assert len(found) == len(set(perms)), f"unknown permission in {perms}"
+            user.user_permissions.add(*found)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return login
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Transactional tests truncate tables (seed rules included) in a reused test DB: re-seed."""

@@ -148,10 +148,18 @@ def serve(db: str, *, workers: int = 2, threads: int = 1, worker_class: str = "s
     env = bench_env(db, **(extra_env or {}))
     cmd = gunicorn_command(port, workers=workers, threads=threads, worker_class=worker_class, extra_args=list(extra_args),
                            wsgi=wsgi)
+    with gunicorn_running(cmd, port=port, env=env, root=root, ready_timeout=ready_timeout) as server:
+        server.flags = {"workers": workers, "threads": threads, "worker_class": worker_class, "extra_args": list(extra_args)}
+        yield server
+
+
+@contextlib.contextmanager
+def gunicorn_running(cmd: list[str], *, port: int, env: dict, root: Path = ROOT, ready_timeout: float = 30.0):
+    """Run a gunicorn command (see `gunicorn_command`) in its own session until the block ends; yields a
+    `Server` once the webhook URL answers. Shared by the benchmarks and the tests that need a real gunicorn."""
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(url=f"http://127.0.0.1:{port}", pid=proc.pid, command=cmd, log_path=log.name,
-                    flags={"workers": workers, "threads": threads, "worker_class": worker_class, "extra_args": list(extra_args)})
+    server = Server(url=f"http://127.0.0.1:{port}", pid=proc.pid, command=cmd, log_path=log.name)
     try:
         _wait_ready(server, proc, ready_timeout)
         yield server

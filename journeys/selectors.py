@@ -194,3 +194,20 @@ def _has_touches(ids: list[str]) -> bool:
 
 def tracked_link_list(*, limit: int = 100) -> list[TrackedLink]:
     return list(TrackedLink.objects.select_related("owner").order_by("-created_at", "-id")[:limit])
+
+
+def person_get(*, email: str = "", visitor_id: str = "") -> dict:
+    """The person page's read: their journey (journey_get) with each booking event joined to its Booking row
+    (outcome, admin link), and a few totals. An unknown person gives empty lists, never an error."""
+    journey = journey_get(email=email, visitor_id=visitor_id)
+    events = journey["events"]
+    uris = [e["invitee_uri"] for e in events if e["type"] == "booking"]
+    rows = {b.invitee_uri: b for b in Booking.objects.filter(invitee_uri__in=uris)} if uris else {}
+    bookings = []
+    for event in events:
+        if event["type"] == "booking":
+            event["booking"] = rows.get(event["invitee_uri"])
+            bookings.append(event)
+    touches = [e for e in events if e["type"] != "booking"]
+    return {**journey, "bookings": bookings, "touch_count": len(touches),
+            "first_touch": touches[0] if touches else None}

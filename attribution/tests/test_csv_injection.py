@@ -5,8 +5,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.core.management import call_command
 from django.utils import timezone
 from hypothesis import given, strategies as st
 
@@ -20,12 +18,8 @@ DRILL = "channel=Email&source=newsletter&medium=email"
 
 
 @pytest.fixture
-def marketing(client):
-    call_command("setup_roles", verbosity=0)
-    user = User.objects.create_user("analyst", password="pw-123456789")
-    user.groups.add(Group.objects.get(name="Marketing"))
-    client.force_login(user)
-    return client
+def marketing(login_as):
+    return login_as("analyst", group="Marketing")
 
 
 @pytest.fixture

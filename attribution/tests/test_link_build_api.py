@@ -1,18 +1,12 @@
 import pytest
-from django.contrib.auth.models import User
 
 pytestmark = pytest.mark.django_db
 URL = "/api/links/build/"
 
 
 @pytest.fixture
-def api(client):
-    from django.contrib.auth.models import Permission
-
-    user = User.objects.create_user("m", password="pw-123456789")
-    user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
-    client.force_login(user)
-    return client
+def api(login_as):
+    return login_as("m", perms=("view_dashboard",))
 
 
 def test_it_needs_a_login(client):

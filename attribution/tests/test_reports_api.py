@@ -18,16 +18,8 @@ LINKEDIN = {"utm_source": "LinkedIn", "utm_medium": "paid", "utm_campaign": "spr
 
 
 @pytest.fixture
-def api(client):
-    from django.core.management import call_command
-
-    call_command("setup_roles", verbosity=0)
-    from django.contrib.auth.models import Group
-
-    user = User.objects.create_user("analyst", password="pw-123456789")
-    user.groups.add(Group.objects.get(name="Marketing"))
-    client.force_login(user)
-    return client
+def api(login_as):
+    return login_as("analyst", group="Marketing")
 
 
 @pytest.fixture

@@ -22,3 +22,23 @@ def _seeded_rules_in_transactional_tests(request):
         request.getfixturevalue("transactional_db")
         defaults_install()
         ruleset_changed()
+
+
+@pytest.fixture
+def fake_calendly_with(settings):
+    """Start the in-project fake Calendly API with N scheduled events and point the client at it."""
+    from fakes.calendly import FakeCalendlyServer
+
+    servers = []
+
+    def start(events: int, **options):
+        server = FakeCalendlyServer(events=events, rate_limit=options.pop("rate_limit", 10_000), **options).start()
+        servers.append(server)
+        settings.CALENDLY_API_URL = server.url
+        settings.CALENDLY_TOKEN = "fake-calendly-token"
+        settings.SOURCEBOOK_PUBLIC_URL = "https://sourcebook.example"
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

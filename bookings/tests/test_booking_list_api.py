@@ -25,13 +25,8 @@ def seeded(post_signed):
 
 
 @pytest.fixture
-def api(client):
-    from django.contrib.auth.models import Permission
-
-    user = User.objects.create_user("u", password="pw-123456789")
-    user.user_permissions.add(Permission.objects.get(codename="view_booking"))
-    client.force_login(user)
-    return client
+def api(login_as):
+    return login_as("u", perms=("view_booking",))
 
 
 def emails(response):

@@ -5,7 +5,6 @@ import pytest
 from django.core.management import call_command
 
 from bookings.calendly_client import CalendlyClient, CalendlyError
-from fakes.calendly import FakeCalendlyServer
 from bookings.models import BackfillRun, Booking, WebhookDelivery
 from bookings.services.backfill import backfill_run
 
@@ -14,13 +13,8 @@ SINCE = datetime.now(timezone.utc) - timedelta(days=90)
 
 
 @pytest.fixture
-def fake_calendly(settings):
-    server = FakeCalendlyServer(events=230, rate_limit=10_000).start()
-    settings.CALENDLY_API_URL = server.url
-    settings.CALENDLY_TOKEN = "fake-calendly-token"
-    settings.SOURCEBOOK_PUBLIC_URL = "https://sourcebook.example"
-    yield server
-    server.stop()
+def fake_calendly(fake_calendly_with):
+    return fake_calendly_with(230)
 
 
 def client_for(server, **kw):

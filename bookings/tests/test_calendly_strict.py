@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from bookings.calendly_client import CalendlyClient, CalendlyRateLimited
-from fakes.calendly import API, FakeCalendlyServer
+from fakes.calendly import API
 from bookings.models import BackfillRun, Booking
 from bookings.samples import invitee_payload
 from bookings.services.backfill import backfill_run
@@ -21,13 +21,8 @@ ORG, USER = f"{API}/organizations/ORG1", f"{API}/users/U1"
 
 
 @pytest.fixture
-def fake_calendly(settings):
-    server = FakeCalendlyServer(events=30, rate_limit=10_000).start()
-    settings.CALENDLY_API_URL = server.url
-    settings.CALENDLY_TOKEN = "fake-calendly-token"
-    settings.SOURCEBOOK_PUBLIC_URL = "https://sourcebook.example"
-    yield server
-    server.stop()
+def fake_calendly(fake_calendly_with):
+    return fake_calendly_with(30)
 
 
 def get(server, path, **params):

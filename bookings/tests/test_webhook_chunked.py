@@ -5,15 +5,8 @@ signed booking as forged. gunicorn de-chunks into `wsgi.input`; these tests run 
 real gunicorn, as in production.
 """
 
-import contextlib
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -28,18 +21,14 @@ KEY = "test-signing-key"  # project.test_settings forces its own key, whatever t
 CAP = 64 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def gunicorn_url(django_db_setup, django_db_blocker):
     from django.db import connection
 
+    from bench.harness import free_port, gunicorn_command, gunicorn_running
+
     db = connection.settings_dict
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "project.test_settings",
@@ -49,34 +38,12 @@ def gunicorn_url(django_db_setup, django_db_blocker):
         "DEBUG": "1",
         "SECRET_KEY": secrets.token_urlsafe(60),
     }
-    config = tempfile.NamedTemporaryFile(prefix="gunicorn-test-", suffix=".py", delete=False)  # not ./gunicorn.conf.py
-    log = tempfile.NamedTemporaryFile(prefix="gunicorn-test-", suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "gunicorn", "project.wsgi", "--config", config.name, "--bind", f"127.0.0.1:{port}",
-           "--workers", "1", "--worker-class", "gthread", "--threads", "2", "--timeout", "30", "--log-level", "warning",
-           "--no-control-socket"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    cmd = gunicorn_command(port, workers=1, threads=2, worker_class="gthread")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not start:\n{Path(log.name).read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.request("OPTIONS", f"{url}/webhooks/calendly/", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for f in (config, log):
-            f.close()
-            os.unlink(f.name)
+        with gunicorn_running(cmd, port=port, env=env, root=ROOT, ready_timeout=60) as server:
+            yield server.url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def _chunks(body: bytes, size: int = 1000):

@@ -21,11 +21,5 @@ def _no_cached_links():
 
 
 @pytest.fixture
-def marketing(client):
-    from django.contrib.auth.models import Permission, User
-
-    user = User.objects.create_user("mkt", password="pw-123456789")
-    user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
-    client.force_login(user)
-    client.user = user
-    return client
+def marketing(login_as):
+    return login_as("mkt", perms=("view_dashboard",))

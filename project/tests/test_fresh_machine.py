@@ -82,12 +82,18 @@ def test_make_test_and_ci_share_the_install_step():
     assert test_rule.split(":")[1].split()[0] == "tools-test"  # before anything needs the tools
 
 
+def _make_dotenv():
+    """scripts/make_dotenv.py (what `make run` calls first), loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_dotenv", settings.BASE_DIR / "scripts" / "make_dotenv.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_make_run_writes_a_local_env_once(tmp_path):
-    sys.path.insert(0, str(settings.BASE_DIR / "scripts"))
-    try:
-        from make_dotenv import dotenv_ensure
-    finally:
-        sys.path.pop(0)
+    dotenv_ensure = _make_dotenv().dotenv_ensure
     path = tmp_path / ".env"
     added = dotenv_ensure(path)
     assert set(added) == {"SECRET_KEY", "CALENDLY_WEBHOOK_SIGNING_KEYS", "SOURCEBOOK_PROFILE"}
@@ -104,11 +110,7 @@ def test_make_run_writes_a_local_env_once(tmp_path):
 
 
 def test_an_existing_env_keeps_its_values(tmp_path):
-    sys.path.insert(0, str(settings.BASE_DIR / "scripts"))
-    try:
-        from make_dotenv import dotenv_ensure
-    finally:
-        sys.path.pop(0)
+    dotenv_ensure = _make_dotenv().dotenv_ensure
     path = tmp_path / ".env"
     path.write_text("SECRET_KEY=mine-" + "k" * 60)
     assert set(dotenv_ensure(path)) == {"CALENDLY_WEBHOOK_SIGNING_KEYS", "SOURCEBOOK_PROFILE"}
@@ -116,11 +118,7 @@ def test_an_existing_env_keeps_its_values(tmp_path):
 
 
 def test_a_copied_env_example_gets_real_secrets(tmp_path):
-    sys.path.insert(0, str(settings.BASE_DIR / "scripts"))
-    try:
-        from make_dotenv import dotenv_ensure
-    finally:
-        sys.path.pop(0)
+    dotenv_ensure = _make_dotenv().dotenv_ensure
     path = tmp_path / ".env"
     path.write_text((settings.BASE_DIR / ".env.example").read_text())
     assert {"SECRET_KEY", "CALENDLY_WEBHOOK_SIGNING_KEYS"} <= set(dotenv_ensure(path))
