@@ -44,8 +44,9 @@ migrate: preflight
 	@$(PY) manage.py migrate --noinput -v0
 
 # `make run` serves production pages (DEBUG off) with the local profile: plain HTTP on 127.0.0.1, no
-# secure-only cookies. Its secrets come from a git-ignored .env generated on the first run.
-RUN_PROFILE := DEBUG=0
+# secure-only cookies. Its secrets come from a git-ignored .env generated on the first run. The demo landing
+# site (/demo-site/) is on; the local profile allows its origin in SOURCEBOOK_SITE_ORIGINS by default.
+RUN_PROFILE := DEBUG=0 SOURCEBOOK_DEMO_SITE=1
 
 dotenv: install
 	@$(PY) scripts/make_dotenv.py
@@ -57,6 +58,7 @@ run: dotenv migrate static
 	@echo "Sourcebook is starting on http://127.0.0.1:$(PORT)/"
 	@echo "  dashboard: http://127.0.0.1:$(PORT)/dashboard/   admin: http://127.0.0.1:$(PORT)/admin/   API docs: http://127.0.0.1:$(PORT)/api/docs/"
 	@$(PY) manage.py create_demo_users
+	@echo "  demo landing site (watch your journey form): http://127.0.0.1:$(PORT)/demo-site/?utm_source=linkedin&utm_medium=paid_social&utm_campaign=spring_launch_202606"
 	@echo "  webhook URL for Calendly: http://127.0.0.1:$(PORT)/webhooks/calendly/  (Ctrl-C stops everything)"
 	@echo ""
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_ENV) $(RUN_PROFILE) exec $(VENV)/bin/honcho -f $(PROCFILE) start

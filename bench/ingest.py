@@ -154,7 +154,7 @@ def build_plan(n: int, *, warmup: int, seed: int, run_id: str) -> Plan:
 # --- load generator (its own process) -------------------------------------------------------------
 
 
-def _loadgen(url: str, warmup: list, timed: list, concurrency: int, conn) -> None:
+def _loadgen(url: str, warmup: list, timed: list, concurrency: int, conn, path: str = PATH) -> None:
     """Send the warm-up, tell the parent, wait for 'go', send the timed deliveries, report."""
     import aiohttp
 
@@ -165,7 +165,7 @@ def _loadgen(url: str, warmup: list, timed: list, concurrency: int, conn) -> Non
             for body, headers in queue:
                 started = time.perf_counter()
                 try:
-                    async with session.post(url + PATH, data=body, headers=headers) as response:
+                    async with session.post(url + path, data=body, headers=headers) as response:
                         await response.read()
                         status = response.status
                 except aiohttp.ClientError as exc:
@@ -192,10 +192,12 @@ def _loadgen(url: str, warmup: list, timed: list, concurrency: int, conn) -> Non
     asyncio.run(main())
 
 
-def run_load(url: str, plan: Plan, concurrency: int, *, server_pid: int, db: str, py_spy: Path | None = None) -> dict:
+def run_load(url: str, plan: Plan, concurrency: int, *, server_pid: int, db: str, py_spy: Path | None = None,
+             path: str = PATH) -> dict:
+    """Closed loop: `concurrency` requests in flight, each (body, headers) of the plan POSTed to `path`."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_loadgen, args=(url, plan.warmup, plan.timed, concurrency, child), daemon=True)
+    proc = ctx.Process(target=_loadgen, args=(url, plan.warmup, plan.timed, concurrency, child, path), daemon=True)
     proc.start()
     _, warm_statuses = parent.recv()
     spies = py_spy_start(server_pid, py_spy) if py_spy else []

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from attribution.models import DailyStat, DailyStatDelta
-from bookings.models import Booking, WebhookDelivery
+from bookings.models import Booking, Suppression, WebhookDelivery
 from bookings.services.intake import deliveries_replay
 from project.request_guard import admin_lookup_parses
 
@@ -64,6 +64,7 @@ class BoundedDateHierarchyChangeList(ChangeList):
         return super().get_filters(request)
 
 
+# journeys/admin.py re-registers a subclass of this (the journey timeline): bookings never imports journeys.
 @admin.register(Booking)
 class BookingAdmin(ReadOnlyAdmin):
     list_display = ("email", "name", "status", "channel", "source", "medium", "campaign", "event_type_name",
@@ -184,3 +185,15 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         if booking is None:
             return "—"
         return format_html('<a href="{}">booking #{}</a>', reverse("admin:bookings_booking_change", args=[booking.pk]), booking.pk)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    """Forgotten people (`manage.py forget_person`): only the HMAC of each email is kept. Deleting an entry lets
+    that person's data in again; only a superuser may."""
+
+    list_display = ("email_hash", "created_at", "note")
+    search_fields = ("=email_hash",)
+    show_full_result_count = False
+    fields = ("email_hash", "created_at", "note")
+    readonly_fields = fields

@@ -12,6 +12,8 @@ class WebhookDelivery(models.Model):
         IGNORED = "ignored"
         FAILED = "failed"
         REJECTED = "rejected"
+        # The invitee's email is on the suppression list (a forgotten person): stored redacted, no booking.
+        SUPPRESSED = "suppressed"
 
     class Origin(models.TextChoices):
         WEBHOOK = "webhook"
@@ -190,6 +192,7 @@ class BackfillRun(models.Model):
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
+    suppressed = models.PositiveIntegerField(default=0, db_default=0, help_text="Invitees of forgotten people: not stored.")
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True, help_text="Last stop on a Calendly error; a rerun continues.")
@@ -198,3 +201,21 @@ class BackfillRun(models.Model):
     def __str__(self):
         state = "done" if self.finished_at else ("failed" if self.failed_at else "in progress")
         return f"backfill {self.key} ({state})"
+
+
+class Suppression(models.Model):
+    """A forgotten person (`manage.py forget_person`): an HMAC-SHA256 of their normalised email, never the email.
+
+    The intake checks it for every delivery (bookings/suppression.py), so a webhook, a replay or a backfill
+    never brings the person back."""
+
+    email_hash = models.CharField(max_length=64, unique=True, help_text="HMAC-SHA256 (hex) of the normalised email "
+                                  "under PRIVACY_SUPPRESSION_KEY (or a key derived from SECRET_KEY).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=255, blank=True, help_text="Why (e.g. a ticket number); never personal data.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"suppressed {self.email_hash[:12]}…"

@@ -108,6 +108,8 @@ class FakeHubSpot:
             self.contacts: dict[str, dict] = {}  # email -> {"id", "properties"}
             self.meetings: dict[str, dict] = {}  # id -> {"id", "properties", "contacts": [...]}
             self.deals: dict[str, dict] = {}
+            self.gdpr_blocklist: set[str] = set()  # emails a GDPR delete blocklisted
+            self.gdpr_deleted: list[str] = []  # contact ids permanently deleted
             self.next_id = 1000
             self.properties = {t: {n: {**d, "options": list(d["options"])} for n, d in props.items()}
                                for t, props in DEFAULT_PROPERTIES.items()}
@@ -250,6 +252,38 @@ class FakeHubSpot:
                 results.append({"id": existing["id"], "new": new, "properties": dict(existing["properties"]),
                                 "createdAt": _now(), "updatedAt": _now(), "archived": False})
         return 200, {"status": "COMPLETE", "results": results, "requestedAt": _now(), "startedAt": _now(), "completedAt": _now()}
+
+    def contact_gdpr_delete(self, body: dict) -> tuple[int, dict]:
+        """PublicGdprDeleteInput: `objectId` (string) is required, `idProperty` optional and, for contacts, a
+        unique property (`email` or `hs_object_id`). By email, an unknown contact still answers 204 and the email
+        is blocklisted; by id, an unknown contact is a 404. Extra fields are refused, as HubSpot's strict input."""
+        unknown = sorted(set(body) - {"objectId", "idProperty"})
+        if unknown:
+            return 400, _error("VALIDATION_ERROR", f"Invalid input JSON on line 1: Unrecognized field(s) {unknown}")
+        object_id, id_property = body.get("objectId"), body.get("idProperty")
+        if not isinstance(object_id, str) or not object_id.strip():
+            return 400, _validation_error([{"message": "objectId is required and must be a string", "code": "REQUIRED_FIELD",
+                                            "in": "objectId"}])
+        if id_property is not None and id_property not in ("email", "hs_object_id"):
+            return 400, _error("VALIDATION_ERROR", f"idProperty {id_property!r} is not a unique property of contacts")
+        with self.lock:
+            if id_property == "email":
+                email = object_id.strip().lower()
+                if not EMAIL_RE.match(email):
+                    return 400, _validation_error([{"message": f"Email address {email} is invalid", "code": "INVALID_EMAIL",
+                                                    "in": "objectId"}])
+                contact = self.contacts.pop(email, None)
+                self.gdpr_blocklist.add(email)
+            else:
+                email = next((e for e, c in self.contacts.items() if c["id"] == object_id.strip()), None)
+                if email is None:
+                    return 404, _error("OBJECT_NOT_FOUND", f"resource not found: contact {object_id}")
+                contact = self.contacts.pop(email)
+            if contact is not None:
+                self.gdpr_deleted.append(contact["id"])
+                for meeting in self.meetings.values():
+                    meeting["contacts"] = [c for c in meeting.get("contacts", []) if c != contact["id"]]
+        return 204, {}
 
     # --- meetings ----------------------------------------------------------------------------------
     def meetings_create(self, body: dict) -> tuple[int, dict]:
@@ -515,6 +549,8 @@ class FakeHubSpot:
                 "contacts": {e: c["properties"] | {"id": c["id"]} for e, c in self.contacts.items()},
                 "meetings": [m | {"properties": dict(m["properties"])} for m in self.meetings.values()],
                 "deals": list(self.deals.values()),
+                "gdpr_blocklist": sorted(self.gdpr_blocklist),
+                "gdpr_deleted": list(self.gdpr_deleted),
                 "requests": dict(self.requests),
                 "throttled": self.throttled,
                 "daily_used": self.daily_used,
@@ -612,6 +648,7 @@ def _validation_error(details: list[dict]) -> dict:
 D = API
 ROUTES = [
     ("POST", rf"/crm/objects/{D}/contacts/batch/upsert", lambda f, m, b: f.contacts_upsert(b)),
+    ("POST", rf"/crm/objects/{D}/contacts/gdpr-delete", lambda f, m, b: f.contact_gdpr_delete(b)),
     ("POST", rf"/crm/objects/{D}/meetings/batch/create", lambda f, m, b: f.meetings_create(b)),
     ("POST", rf"/crm/objects/{D}/meetings/batch/update", lambda f, m, b: f.meetings_update(b)),
     ("POST", rf"/crm/objects/{D}/meetings/search", lambda f, m, b: f.meetings_search(b)),

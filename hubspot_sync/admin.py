@@ -9,8 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from hubspot_sync.models import BookingSync, DealRule, HubspotConnection
-from hubspot_sync.services import outbox
+from hubspot_sync.models import BookingSync, ContactErasure, DealRule, HubspotConnection
+from hubspot_sync.services import erasure, outbox
 from hubspot_sync.services.connection import ReconnectFailed, connection_reconnect
 
 
@@ -61,6 +61,44 @@ class BookingSyncAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactErasure)
+class ContactErasureAdmin(admin.ModelAdmin):
+    """GDPR deletes queued by `forget_person`: sent by a worker, retried, dead-lettered. The email is shown
+    to no one (it is blanked once HubSpot confirmed); the hash identifies the row."""
+
+    list_display = ("id", "hash_hint", "state", "attempts", "last_status", "short_error", "next_attempt_at", "created_at",
+                    "done_at")
+    list_filter = ("state", "last_status")
+    search_fields = ("=email_hash",)
+    show_full_result_count = False
+    actions = ["retry"]
+    fields = ("email_hash", "state", "attempts", "next_attempt_at", "claimed_at", "last_status", "last_error",
+              "created_at", "done_at")
+    readonly_fields = fields
+
+    @admin.display(description="email hash")
+    def hash_hint(self, obj):
+        return f"{obj.email_hash[:16]}…"
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return (obj.last_error or "")[:80]
+
+    @admin.action(description="Retry selected (dead letters and dry-run rows, fresh attempt budget)")
+    def retry(self, request, queryset):
+        n = erasure.erasure_retry(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{n} erasures queued again for HubSpot.")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("hubspot_sync.change_contacterasure")  # needed for the retry action
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -26,6 +26,8 @@ PATHS = {
     # The 2026-09 associations API has no per-object GET list: batch read is the way (Associations 2026-09 spec).
     "associations_batch_read": f"/crm/associations/{_V}/{{from_type}}/{{to_type}}/batch/read",
     "account_details": f"/account-info/{_V}/details",
+    # Permanent (GDPR) delete; by email it also blocklists an email HubSpot does not know (Contacts 2026-09 spec).
+    "contacts_gdpr_delete": f"/crm/objects/{_V}/contacts/gdpr-delete",
     "token": f"/oauth/{_V}/token",
     "token_introspect": f"/oauth/{_V}/token/introspect",
 }
@@ -166,6 +168,13 @@ class HubSpotClient:
                 if not after:
                     break
         return results
+
+    def contact_gdpr_delete(self, email: str) -> dict:
+        """Permanently delete the contact with this email (PublicGdprDeleteInput; HubSpot answers 204). The body
+        sent is returned, for the outbox's record."""
+        body = {"objectId": email, "idProperty": "email"}
+        self._request("POST", PATHS["contacts_gdpr_delete"], json=body)
+        return body
 
     # --- properties, pipelines, deals ---
     def property_group_create(self, object_type: str, name: str, label: str) -> bool:

@@ -38,3 +38,18 @@ def drain_soon() -> None:
 def drain_on_commit() -> None:
     """After commit, so the worker sees the rows; a rolled-back change enqueues nothing."""
     transaction.on_commit(drain_soon)
+
+
+ERASURE_DRAIN_TASK = "hubspot_sync.erasure_drain"
+
+
+def erasure_drain_soon() -> None:
+    """Enqueue a drain of the GDPR-delete outbox (beat's sweep catches what a lost message leaves)."""
+    try:
+        app.signature(ERASURE_DRAIN_TASK).apply_async(countdown=KICK_WINDOW_SECONDS)
+    except Exception:  # noqa: BLE001 - broker down: the row is safe in PostgreSQL, beat sweeps it later
+        logger.warning("could not enqueue HubSpot erasure drain; beat will sweep")
+
+
+def erasure_drain_on_commit() -> None:
+    transaction.on_commit(erasure_drain_soon)

@@ -92,3 +92,40 @@ class DealRule(models.Model):
 
     def __str__(self):
         return f"{self.event_type_name} → {self.pipeline_id}/{self.stage_id}"
+
+
+class ContactErasure(models.Model):
+    """Outbox of HubSpot GDPR deletes (`manage.py forget_person`), drained by a worker, never sent inline.
+
+    The email is needed to ask HubSpot (its GDPR delete identifies the contact by email, and blocklists an
+    email it does not know); it is blanked once HubSpot confirmed, so only `email_hash` stays. Retried with
+    the outbox's backoff, dead-lettered after HUBSPOT_MAX_ATTEMPTS, skipped in a dry run (no credentials)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        IN_FLIGHT = "in_flight", "in flight"
+        DONE = "done"
+        DEAD = "dead", "dead letter"
+        SKIPPED = "skipped", "skipped (dry run)"
+
+    email = models.EmailField(max_length=254, blank=True, help_text="Blanked once HubSpot confirmed the delete.")
+    email_hash = models.CharField(max_length=64, db_index=True, help_text="As in bookings.Suppression.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "HubSpot contact erasure"
+        verbose_name_plural = "HubSpot contact erasures"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["next_attempt_at"], name="erasure_pending_due", condition=Q(state="pending"))]
+
+    def __str__(self):
+        return f"erasure {self.email_hash[:12]}… ({self.state})"

@@ -3,7 +3,7 @@
 
 from celery import shared_task
 
-from hubspot_sync.services import outbox
+from hubspot_sync.services import erasure, outbox
 from hubspot_sync.services.sync import sync_drain
 
 
@@ -19,4 +19,14 @@ def hubspot_drain_task() -> dict:
 def hubspot_sweep_task() -> None:
     """Beat: recover rows of a killed worker, then drain anything a lost task message left behind."""
     outbox.sync_sweep_stale()
+    erasure.erasure_sweep_stale()
     hubspot_drain_task.delay()
+    hubspot_erasure_drain_task.delay()
+
+
+# Enqueued by name (hubspot_sync/enqueue.py ERASURE_DRAIN_TASK): keep the two in step.
+@shared_task(name="hubspot_sync.erasure_drain", ignore_result=True)
+def hubspot_erasure_drain_task() -> dict:
+    """Send queued GDPR deletes (privacy's forget_person); safe in parallel (claims use SKIP LOCKED)."""
+    report = erasure.erasure_drain()
+    return {"claimed": report.claimed, "done": report.done, "retried": report.retried, "dead": report.dead}

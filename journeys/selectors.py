@@ -180,7 +180,8 @@ def journey_get(*, email: str = "", visitor_id: str = "") -> dict:
             "no_show": booking.no_show, "canceled_at": booking.canceled_at, "event_type": booking.event_type_name,
             "attribution": {"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,
                             "channel": booking.channel,
-                            "attributed_by": booking.attributed_by},
+                            # manual_utm is the assignment itself: it wins even on a row not re-folded since
+                            "attributed_by": "manual" if booking.manual_utm else booking.attributed_by},
             "_order": (1, booking.id),
         })
     events.sort(key=lambda e: (e["at"], e.pop("_order")))
@@ -193,3 +194,20 @@ def _has_touches(ids: list[str]) -> bool:
 
 def tracked_link_list(*, limit: int = 100) -> list[TrackedLink]:
     return list(TrackedLink.objects.select_related("owner").order_by("-created_at", "-id")[:limit])
+
+
+def person_get(*, email: str = "", visitor_id: str = "") -> dict:
+    """The person page's read: their journey (journey_get) with each booking event joined to its Booking row
+    (outcome, admin link), and a few totals. An unknown person gives empty lists, never an error."""
+    journey = journey_get(email=email, visitor_id=visitor_id)
+    events = journey["events"]
+    uris = [e["invitee_uri"] for e in events if e["type"] == "booking"]
+    rows = {b.invitee_uri: b for b in Booking.objects.filter(invitee_uri__in=uris)} if uris else {}
+    bookings = []
+    for event in events:
+        if event["type"] == "booking":
+            event["booking"] = rows.get(event["invitee_uri"])
+            bookings.append(event)
+    touches = [e for e in events if e["type"] != "booking"]
+    return {**journey, "bookings": bookings, "touch_count": len(touches),
+            "first_touch": touches[0] if touches else None}

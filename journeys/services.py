@@ -131,7 +131,8 @@ def ip_hash(ip: str | None, *, day: dt.date | None = None) -> str:
 
 
 def _touch_row(*, visitor_id: str, kind: str, page_url: str, referrer: str, ip: str | None,
-               client_at=None, link: TrackedLink | None = None, extra_utms: dict | None = None) -> Touch:
+               client_at=None, link: TrackedLink | None = None, extra_utms: dict | None = None,
+               at: dt.datetime | None = None) -> Touch:
     parts = urlsplit(page_url)
     pairs = parse_qsl(parts.query, keep_blank_values=False)
     utms = utm_values(pairs)
@@ -152,17 +153,18 @@ def _touch_row(*, visitor_id: str, kind: str, page_url: str, referrer: str, ip: 
     raw = {name: str(value)[:500] for name, value in utms.items()
            if name in ("source", "medium", "campaign", "content", "term") and value and not rules.is_visitor_id(value)}
     return Touch(
-        visitor_id=visitor_id, at=timezone.now(), client_at=client_at, kind=kind, utm_raw=raw,
+        visitor_id=visitor_id, at=at or timezone.now(), client_at=client_at, kind=kind, utm_raw=raw,
         source=found.source, medium=found.medium, campaign=found.campaign, content=found.content, term=found.term,
         click_ids=click_ids, referrer_host=referrer_host[:255], landing_path=(parts.path or "/")[:512],
         channel=found.channel, link=link, ip_hash=ip_hash(ip),
     )
 
 
-def touch_collect(*, touch: CollectedTouch, ip: str | None) -> Touch:
-    """Store what the snippet saw; the server, not the browser, decides the UTMs and the channel."""
+def touch_collect(*, touch: CollectedTouch, ip: str | None, at: dt.datetime | None = None) -> Touch:
+    """Store what the snippet saw; the server, not the browser, decides the UTMs and the channel. `at` is the
+    server's clock (now); only the demo seed (seed_journeys) passes a past time."""
     row = _touch_row(visitor_id=touch.visitor_id, kind=touch.kind, page_url=touch.url, referrer=touch.referrer,
-                     ip=ip, client_at=touch.client_at)
+                     ip=ip, client_at=touch.client_at, at=at)
     row.save(force_insert=True)
     _bookings_refold_if_joined(touch=row)
     return row
@@ -234,12 +236,13 @@ def tracked_link_find(*, slug: str) -> TrackedLink | None:
     return link
 
 
-def tracked_link_click(*, link: TrackedLink, visitor_id: str, referrer: str, ip: str | None) -> Touch | None:
+def tracked_link_click(*, link: TrackedLink, visitor_id: str, referrer: str, ip: str | None,
+                       at: dt.datetime | None = None) -> Touch | None:
     """Count a person's click and record it as a touch (no visitor id under consent-required: counted, not joined)."""
     parts = urlsplit(link.destination)
     row = _touch_row(
         visitor_id=visitor_id, kind=Touch.Kind.CLICK, page_url=urlunsplit(parts._replace(query="")), referrer=referrer,
-        ip=ip, link=link,
+        ip=ip, link=link, at=at,
         extra_utms={"source": link.utm_source, "medium": link.utm_medium, "campaign": link.utm_campaign,
                     "content": link.utm_content, "term": link.utm_term},
     )

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "attribution",
     "hubspot_sync",
     "journeys",
+    "privacy",  # forget_person (imports bookings, journeys, hubspot_sync; imported by nothing)
     "fakes.apps.FakesConfig",  # fake HubSpot/Calendly commands; no models, never imported by the apps above
 ]
 
@@ -262,7 +263,14 @@ CELERY_BEAT_SCHEDULE["purge-rejected-deliveries"] = {"task": "bookings.purge_rej
 # --- Journeys (issue 13): the site snippet, /collect/, tracked links ------------------------------------
 # Origins (scheme://host[:port]) of the marketing sites that include /sourcebook.js; only they may POST
 # touches to /collect/ (CORS). Comma-separated; empty = /collect/ refuses everything.
-SOURCEBOOK_SITE_ORIGINS = [o.strip().rstrip("/").lower() for o in env.list("SOURCEBOOK_SITE_ORIGINS", default=[]) if o.strip()]
+# In the local profile (and with DEBUG) Sourcebook's own origin is allowed by default, so the demo site
+# (SOURCEBOOK_DEMO_SITE, below) can send touches from http://127.0.0.1:$PORT or http://localhost:$PORT.
+_OWN_ORIGINS = [f"http://{host}:{env('PORT', default='8000')}" for host in ("127.0.0.1", "localhost")]
+SOURCEBOOK_SITE_ORIGINS = [o.strip().rstrip("/").lower() for o in env.list(
+    "SOURCEBOOK_SITE_ORIGINS", default=_OWN_ORIGINS if (LOCAL_PROFILE or DEBUG) else []) if o.strip()]
+# A two-page demo landing site with the snippet and a Calendly link at /demo-site/, served only with DEBUG
+# on or this on (`make run` turns it on); otherwise 404.
+SOURCEBOOK_DEMO_SITE = env.bool("SOURCEBOOK_DEMO_SITE", default=False)
 # Touches older than this are deleted by beat (daily); 395 days ≈ 13 months. 0 = keep.
 JOURNEY_RETENTION_DAYS = env.int("JOURNEY_RETENTION_DAYS", default=395)
 # A booking's first touch and last non-direct touch are looked for this many days before it was booked.
@@ -270,6 +278,11 @@ JOURNEY_LOOKBACK_DAYS = env.int("JOURNEY_LOOKBACK_DAYS", default=90)
 # Tracked links (/l/<slug>) set no cookie and pass no visitor id when consent is required.
 JOURNEY_CONSENT_REQUIRED = env.bool("JOURNEY_CONSENT_REQUIRED", default=False)
 CELERY_BEAT_SCHEDULE["purge-touches"] = {"task": "journeys.purge_touches", "schedule": 86400.0}
+
+# --- Privacy --------------------------------------------------------------------------------
+# Key of the suppression list's HMAC of forgotten people's emails. Empty: derived from SECRET_KEY. Set it (and
+# never change it) if SECRET_KEY may rotate: with another key the list matches nobody and forgotten people come back.
+PRIVACY_SUPPRESSION_KEY = env("PRIVACY_SUPPRESSION_KEY", default="")
 
 # --- Client addresses -------------------------------------------------------------------------
 # Who is the client? Only our own proxies are believed (project/clientip.py). Set one of them when

@@ -33,3 +33,6 @@ TRUSTED_PROXY_COUNT = 0
 TRUSTED_PROXIES = []
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)  # noqa: F405
+# Journeys: no site may send touches unless a test says so; the demo site is off (a local .env may say otherwise).
+SOURCEBOOK_SITE_ORIGINS = []
+SOURCEBOOK_DEMO_SITE = False

@@ -24,6 +24,7 @@ from bookings.calendly_client import CalendlyError
 from bookings.models import BackfillRun, Booking, WebhookDelivery
 from bookings.services.fold import EVENT_FIELDS
 from bookings.services.intake import delivery_store_snapshot
+from bookings.suppression import email_suppressed
 from hubspot_sync.models import BookingSync
 from project.metrics import BACKFILL_INVITEES
 
@@ -38,7 +39,9 @@ def invitee_snapshot_body(*, invitee: dict, event: dict) -> bytes:
 
 
 def backfill_invitee(*, invitee: dict, event: dict, dry_run: bool = False) -> str:
-    """'created' | 'updated' | 'unchanged' — a webhook and a backfill of one invitee give one booking."""
+    """'created' | 'updated' | 'unchanged' | 'suppressed' — a webhook and a backfill of one invitee give one booking."""
+    if email_suppressed(str(invitee.get("email") or "")):
+        return "suppressed"  # a forgotten person: nothing of theirs is stored (bookings/suppression.py)
     body = invitee_snapshot_body(invitee=invitee, event=event)
     uri = invitee.get("uri", "")
     seen, before = _backfill_lookup(invitee_uri=uri, body=body)

@@ -19,6 +19,7 @@ from bookings import calendly
 from bookings.calendly import PayloadError
 from bookings.models import WebhookDelivery
 from bookings.services.fold import booking_rebuild
+from bookings.suppression import body_redact, email_suppressed
 from bookings.throttle import rejection_throttle
 from project.metrics import BOOKING_EVENTS, DELIVERIES, WEBHOOK_SECONDS
 
@@ -74,6 +75,8 @@ def delivery_receive(*, body: bytes, headers: dict, remote_addr: str | None, rej
                 with transaction.atomic():
                     state, error, derived_uri = _derive(body=body, data=data)
                     insert["uri"] = derived_uri or uri  # an unreadable payload keeps the URI we could peek, for search
+                    if state == WebhookDelivery.State.SUPPRESSED:  # a forgotten person: keep no personal data
+                        insert["body"] = body_redact(body)
                     delivery_id = _delivery_insert(**insert, outcome=(state, error))
                 receipt = Receipt(delivery_id, state, error)
                 break
@@ -150,8 +153,8 @@ def delivery_record(
 
 def delivery_process(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """(Re-)derive the booking of a stored delivery; the outcome lands on the row, never raises."""
-    if delivery.state == WebhookDelivery.State.REJECTED:
-        return delivery
+    if delivery.state in (WebhookDelivery.State.REJECTED, WebhookDelivery.State.SUPPRESSED):
+        return delivery  # a suppressed delivery is a forgotten person's, redacted: it never makes a booking again
     delivery.attempts += 1
     trace = ""
     try:
@@ -159,6 +162,8 @@ def delivery_process(*, delivery: WebhookDelivery) -> WebhookDelivery:
             state, error, uri = _derive(body=bytes(delivery.body), delivery_id=delivery.pk)
             _delivery_mark(delivery_id=delivery.pk, state=state, error=error, trace="", uri=uri or delivery.invitee_uri,
                            attempts=delivery.attempts)
+            if state == WebhookDelivery.State.SUPPRESSED:  # a forgotten person (replay, backfill): keep no personal data
+                delivery.body = delivery_body_redact(delivery_id=delivery.pk)[0]
     except Exception as exc:  # noqa: BLE001 - the row is the error report
         if not connection.is_usable():
             raise
@@ -242,6 +247,27 @@ def _delivery_insert(*, origin, body, headers, remote_addr, reason, kind, uri, o
         return cursor.fetchone()[0]
 
 
+def delivery_body_redact(*, delivery_id: int, redact=None) -> tuple[bytes, bool]:
+    """Replace a stored delivery's body by its redaction (`redact(body)`, by default
+    bookings.suppression.body_redact); size and SHA-256 then describe the stored bytes.
+    Returns (the stored body, whether it changed)."""
+    redact = redact or body_redact
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT body FROM {WebhookDelivery._meta.db_table} WHERE id = %s FOR UPDATE", [delivery_id])
+        row = cursor.fetchone()
+        if row is None:
+            return b"", False
+        body = bytes(row[0])
+        redacted = redact(body)
+        if redacted == body:
+            return body, False
+        cursor.execute(
+            f"UPDATE {WebhookDelivery._meta.db_table} SET body = %s, body_size = %s, body_sha256 = %s WHERE id = %s",
+            [redacted, len(redacted), hashlib.sha256(redacted).hexdigest(), delivery_id],
+        )
+    return redacted, True
+
+
 def _delivery_mark(*, delivery_id: int, state: str, error: str, trace: str, uri: str, attempts: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -263,6 +289,9 @@ def _derive(*, body: bytes, data=None, delivery_id: int | None = None) -> tuple[
         return WebhookDelivery.State.FAILED, str(exc), ""
     if event is None:
         return WebhookDelivery.State.IGNORED, "", ""
+    if event.email and email_suppressed(event.email):
+        # A forgotten person: no booking is created or updated; the caller stores the delivery redacted.
+        return WebhookDelivery.State.SUPPRESSED, "", event.invitee_uri
     booking_rebuild(invitee_uri=event.invitee_uri, including=delivery_id, pending=None if delivery_id else event)
     return WebhookDelivery.State.PROCESSED, "", event.invitee_uri
 

@@ -188,3 +188,15 @@ def _jsonable(value):
     if value is None or isinstance(value, (dict, list)):
         return value
     return {"text": str(value)[:10000]}
+
+
+def sync_forget(*, booking_ids: list[int]) -> int:
+    """A forgotten person's bookings (privacy's forget_person): their outbox rows stop (a pending upsert
+    would re-create the contact HubSpot is asked to delete) and lose the stored request and response
+    (they hold the email and name). Rows in flight lose their claim: that worker can no longer finish them.
+    The seam's lock order: bookings, then outbox rows. Returns the rows changed."""
+    with transaction.atomic():
+        ids = bookings_lock(booking_ids=booking_ids)
+        return BookingSync.objects.filter(pk__in=ids).update(
+            state=State.DISCARDED, claim_token=None, last_request=None, last_response=None,
+            last_error="person forgotten (forget_person): not synced again", updated_at=timezone.now())

@@ -262,3 +262,18 @@ def test_the_bookings_api_shows_the_visitor_the_touches_and_who_attributed(commi
     assert booking_event["attribution"]["attributed_by"] == "journey"
     assert booking_event["attribution"]["source"] == "linkedin"
     assert journey_get(email="bo@example.com")["events"][0]["attribution"]["attributed_by"] == "booking"
+
+
+def test_the_webhook_never_reads_touches_for_a_booking_without_a_visitor_id(committed):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    committed(beacon, visitor_id_new())
+    with CaptureQueriesContext(connection) as queries:
+        committed(webhook, booked("", tracking={"utm_term": "", "utm_source": "google", "utm_medium": "cpc"}))
+    assert only_booking().visitor_id == ""
+    assert not [q for q in queries.captured_queries if Touch._meta.db_table in q["sql"]]
+    vid = visitor_id_new()
+    with CaptureQueriesContext(connection) as queries:
+        committed(webhook, booked(vid, invitee_id="J2"))
+    assert [q for q in queries.captured_queries if Touch._meta.db_table in q["sql"]]  # the journey is read

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from journeys.models import Touch, TrackedLink
-from journeys.services import visitor_id_valid
+from journeys.services import visitor_id_new, visitor_id_valid
 from journeys.tests.conftest import CHROME
 from journeys.tests.factories import TrackedLinkFactory
 
@@ -102,6 +102,18 @@ def test_with_consent_required_no_cookie_and_no_id(client, settings):
     assert "utm_source=linkedin" in response["Location"]
     link.refresh_from_db()
     assert link.click_count == 1
+
+
+def test_with_consent_required_an_existing_cookie_is_neither_read_renewed_nor_passed_on(client, settings):
+    settings.JOURNEY_CONSENT_REQUIRED = True
+    link = TrackedLinkFactory(destination="https://calendly.com/acme/demo")
+    known = visitor_id_new()
+    client.cookies["sb_vid"] = known
+    response = client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME})
+    assert response.status_code == 302
+    assert "sb_vid" not in response.cookies  # not renewed, not set
+    assert known not in response["Location"] and "sbv_" not in response["Location"]  # not in utm_term either
+    assert Touch.objects.get().visitor_id == ""  # counted, not joined to anyone
 
 
 @pytest.mark.parametrize("ua", ["Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",

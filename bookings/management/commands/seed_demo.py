@@ -3,7 +3,9 @@
 import random
 from datetime import datetime, timedelta, timezone
 
+from django.apps import apps
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.test import Client
 
@@ -49,6 +51,7 @@ class Command(BaseCommand):
     def handle(self, *args, count=300, force=False, seed=42, **options):
         if Booking.objects.exists() and not force:
             self.stdout.write("demo data already present (use --force to add more)")
+            self._journeys(seed=seed)  # an older demo database gains its journeys once
             return
         import logging
 
@@ -99,3 +102,10 @@ class Command(BaseCommand):
                              name="Dana Reyes", booked_at=now - timedelta(days=5), event_type_name="Product demo",
                              old_invitee=old_uri))
         self.stdout.write(f"sent {sent} signed webhooks ({failed} not accepted); {Booking.objects.count()} bookings now")
+        self._journeys(seed=seed)
+
+    def _journeys(self, *, seed):
+        # Demo journeys belong to the journeys app, which imports bookings (never the other way): its command is
+        # called by name, so this module imports nothing of it. It skips itself once touches exist.
+        if apps.is_installed("journeys"):
+            call_command("seed_journeys", seed=seed, stdout=self.stdout)

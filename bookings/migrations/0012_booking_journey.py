@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0010_hubspot_state_db_default'),
+        ('bookings', '0011_privacy_suppression'),
     ]
 
     operations = [
