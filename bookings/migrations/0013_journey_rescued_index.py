@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0011_booking_journey'),
+        ('bookings', '0012_booking_journey'),
     ]
 
     operations = [
