@@ -139,6 +139,7 @@ class Booking(models.Model):
     first_touch_campaign = models.CharField(max_length=255, blank=True, db_default="", default="")
     first_touch_channel = models.CharField(max_length=64, blank=True, db_default="", default="")
     first_touch_at = models.DateTimeField(null=True, blank=True)
+    first_touch_landing_path = models.CharField(max_length=512, blank=True, db_default="", default="")
     last_touch_source = models.CharField(max_length=255, blank=True, db_default="", default="")
     last_touch_medium = models.CharField(max_length=255, blank=True, db_default="", default="")
     last_touch_campaign = models.CharField(max_length=255, blank=True, db_default="", default="")

@@ -96,7 +96,8 @@ def touches_first_and_last_non_direct(visitor_ids: Iterable[str], before: dt.dat
     return FirstAndLast(_record(first), _record(last) if last else None, count)
 
 
-SUMMARY_FIELDS = ("at", "source", "medium", "campaign", "content", "term", "utm_raw", "click_ids", "referrer_host")
+SUMMARY_FIELDS = ("at", "source", "medium", "campaign", "content", "term", "utm_raw", "click_ids", "referrer_host",
+                  "landing_path")
 SUMMARY_SCAN = 1000  # touches read in one go, newest first; a longer window costs two more small queries
 
 
@@ -110,7 +111,7 @@ def _touch_now(row: dict, ruleset: Ruleset) -> JourneyTouch:
     found = touch_attribution(utms=utms, click_ids=row["click_ids"] or {}, referrer_host=row["referrer_host"],
                               ruleset=ruleset)
     return JourneyTouch(source=found.source, medium=found.medium, campaign=found.campaign, channel=found.channel,
-                        at=row["at"])
+                        at=row["at"], landing_path=row["landing_path"])
 
 
 def journey_summary_for_booking(*, visitor_ids: Iterable[str], booked_at: dt.datetime, lookback_days: int,
