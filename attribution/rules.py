@@ -5,6 +5,8 @@ Where a rule lives (one home each):
   tagged but unmatched → `UNASSIGNED`, classified → a named channel;
 - UTM normalization (`utm_normalize`), what counts as attribution (`has_attribution`: a lone
   `utm_term` is an identifier, e.g. a visitor id, not a source);
+- visitor ids (`VISITOR_ID_RE`, `visitor_id_in`): Sourcebook's own `sbv_` id, recognised in any tracking
+  field (utm_term, utm_content, salesforce_uuid, …) even beside other UTMs, and never taken for a UTM;
 - channel rules: compiled from rows (`rules_compile`), first match wins (`attribution_compute`);
 - the self-reported "how did you hear about us" answer (`SELF_REPORTED_QUESTION_PATTERN`,
   `self_reported_answer`, `self_reported_normalize`).
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 from urllib.parse import unquote_plus
 
@@ -33,6 +35,26 @@ ATTRIBUTION_UTM_FIELDS = ("source", "medium", "campaign", "content")  # utm_term
 COMBINE_ALL, COMBINE_ANY = "all", "any"
 # The question whose answer is the self-reported source (SELF_REPORTED_QUESTION_PATTERN overrides it).
 SELF_REPORTED_QUESTION_PATTERN = defaults.SELF_REPORTED_QUESTION_PATTERN
+# Sourcebook's visitor id (journeys): `sbv_` + 22 url-safe characters, recognisable in any tracking field.
+VISITOR_ID_PREFIX = "sbv_"
+VISITOR_ID_RE = re.compile(r"^sbv_[A-Za-z0-9_-]{22}$")
+
+
+def is_visitor_id(value) -> bool:
+    return isinstance(value, str) and bool(VISITOR_ID_RE.match(value.strip()))
+
+
+def visitor_id_in(tracking: dict | None) -> str:
+    """The first `sbv_` visitor id in a booking's tracking: the UTM fields first (term, content, source,
+    medium, campaign), then any other field (salesforce_uuid, …) by name. "" when there is none."""
+    tracking = tracking or {}
+    keys = [f"utm_{name}" for name in ("term", "content", "source", "medium", "campaign")]
+    keys += sorted(k for k in tracking if k not in keys)
+    for key in keys:
+        value = tracking.get(key)
+        if is_visitor_id(value):
+            return value.strip()
+    return ""
 
 
 # --- normalization ------------------------------------------------------------------------------
@@ -190,6 +212,10 @@ def utm_raw(tracking: dict | None) -> dict:
 
 def attribution_compute(*, raw: dict, ruleset: Ruleset) -> Attribution:
     """Classify one set of raw UTM values."""
+    ids = [raw[name].strip() for name in ("term", "content", "source", "medium", "campaign") if is_visitor_id(raw.get(name))]
+    if ids:  # classified without the id (one memo entry per UTM set, not per visitor), the id put back
+        stripped = {name: value for name, value in raw.items() if not is_visitor_id(value)}
+        return replace(attribution_compute(raw=stripped, ruleset=ruleset), visitor_id=ids[0])
     key = tuple(sorted(raw.items()))
     known = ruleset.memo.get(key)
     if known is None:
@@ -200,6 +226,12 @@ def attribution_compute(*, raw: dict, ruleset: Ruleset) -> Attribution:
 
 
 def _classify(raw: dict, ruleset: Ruleset) -> Attribution:
+    # Our own visitor id is an identifier wherever it rides (utm_term, utm_content, …), never attribution.
+    ids = [raw[name].strip() for name in ("term", "content", "source", "medium", "campaign")
+           if is_visitor_id(raw.get(name))]
+    if ids:
+        raw = {name: value for name, value in raw.items() if not is_visitor_id(value)}
+    visitor_id = ids[0] if ids else ""
     norm = {name: utm_normalize(raw.get(name)) for name in UTM_FIELDS}
     flags = []
     for name in ("source", "medium", "campaign"):
@@ -213,7 +245,7 @@ def _classify(raw: dict, ruleset: Ruleset) -> Attribution:
     if not (norm["source"] or norm["medium"] or norm["campaign"] or norm["content"]):
         # utm_term alone is an identifier injected on links (a visitor id), not attribution.
         return Attribution(DIRECT_SOURCE, DIRECT_MEDIUM, NOT_SET, "", "", DIRECT,
-                           visitor_id=(raw.get("term") or "").strip()[:255])
+                           visitor_id=visitor_id or (raw.get("term") or "").strip()[:255])
     if norm["medium"] and not norm["source"]:
         flags.append("medium_without_source")
     source = norm["source"] or NOT_SET
@@ -228,7 +260,7 @@ def _classify(raw: dict, ruleset: Ruleset) -> Attribution:
         if channel == DIRECT:  # a tagged booking is never Direct: that name is reserved for the backlog
             channel = UNASSIGNED
     return Attribution(source[:255], medium[:255], campaign[:255], norm["content"][:255], norm["term"][:255],
-                       channel, flags=tuple(flags))
+                       channel, visitor_id=visitor_id, flags=tuple(flags))
 
 
 def self_reported_answer(questions_and_answers: list, ruleset: Ruleset) -> str:
@@ -269,14 +301,19 @@ def has_any_utm(tracking: dict | None) -> bool:
 
 
 def has_attribution(tracking: dict | None) -> bool:
-    """UTM that says where the booking came from; a lone utm_term is an identifier (a visitor id)."""
-    return any((tracking or {}).get(f"utm_{name}") for name in ATTRIBUTION_UTM_FIELDS)
+    """UTM that says where the booking came from; a lone utm_term is an identifier (a visitor id), and so
+    is our `sbv_` visitor id in any UTM field."""
+    tracking = tracking or {}
+    return any(tracking.get(f"utm_{name}") and not is_visitor_id(tracking.get(f"utm_{name}"))
+               for name in ATTRIBUTION_UTM_FIELDS)
 
 
 def booking_attribution_fields(*, tracking: dict, questions_and_answers: list, ruleset: Ruleset) -> dict:
     """Every attribution column of a booking, from its effective tracking and Q&A."""
     raw = utm_raw(tracking)
     fields = attribution_compute(raw=raw, ruleset=ruleset).as_fields()
+    if not is_visitor_id(fields["visitor_id"]):  # an id outside the UTMs (salesforce_uuid, …) is still the visitor
+        fields["visitor_id"] = visitor_id_in(tracking) or fields["visitor_id"]
     answer = self_reported_answer(questions_and_answers, ruleset)
     fields.update(
         utm_raw=raw,

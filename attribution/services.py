@@ -63,6 +63,12 @@ def defaults_install(*, alias_model=Alias, category_model=None, banned_model=Ban
 # stopped, and rules edited while a job runs are picked up by the same job.
 
 ATTRIBUTION_COLUMNS = ("source", "medium", "campaign", "content", "term", "channel", "visitor_id", "attribution_flags")
+# A booking's own `sbv_` visitor id may ride outside its UTMs (salesforce_uuid): the UTM map can't see it, so
+# a booking that has one keeps it (the fold takes the booking's own id first, then the UTMs').
+_SBV_SQL = "'^sbv_[A-Za-z0-9_-]{22}$'"
+# Bookings whose attribution depends on touches: re-folded one by one (booking_reattribute), not from the map.
+def _journey_sql(row: str) -> str:
+    return f"({row}.attributed_by = 'journey' OR {row}.visitor_id ~ {_SBV_SQL} OR m.visitor_id ~ {_SBV_SQL})"
 REATTRIBUTE_BATCH_SIZE = 10_000  # bookings per transaction: a webhook waits at most one batch for a locked row
 REATTRIBUTE_STALE_SECONDS = 120  # a running job with no batch committed for this long lost its worker
 REATTRIBUTE_MAX_PASSES = 10  # passes over bookings that were locked by webhooks or re-edited rules
@@ -139,9 +145,16 @@ def _classification_drop(cursor) -> None:
     cursor.execute("DROP TABLE IF EXISTS sb_utm_map, sb_answer_map")
 
 
+def _new_value(row: str, column: str) -> str:
+    """SQL: a column's value under the classification map m."""
+    if column == "visitor_id":
+        return f"CASE WHEN {row}.visitor_id ~ {_SBV_SQL} THEN {row}.visitor_id ELSE m.visitor_id END"
+    return f"m.{column}"
+
+
 def _differs(row: str) -> str:
     """SQL: the booking `row` (an alias) holds another attribution than the classification maps m / a."""
-    return " OR ".join([*(f"{row}.{c} IS DISTINCT FROM m.{c}" for c in ATTRIBUTION_COLUMNS),
+    return " OR ".join([*(f"{row}.{c} IS DISTINCT FROM {_new_value(row, c)}" for c in ATTRIBUTION_COLUMNS),
                         f"{row}.self_reported_source IS DISTINCT FROM a.normalized"])
 
 
@@ -159,9 +172,10 @@ def reattribute_preview(*, since=None, where_source: str | None = None) -> Reatt
     result = ReattributeResult(rules_version=ruleset.version)
     with transaction.atomic(), connection.cursor() as cursor:
         _classification_build(cursor, ruleset=ruleset, where=where, params=params)
+        # A booking attributed by its journey is re-folded by the job, not mapped: the preview leaves it out.
         cursor.execute(
             f"SELECT b.channel, m.channel, ({_differs('b')}), count(*) FROM {table} b, sb_utm_map m, sb_answer_map a"
-            f" WHERE {_mapped('b')} AND {where} GROUP BY 1, 2, 3",
+            f" WHERE {_mapped('b')} AND {where} AND NOT {_journey_sql('b')} GROUP BY 1, 2, 3",
             params,
         )
         for old, new, differs, count in cursor.fetchall():
@@ -243,15 +257,19 @@ def reattribute_bookings_mark_changed(*, booking_ids: list[int]) -> None:
 
 
 def _reattribute_batch(cursor, *, job: ReattributeJob, claim: int, after_id: int, where: str, params: list,
-                       batch_size: int, moves: dict) -> int | None:
+                       batch_size: int, moves: dict, ruleset=None) -> int | None:
     """One transaction: lock the next bookings still to do (id order; one a webhook holds is skipped, a later
     pass takes it), update them set-based, then queue their HubSpot sync, and save progress. Returns the last
-    id locked, or None when none is left after `after_id`."""
+    id locked, or None when none is left after `after_id`.
+
+    A booking with a visitor id (or attributed by its journey) is re-folded one by one instead, with the
+    job's rules: its touches' channels follow the new rules, and its journey attribution is not wiped by
+    the map of its (empty) UTMs."""
     table = Booking._meta.db_table
     with transaction.atomic():
         _job_save(job, claim)  # fence before touching bookings
         cursor.execute(
-            f"SELECT l.id, l.channel, m.channel, ({_differs('l')}) FROM"
+            f"SELECT l.id, l.channel, m.channel, ({_differs('l')}), {_journey_sql('l')} FROM"
             f" (SELECT b.* FROM {table} b WHERE b.id > %s AND {where} ORDER BY b.id LIMIT %s FOR UPDATE SKIP LOCKED) l"
             f" LEFT JOIN sb_utm_map m ON l.utm_raw = m.utm_raw LEFT JOIN sb_answer_map a ON l.self_reported_raw = a.raw"
             f" ORDER BY l.id",
@@ -259,9 +277,10 @@ def _reattribute_batch(cursor, *, job: ReattributeJob, claim: int, after_id: int
         locked = cursor.fetchall()
         if not locked:
             return None
+        journey_ids = [row[0] for row in locked if row[4]]
         # A booking whose UTM input arrived after the maps were built has no match: it stays to do (next pass).
-        mapped = [row for row in locked if row[2] is not None]
-        assignments = ", ".join(f"{c} = m.{c}" for c in ATTRIBUTION_COLUMNS)
+        mapped = [row for row in locked if row[2] is not None and not row[4]]
+        assignments = ", ".join(f"{c} = {_new_value('b', c)}" for c in ATTRIBUTION_COLUMNS)
         cursor.execute(
             f"UPDATE {table} b SET {assignments}, self_reported_source = a.normalized, rules_version = %s,"
             f" updated_at = CASE WHEN ({_differs('b')}) THEN now() ELSE b.updated_at END"
@@ -270,7 +289,13 @@ def _reattribute_batch(cursor, *, job: ReattributeJob, claim: int, after_id: int
         updated = {row[0] for row in cursor.fetchall()}
         changed = [row for row in mapped if row[3] and row[0] in updated]
         reattribute_bookings_mark_changed(booking_ids=[row[0] for row in changed])
-        for _, old, new, _ in changed:
+        if journey_ids:  # already locked by this transaction, in id order
+            for booking in Booking.objects.filter(pk__in=journey_ids).select_related("rescheduled_from").order_by("pk"):
+                old = booking.channel
+                if booking_reattribute(booking=booking, ruleset=ruleset):
+                    changed.append((booking.pk, old, booking.channel, True))
+                updated.add(booking.pk)
+        for _, old, new, *_ in changed:
             if old != new:
                 moves[(old, new)] = moves.get((old, new), 0) + 1
         _job_save(job, claim, done=job.done + len(updated), changed=job.changed + len(changed), moves=_moves_list(moves))
@@ -331,7 +356,7 @@ def _reattribute_passes(cursor, *, job: ReattributeJob, claim: int, batch_size: 
         after_id = 0
         while after_id is not None:
             after_id = _reattribute_batch(cursor, job=job, claim=claim, after_id=after_id, where=where, params=params,
-                                          batch_size=batch_size, moves=moves)
+                                          batch_size=batch_size, moves=moves, ruleset=ruleset)
             if progress:
                 progress(job.done, job.total)
             if _rules_version() != ruleset.version:

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.negotiation import BaseContentNegotiation
@@ -115,6 +115,35 @@ class CalendlyWebhookApi(APIView):
                         headers={"Retry-After": "30"})
 
 
+@extend_schema_serializer(component_name="BookingTouch")
+class TouchOutputSerializer(serializers.Serializer):
+    """A booking's first or last non-direct touch (its `<prefix>_*` columns)."""
+
+    source = serializers.CharField()
+    medium = serializers.CharField()
+    campaign = serializers.CharField()
+    channel = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class _TouchField(serializers.Field):
+    """`first_touch` / `last_touch`: the booking's `<prefix>_*` columns as one object, or null."""
+
+    def __init__(self, prefix: str, **kwargs):
+        self.prefix = prefix
+        super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, booking):
+        at = getattr(booking, f"{self.prefix}_at")
+        if at is None:
+            return None
+        return TouchOutputSerializer({name: getattr(booking, f"{self.prefix}_{name}")
+                                      for name in ("source", "medium", "campaign", "channel")} | {"at": at}).data
+
+
+extend_schema_field(TouchOutputSerializer(allow_null=True))(_TouchField)
+
+
 class BookingListApi(ListAPIView):
     """Bookings with their attribution, filterable like the admin."""
 
@@ -141,6 +170,10 @@ class BookingListApi(ListAPIView):
         term = serializers.CharField()
         channel = serializers.CharField()
         self_reported_source = serializers.CharField()
+        visitor_id = serializers.CharField()
+        attributed_by = serializers.CharField()
+        first_touch = _TouchField("first_touch")
+        last_touch = _TouchField("last_touch")
         hubspot_state = serializers.CharField()
 
     serializer_class = OutputSerializer

@@ -125,6 +125,27 @@ class Booking(models.Model):
     attribution_flags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     rules_version = models.PositiveIntegerField(default=0)
 
+    # The visitor's journey (issue 13): first touch and last non-direct touch of `visitor_id` within
+    # JOURNEY_LOOKBACK_DAYS before `booked_at`, channels by the rules at fold time. Written by the fold.
+    class AttributedBy(models.TextChoices):
+        BOOKING = "booking"  # the booking's own (or inherited) UTMs
+        JOURNEY = "journey"  # no UTMs of its own: the journey's last non-direct touch
+        MANUAL = "manual"  # marketing's manual assignment
+
+    attributed_by = models.CharField(max_length=16, choices=AttributedBy.choices, default=AttributedBy.BOOKING,
+                                     db_default=AttributedBy.BOOKING)
+    first_touch_source = models.CharField(max_length=255, blank=True, db_default="", default="")
+    first_touch_medium = models.CharField(max_length=255, blank=True, db_default="", default="")
+    first_touch_campaign = models.CharField(max_length=255, blank=True, db_default="", default="")
+    first_touch_channel = models.CharField(max_length=64, blank=True, db_default="", default="")
+    first_touch_at = models.DateTimeField(null=True, blank=True)
+    last_touch_source = models.CharField(max_length=255, blank=True, db_default="", default="")
+    last_touch_medium = models.CharField(max_length=255, blank=True, db_default="", default="")
+    last_touch_campaign = models.CharField(max_length=255, blank=True, db_default="", default="")
+    last_touch_channel = models.CharField(max_length=64, blank=True, db_default="", default="")
+    last_touch_at = models.DateTimeField(null=True, blank=True, help_text="The last non-direct touch.")
+    touch_count = models.PositiveIntegerField(default=0, db_default=0)
+
     # Written only by bookings/services/changes.py (the seam); a new row starts pending (also in raw INSERTs).
     hubspot_state = models.CharField(max_length=16, choices=HubspotState.choices, default=HubspotState.PENDING,
                                      db_default=HubspotState.PENDING)
@@ -148,6 +169,8 @@ class Booking(models.Model):
             models.Index(fields=["email"], name="booking_email"),
             models.Index(fields=["channel"], name="booking_channel"),
             models.Index(fields=["old_invitee_uri"], name="booking_old_invitee", condition=~Q(old_invitee_uri="")),
+            # A touch that arrives after its booking finds the bookings to re-fold (most rows have no id).
+            models.Index(fields=["visitor_id"], name="booking_visitor_id", condition=~Q(visitor_id="")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["invitee_uri"], name="booking_invitee_uri_unique"),

@@ -27,6 +27,9 @@ class Touch(models.Model):
     campaign = models.CharField(max_length=255, blank=True)
     content = models.CharField(max_length=255, blank=True)
     term = models.CharField(max_length=255, blank=True)
+    utm_raw = models.JSONField(default=dict, blank=True, db_default={},
+                              help_text="The UTM values as received (our visitor id left out): a booking's fold "
+                                        "recomputes the touch's channel from them with the current rules.")
     click_ids = models.JSONField(default=dict, blank=True)
     referrer_host = models.CharField(max_length=255, blank=True)
     landing_path = models.CharField(max_length=512, blank=True)

@@ -9,7 +9,10 @@ from typing import Iterable
 
 from django.db.models import Q
 
+from attribution.rules import DIRECT, DIRECT_SOURCE, NOT_SET, Ruleset
+from bookings.journey_port import JourneySummary, JourneyTouch
 from bookings.models import Booking
+from journeys.channels import touch_attribution
 from journeys.models import Touch, TrackedLink
 from journeys.services import VISITOR_ID_RE
 
@@ -93,6 +96,49 @@ def touches_first_and_last_non_direct(visitor_ids: Iterable[str], before: dt.dat
     return FirstAndLast(_record(first), _record(last) if last else None, count)
 
 
+SUMMARY_FIELDS = ("at", "source", "medium", "campaign", "content", "term", "utm_raw", "click_ids", "referrer_host")
+SUMMARY_SCAN = 1000  # touches read in one go, newest first; a longer window costs two more small queries
+
+
+def _touch_now(row: dict, ruleset: Ruleset) -> JourneyTouch:
+    """One touch attributed with these rules (the same UTM / click-id / referrer mapping as capture)."""
+    utms = row["utm_raw"] or {}
+    if not utms and not row["click_ids"] and not row["referrer_host"] and row["source"] not in ("", DIRECT_SOURCE):
+        # A touch stored without its raw UTMs: the UTMs it was captured with are its input.
+        utms = {name: row[name] for name in ("source", "medium", "campaign", "content", "term")
+                if row[name] and row[name] != NOT_SET}
+    found = touch_attribution(utms=utms, click_ids=row["click_ids"] or {}, referrer_host=row["referrer_host"],
+                              ruleset=ruleset)
+    return JourneyTouch(source=found.source, medium=found.medium, campaign=found.campaign, channel=found.channel,
+                        at=row["at"])
+
+
+def journey_summary_for_booking(*, visitor_ids: Iterable[str], booked_at: dt.datetime, lookback_days: int,
+                                ruleset: Ruleset) -> JourneySummary | None:
+    """The fold's journey lookup (registered in bookings.journey_port by JourneysConfig.ready): the first
+    touch and the last touch that is not Direct under `ruleset`, within `lookback_days` before `booked_at`.
+    None when the window holds no touch."""
+    ids = sorted({v for v in visitor_ids if v})
+    if not ids:
+        return None
+    window = Touch.objects.filter(visitor_id__in=ids, at__lte=booked_at,
+                                  at__gte=booked_at - dt.timedelta(days=lookback_days))
+    newest = list(window.order_by("-at", "-id").values(*SUMMARY_FIELDS)[:SUMMARY_SCAN])
+    if not newest:
+        return None
+    if len(newest) < SUMMARY_SCAN:
+        count, first_row = len(newest), newest[-1]
+    else:
+        count, first_row = window.count(), window.order_by("at", "id").values(*SUMMARY_FIELDS).first()
+    last = None
+    for row in newest:
+        touch = _touch_now(row, ruleset)
+        if touch.channel not in ("", DIRECT):
+            last = touch
+            break
+    return JourneySummary(first=_touch_now(first_row, ruleset), last_non_direct=last, count=count)
+
+
 def _bookings_for_visitor_id(visitor_id: str):
     return Booking.objects.filter(Q(visitor_id=visitor_id) | Q(tracking__utm_term=visitor_id)
                                   | Q(tracking__salesforce_uuid=visitor_id))
@@ -134,7 +180,8 @@ def journey_get(*, email: str = "", visitor_id: str = "") -> dict:
             "no_show": booking.no_show, "canceled_at": booking.canceled_at, "event_type": booking.event_type_name,
             "attribution": {"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,
                             "channel": booking.channel,
-                            "attributed_by": "manual" if booking.manual_utm else "booking"},
+                            # manual_utm is the assignment itself: it wins even on a row not re-folded since
+                            "attributed_by": "manual" if booking.manual_utm else booking.attributed_by},
             "_order": (1, booking.id),
         })
     events.sort(key=lambda e: (e["at"], e.pop("_order")))

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -20,14 +19,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from attribution import rules
 from attribution.links import link_build
 from attribution.ruleset import ruleset_current
+from bookings.models import Booking
+from bookings.services.fold import booking_rebuild
 from journeys.channels import click_id_values, host_normalize, touch_attribution, utm_values
+from journeys.enqueue import bookings_refold_on_commit
 from journeys.models import Touch, TrackedLink
 
 MAX_BODY_BYTES = 4096
-VISITOR_ID_PREFIX = "sbv_"
-VISITOR_ID_RE = re.compile(r"^sbv_[A-Za-z0-9_-]{22}$")
+# One definition of the id (attribution.rules recognises it in a booking's tracking).
+VISITOR_ID_PREFIX, VISITOR_ID_RE = rules.VISITOR_ID_PREFIX, rules.VISITOR_ID_RE
 SLUG_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o/1/l: slugs get read aloud and retyped
 
 
@@ -147,8 +150,10 @@ def _touch_row(*, visitor_id: str, kind: str, page_url: str, referrer: str, ip: 
     if VISITOR_ID_RE.match(term or ""):
         utms.pop("term")  # our own id carried in utm_term is no UTM
     found = touch_attribution(utms=utms, click_ids=click_ids, referrer_host=referrer_host, ruleset=ruleset_current())
+    raw = {name: str(value)[:500] for name, value in utms.items()
+           if name in ("source", "medium", "campaign", "content", "term") and value and not rules.is_visitor_id(value)}
     return Touch(
-        visitor_id=visitor_id, at=at or timezone.now(), client_at=client_at, kind=kind,
+        visitor_id=visitor_id, at=at or timezone.now(), client_at=client_at, kind=kind, utm_raw=raw,
         source=found.source, medium=found.medium, campaign=found.campaign, content=found.content, term=found.term,
         click_ids=click_ids, referrer_host=referrer_host[:255], landing_path=(parts.path or "/")[:512],
         channel=found.channel, link=link, ip_hash=ip_hash(ip),
@@ -161,6 +166,7 @@ def touch_collect(*, touch: CollectedTouch, ip: str | None, at: dt.datetime | No
     row = _touch_row(visitor_id=touch.visitor_id, kind=touch.kind, page_url=touch.url, referrer=touch.referrer,
                      ip=ip, client_at=touch.client_at, at=at)
     row.save(force_insert=True)
+    _bookings_refold_if_joined(touch=row)
     return row
 
 
@@ -247,7 +253,30 @@ def tracked_link_click(*, link: TrackedLink, visitor_id: str, referrer: str, ip:
             _links.pop(link.slug, None)  # deleted since we cached it: keep the touch, without the link
             row.link = None
         row.save(force_insert=True)
+    _bookings_refold_if_joined(touch=row)
     return row
+
+
+# --- a touch that arrives after its booking ----------------------------------------------------------
+
+
+def _bookings_refold_if_joined(*, touch: Touch) -> None:
+    """A touch of a visitor who already booked (later than this touch) may change that booking's journey
+    attribution: re-fold those bookings in a worker, after commit. One indexed probe; usually no booking."""
+    if not touch.visitor_id:
+        return
+    if Booking.objects.filter(visitor_id=touch.visitor_id, booked_at__gte=touch.at).exists():
+        bookings_refold_on_commit(visitor_id=touch.visitor_id)
+
+
+def bookings_refold_for_visitor(*, visitor_id: str) -> int:
+    """Re-fold every booking of this visitor id from its deliveries (through the seam, so HubSpot hears of
+    a change), each in its own transaction. Returns how many bookings were re-folded."""
+    uris = list(Booking.objects.filter(visitor_id=visitor_id).order_by("id").values_list("invitee_uri", flat=True))
+    for uri in uris:
+        with transaction.atomic():
+            booking_rebuild(invitee_uri=uri)
+    return len(uris)
 
 
 # --- retention -----------------------------------------------------------------------------------------

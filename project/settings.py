@@ -273,6 +273,8 @@ SOURCEBOOK_SITE_ORIGINS = [o.strip().rstrip("/").lower() for o in env.list(
 SOURCEBOOK_DEMO_SITE = env.bool("SOURCEBOOK_DEMO_SITE", default=False)
 # Touches older than this are deleted by beat (daily); 395 days ≈ 13 months. 0 = keep.
 JOURNEY_RETENTION_DAYS = env.int("JOURNEY_RETENTION_DAYS", default=395)
+# A booking's first touch and last non-direct touch are looked for this many days before it was booked.
+JOURNEY_LOOKBACK_DAYS = env.int("JOURNEY_LOOKBACK_DAYS", default=90)
 # Tracked links (/l/<slug>) set no cookie and pass no visitor id when consent is required.
 JOURNEY_CONSENT_REQUIRED = env.bool("JOURNEY_CONSENT_REQUIRED", default=False)
 CELERY_BEAT_SCHEDULE["purge-touches"] = {"task": "journeys.purge_touches", "schedule": 86400.0}

@@ -16,11 +16,12 @@ from django.db import connection
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from attribution.rules import booking_attribution_fields, has_any_utm, has_attribution
+from attribution.rules import booking_attribution_fields, has_any_utm, has_attribution, is_visitor_id, visitor_id_in
 from attribution.ruleset import ruleset_current
 from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
 from bookings.enqueue import booking_event_fetch_on_commit
+from bookings.journey_port import JourneySummary, journey_summary
 from bookings.models import Booking, WebhookDelivery
 from bookings.services.changes import bookings_changed
 
@@ -51,6 +52,13 @@ ATTRIBUTION_FIELDS = (
     "source", "medium", "campaign", "content", "term", "channel", "visitor_id", "attribution_flags", "utm_raw",
     "self_reported_raw", "self_reported_source", "rules_version",
 )
+# The journey (bookings/journey_port.py): written by the fold too, so a change reaches HubSpot through the seam.
+JOURNEY_FIELDS = (
+    "attributed_by", "first_touch_source", "first_touch_medium", "first_touch_campaign", "first_touch_channel",
+    "first_touch_at", "last_touch_source", "last_touch_medium", "last_touch_campaign", "last_touch_channel",
+    "last_touch_at", "touch_count",
+)
+ATTRIBUTION_FIELDS += JOURNEY_FIELDS
 WRITTEN_FIELDS = FOLD_FIELDS + ATTRIBUTION_FIELDS + ("rescheduled_from_id",)
 JSON_FIELDS = {"questions_and_answers", "tracking", "utm_raw", "manual_utm"}
 # What an older webhook payload (no embedded scheduled_event) leaves empty; a worker fetches it.
@@ -114,7 +122,8 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
         if original and original.booked_at:
             fields["booked_at"] = original.booked_at  # a reschedule is the same demo, booked when the chain's first booking was
         fields.update(_attribution_fields(tracking=fields["tracking"], old_tracking=original.tracking if original else None,
-                                          qa=fields["questions_and_answers"], manual=current["manual_utm"] if current else None))
+                                          qa=fields["questions_and_answers"], manual=current["manual_utm"] if current else None,
+                                          booked_at=fields["booked_at"]))
         values = [_param(name, fields[name]) for name in WRITTEN_FIELDS]
         if current is None:
             # `hubspot_state` is left to its database default (pending); the seam below queues the sync.
@@ -213,20 +222,23 @@ def booking_event_fetch_needed(*, fields: dict, events: list) -> bool:
     return not any(event.kind == calendly.INVITEE_SNAPSHOT for event in events)
 
 
-def booking_reattribute(*, booking: Booking) -> bool:
-    """Recompute one booking's attribution after rules change; True when something moved.
+def booking_reattribute(*, booking: Booking, ruleset=None) -> bool:
+    """Recompute one booking's attribution (its journey's too) after rules change; True when something moved.
 
-    The caller holds the booking's row lock (a manual assignment locks its bookings by id)."""
+    The caller holds the booking's row lock (a manual assignment locks its bookings by id). `ruleset`: the
+    rules to apply (a reattribute job's); default the current ones."""
     old_tracking = _tracking_from_raw(booking.rescheduled_from.utm_raw) if booking.rescheduled_from_id else None
     updates = _attribution_fields(tracking=booking.tracking, old_tracking=old_tracking, qa=booking.questions_and_answers,
-                                  manual=booking.manual_utm)
+                                  manual=booking.manual_utm, booked_at=booking.booked_at, ruleset=ruleset)
     changed = [k for k, v in updates.items() if getattr(booking, k) != v]
+    moved = [k for k in changed if k != "rules_version"]  # a version stamp alone is nothing HubSpot shows
     if changed:
         for k in changed:
             setattr(booking, k, updates[k])
-        booking.save(update_fields=[*changed, "updated_at"])
+        booking.save(update_fields=[*changed, "updated_at"] if moved else changed)
+    if moved:
         bookings_changed(booking_ids=[booking.pk])
-    return bool(changed)
+    return bool(moved)
 
 
 def _reschedules_relink(*, booking_id: int, utm_raw: dict, booked_at, dependents: list[int]) -> list[int]:
@@ -241,7 +253,8 @@ def _reschedules_relink(*, booking_id: int, utm_raw: dict, booked_at, dependents
         for newer in Booking.objects.filter(pk__in=ids).order_by("pk").select_for_update():
             updates = {"rescheduled_from_id": parent_id, "booked_at": parent_booked_at or newer.booked_at}
             updates.update(_attribution_fields(tracking=newer.tracking, old_tracking=_tracking_from_raw(parent_raw),
-                                               qa=newer.questions_and_answers, manual=newer.manual_utm))
+                                               qa=newer.questions_and_answers, manual=newer.manual_utm,
+                                               booked_at=updates["booked_at"]))
             if any(getattr(newer, k) != v for k, v in updates.items()):
                 Booking.objects.filter(pk=newer.pk).update(**updates, updated_at=timezone.now())
                 changed.append(newer.pk)
@@ -257,13 +270,47 @@ def _tracking_from_raw(raw: dict | None) -> dict:
     return {f"utm_{name}": value for name, value in (raw or {}).items()}
 
 
-def _attribution_fields(*, tracking: dict, old_tracking: dict | None, qa: list, manual: dict | None = None) -> dict:
+def _attribution_fields(*, tracking: dict, old_tracking: dict | None, qa: list, manual: dict | None = None,
+                        booked_at=None, ruleset=None) -> dict:
     """Marketing's manual assignment wins; a rescheduled booking keeps what its original booking was
-    attributed to (that booking's own, inherited or manual UTM) when its own tracking says nothing."""
+    attributed to (that booking's own, inherited or manual UTM) when its own tracking says nothing; when
+    nothing says where from, the journey's last non-direct touch does (`attributed_by="journey"`).
+
+    The visitor id is the booking's own (an `sbv_` id in any tracking field), else what the effective
+    UTMs carry. Only a booking with an `sbv_` id asks for its journey: no query on the usual webhook."""
+    ruleset = ruleset or ruleset_current()
     if manual:
-        return booking_attribution_fields(tracking=manual, questions_and_answers=qa or [], ruleset=ruleset_current())
-    effective = tracking if (has_attribution(tracking) or not old_tracking) else old_tracking
-    return booking_attribution_fields(tracking=effective or {}, questions_and_answers=qa or [], ruleset=ruleset_current())
+        effective, attributed_by = manual, Booking.AttributedBy.MANUAL
+    else:
+        effective = tracking if (has_attribution(tracking) or not old_tracking) else old_tracking
+        attributed_by = Booking.AttributedBy.BOOKING
+    fields = booking_attribution_fields(tracking=effective or {}, questions_and_answers=qa or [], ruleset=ruleset)
+    fields["visitor_id"] = visitor_id_in(tracking) or fields["visitor_id"]
+    journey = None
+    if is_visitor_id(fields["visitor_id"]):
+        journey = journey_summary(visitor_ids=[fields["visitor_id"]], booked_at=booked_at,
+                                  lookback_days=settings.JOURNEY_LOOKBACK_DAYS, ruleset=ruleset)
+    fields.update(_journey_fields(journey))
+    if not manual and not has_attribution(effective) and journey is not None and journey.last_non_direct is not None:
+        touch = journey.last_non_direct
+        fields.update(source=touch.source[:255], medium=touch.medium[:255], campaign=touch.campaign[:255], content="",
+                      term="", channel=touch.channel[:64])
+        attributed_by = Booking.AttributedBy.JOURNEY
+    fields["attributed_by"] = str(attributed_by)
+    return fields
+
+
+def _journey_fields(journey: JourneySummary | None) -> dict:
+    first = journey.first if journey else None
+    last = journey.last_non_direct if journey else None
+    fields = {"touch_count": journey.count if journey else 0}
+    for prefix, touch in (("first_touch", first), ("last_touch", last)):
+        fields.update({
+            f"{prefix}_source": touch.source[:255] if touch else "", f"{prefix}_medium": touch.medium[:255] if touch else "",
+            f"{prefix}_campaign": touch.campaign[:255] if touch else "",
+            f"{prefix}_channel": touch.channel[:64] if touch else "", f"{prefix}_at": touch.at if touch else None,
+        })
+    return fields
 
 
 def _booking_events(*, cursor, invitee_uri: str, including: int | None) -> tuple[list[InviteeEvent], list[int]]:
