@@ -64,7 +64,8 @@ def _personal(body: bytes) -> list[str]:
 
 def test_forget_erases_touches_personal_fields_and_raw_data_and_reports_counts(dana):
     before = Booking.objects.get(invitee_uri__endswith="/DANA")
-    assert before.email == DANA and before.visitor_id == "" and before.tracking["utm_term"] == dana
+    # The id beside other UTMs is the visitor (issue 13 stitching), never the term.
+    assert before.email == DANA and before.visitor_id == dana and before.term == "" and before.tracking["utm_term"] == dana
 
     out = _forget("--email", " DANA@example.com ")
 
@@ -76,6 +77,7 @@ def test_forget_erases_touches_personal_fields_and_raw_data_and_reports_counts(d
     after = Booking.objects.get(pk=before.pk)
     assert (after.email, after.name, after.questions_and_answers, after.cancel_reason, after.canceled_by) == ("", "", [], "", "")
     assert after.tracking.get("utm_term") is None and dana not in str(after.tracking)
+    assert after.visitor_id == ""
     # attribution and status stay, so every report counts what it counted before
     for name in ("source", "medium", "campaign", "channel", "status", "booked_at", "start_time", "canceled_at",
                  "event_type_name", "rescheduled"):
