@@ -57,6 +57,10 @@ class ReportFilterSerializer(serializers.Serializer):
     campaign = serializers.CharField(required=False)
 
 
+class ModelReportSerializer(ReportFilterSerializer):
+    model = serializers.ChoiceField(choices=list(selectors.MODELS), default="booking")
+
+
 FILTER_PARAMETERS = [
     OpenApiParameter("booked_after", str, description="YYYY-MM-DD or ISO timestamp (inclusive)"),
     OpenApiParameter("booked_before", str, description="YYYY-MM-DD or ISO timestamp (exclusive)"),
@@ -64,6 +68,11 @@ FILTER_PARAMETERS = [
     OpenApiParameter("event_type", str),
     OpenApiParameter("channel", str), OpenApiParameter("source", str),
     OpenApiParameter("medium", str), OpenApiParameter("campaign", str),
+]
+MODEL_PARAMETER = [
+    OpenApiParameter("model", str, enum=list(selectors.MODELS),
+                     description="attribution model: the booking's own (default), its journey's first touch, or its "
+                                 "last non-direct touch; totals are the same under every model"),
 ]
 
 
@@ -74,7 +83,7 @@ class BreakdownReportApi(APIView):
 
     renderer_classes = REPORT_RENDERERS
 
-    class InputSerializer(ReportFilterSerializer):
+    class InputSerializer(ModelReportSerializer):
         group_by = serializers.CharField(required=False, default="channel")
 
         def validate_group_by(self, value):
@@ -97,7 +106,7 @@ class BreakdownReportApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("group_by", str, description="comma list of " + ", ".join(selectors.GROUP_FIELDS)),
-                    *FILTER_PARAMETERS],
+                    *FILTER_PARAMETERS, *MODEL_PARAMETER],
         responses=OutputSerializer,
     )
     def get(self, request):
@@ -114,7 +123,7 @@ class TimeseriesReportApi(APIView):
 
     renderer_classes = REPORT_RENDERERS
 
-    class InputSerializer(ReportFilterSerializer):
+    class InputSerializer(ModelReportSerializer):
         interval = serializers.ChoiceField(choices=list(selectors.INTERVALS), default="day")
         group_by = serializers.ChoiceField(choices=list(selectors.GROUP_FIELDS), default="channel")
 
@@ -127,7 +136,8 @@ class TimeseriesReportApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("interval", str, enum=list(selectors.INTERVALS)),
-                    OpenApiParameter("group_by", str, enum=list(selectors.GROUP_FIELDS)), *FILTER_PARAMETERS],
+                    OpenApiParameter("group_by", str, enum=list(selectors.GROUP_FIELDS)), *FILTER_PARAMETERS,
+                    *MODEL_PARAMETER],
         responses=OutputSerializer,
     )
     def get(self, request):

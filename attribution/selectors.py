@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, When
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from attribution.models import ROLLUP_DIMENSIONS, ReattributeJob
@@ -18,6 +18,44 @@ from bookings.counting import COUNTABLE, person_first_and_last
 from bookings.models import Booking
 
 GROUP_FIELDS = ("channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
+MODELS = ("booking", "first_touch", "last_non_direct")
+CREDITED = ("channel", "source", "medium", "campaign")  # what an attribution model changes; the rest is the booking's
+
+
+def credited_values(model: str) -> dict:
+    """What a booking is credited to under an attribution model: the one home of that rule.
+
+    - `booking` (the default): the booking's own attribution — its UTMs, else its journey's last non-direct
+      touch (`attributed_by="journey"`), else Direct — the same values the rollup counts.
+    - `first_touch`: its journey's first touch in the lookback window; `last_non_direct`: its journey's
+      last non-direct touch.
+    Under every model a booking with no such touch keeps its own attribution and a manual assignment wins, and
+    each booking is credited once, so every model's totals are the same. Returns {} for `booking`, else
+    one expression per credited field."""
+    if model == "booking":
+        return {}
+    prefix = {"first_touch": "first_touch_", "last_non_direct": "last_touch_"}[model]
+    return {
+        name: Case(When(attributed_by=Booking.AttributedBy.MANUAL, then=F(name)),
+                   When(**{f"{prefix}channel__gt": ""}, then=F(f"{prefix}{name}")), default=F(name))
+        for name in CREDITED
+    }
+
+
+def _credited_bookings(model: str, filters: dict) -> tuple[QuerySet[Booking], dict]:
+    """Countable bookings with `credit_<field>` annotations for a touch model, drill filters applied to the
+    credited values; and the map from report field to the annotation that stands for it."""
+    filters = dict(filters)
+    match = {name: filters.pop(name) for name in CREDITED if filters.get(name) is not None}
+    qs = report_bookings(**filters).annotate(**{f"credit_{name}": e for name, e in credited_values(model).items()})
+    for name, value in match.items():
+        qs = qs.filter(**{f"credit_{name}": value})
+    return qs, {name: f"credit_{name}" for name in CREDITED}
+
+
+def _renamed(rows: list[dict], names: dict) -> list[dict]:
+    back = {alias: name for name, alias in names.items()}
+    return [{back.get(key, key): value for key, value in row.items()} for row in rows]
 INTERVALS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
 
@@ -142,10 +180,16 @@ def _breakdown_table(group_by: list[str], filters: dict) -> list[dict]:
     return list(report_bookings(**filters).values(*group_by).annotate(**_counts()))
 
 
-def breakdown(*, group_by: list[str], **filters) -> dict:
-    """Bookings by channel → source → medium → campaign (any prefix), with shares of the total."""
-    parts = _from_rollup_and_table(filters, lambda f: _breakdown_rollup(group_by, f), lambda f: _breakdown_table(group_by, f))
-    rows = parts[0] if len(parts) == 1 else _sum_rows(parts, list(group_by))
+def breakdown(*, group_by: list[str], model: str = "booking", **filters) -> dict:
+    """Bookings by channel → source → medium → campaign (any prefix), with shares of the total; under a
+    touch model (`credited_values`) read from the bookings table."""
+    if model != "booking":
+        qs, names = _credited_bookings(model, filters)
+        fields = [names.get(g, g) for g in group_by]
+        rows = _renamed(list(qs.values(*fields).annotate(**_counts())), names)
+    else:
+        parts = _from_rollup_and_table(filters, lambda f: _breakdown_rollup(group_by, f), lambda f: _breakdown_table(group_by, f))
+        rows = parts[0] if len(parts) == 1 else _sum_rows(parts, list(group_by))
     rows.sort(key=lambda r: (-r["bookings"], *[r[g] for g in group_by]))
     total = sum(r["bookings"] for r in rows)
     for row in rows:
@@ -153,9 +197,14 @@ def breakdown(*, group_by: list[str], **filters) -> dict:
     return {"rows": rows, "total": total}
 
 
-def timeseries(*, interval: str = "day", group_by: str = "channel", **filters) -> dict:
-    """Bookings per period and group, for stacked charts."""
-    if _rollup_usable(filters):
+def timeseries(*, interval: str = "day", group_by: str = "channel", model: str = "booking", **filters) -> dict:
+    """Bookings per period and group, for stacked charts (under a touch model: from the bookings table)."""
+    if model != "booking":
+        qs, names = _credited_bookings(model, filters)
+        field = names.get(group_by, group_by)
+        rows = _renamed(list(qs.annotate(period=INTERVALS[interval]("booked_at")).values("period", field)
+                             .annotate(**_counts()).order_by("period", field)), names)
+    elif _rollup_usable(filters):
         period = f"date_trunc('{interval}', day)::date AS period"
         rows = _rollup_rows(select=[period, group_by, *ROLLUP_COUNTS], group=["period", group_by], filters=filters)
         for row in rows:
@@ -302,6 +351,11 @@ def dashboard_report(*, start, end, prev_start, prev_end, drill: dict, interval:
         deltas[key] = round(now_kpis[key] - then_kpis[key], 1)
     return {"level": level, "kpis": now_kpis, "previous_kpis": then_kpis, "deltas": deltas, "table": table,
             "series": series, "self_reported": comparison[:15]}
+
+
+def journey_rescued_count(**filters) -> int:
+    """Bookings without UTMs of their own that their visitor's journey attributed: out of the (direct) backlog."""
+    return report_bookings(**filters).filter(attributed_by=Booking.AttributedBy.JOURNEY).count()
 
 
 def direct_backlog_bookings(*, event_type: str = "", month: str = ""):

@@ -153,7 +153,7 @@ def direct_backlog(request):
     history = ManualAttribution.objects.select_related("booking", "user", "reverted_by")[:20]
     return _render(request, "dashboard/direct.html", "dashboard/_backlog.html", {
         "page": page, "groups": groups, "event_type": event_type, "month": month, "history": history,
-        "total": sum(g["bookings"] for g in groups),
+        "total": sum(g["bookings"] for g in groups), "rescued": selectors.journey_rescued_count(),
     })
 
 

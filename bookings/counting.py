@@ -6,6 +6,8 @@ changes every number together.
 
 - A booking **counts** when it has a booking date and was not rescheduled away: the old half of a reschedule
   is the same demo as its new half, and a booking seen only through a cancel (no create yet) is on no day.
+- A person's journey (`person_journey`): the earliest first touch and the latest non-direct touch among their
+  bookings' journeys.
 - A person's **first** and **last** touch are their counted bookings ordered by booked-at, then id (the id
   breaks ties between bookings made in the same second). A person none of whose bookings count (all moved,
   or only a cancel seen so far) still has a first and last: the same order over all of their bookings, undated
@@ -44,6 +46,24 @@ class PersonBookings(Generic[B]):
     last: B
     counted: int  # how many of them count (0 when the first and last are stand-ins)
     self_reported_source: str  # the latest non-empty "how did you hear about us" answer among them
+
+
+@dataclass(frozen=True)
+class PersonJourney(Generic[B]):
+    first: B | None  # the booking whose journey holds the person's earliest first touch
+    last: B | None  # the booking whose journey holds the person's latest non-direct touch
+    touches: int  # the most touches one booking's lookback window held (windows of one visitor overlap)
+
+
+def person_journey(bookings: Iterable[B]) -> PersonJourney[B]:
+    """A person's first and last touch across their bookings' journeys (first_touch_at / last_touch_at, written
+    by the fold): the earliest first touch and the latest non-direct touch, ties broken by booking id."""
+    bookings = list(bookings)
+    with_first = [b for b in bookings if b.first_touch_at is not None]
+    with_last = [b for b in bookings if b.last_touch_at is not None]
+    first = min(with_first, key=lambda b: (b.first_touch_at, b.id)) if with_first else None
+    last = max(with_last, key=lambda b: (b.last_touch_at, b.id)) if with_last else None
+    return PersonJourney(first=first, last=last, touches=max((b.touch_count or 0 for b in bookings), default=0))
 
 
 def person_first_and_last(bookings: Iterable[B]) -> PersonBookings[B] | None:

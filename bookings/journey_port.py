@@ -24,6 +24,7 @@ class JourneyTouch:
     campaign: str
     channel: str
     at: dt.datetime
+    landing_path: str = ""
 
 
 @dataclass(frozen=True)

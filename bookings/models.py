@@ -139,6 +139,7 @@ class Booking(models.Model):
     first_touch_campaign = models.CharField(max_length=255, blank=True, db_default="", default="")
     first_touch_channel = models.CharField(max_length=64, blank=True, db_default="", default="")
     first_touch_at = models.DateTimeField(null=True, blank=True)
+    first_touch_landing_path = models.CharField(max_length=512, blank=True, db_default="", default="")
     last_touch_source = models.CharField(max_length=255, blank=True, db_default="", default="")
     last_touch_medium = models.CharField(max_length=255, blank=True, db_default="", default="")
     last_touch_campaign = models.CharField(max_length=255, blank=True, db_default="", default="")
@@ -171,6 +172,8 @@ class Booking(models.Model):
             models.Index(fields=["old_invitee_uri"], name="booking_old_invitee", condition=~Q(old_invitee_uri="")),
             # A touch that arrives after its booking finds the bookings to re-fold (most rows have no id).
             models.Index(fields=["visitor_id"], name="booking_visitor_id", condition=~Q(visitor_id="")),
+            # The backlog's "rescued by journeys" count (few rows).
+            models.Index(fields=["booked_at"], name="booking_journey_attributed", condition=Q(attributed_by="journey")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["invitee_uri"], name="booking_invitee_uri_unique"),

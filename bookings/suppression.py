@@ -66,6 +66,9 @@ def tracking_redact(tracking: dict | None) -> dict:
     identifier, not attribution), `salesforce_uuid` and any other key go."""
     tracking = tracking if isinstance(tracking, dict) else {}
     kept = {key: tracking.get(key) for key in UTM_KEYS if key in tracking}
+    for key, value in kept.items():  # a visitor id rides in any UTM field (attribution.rules.visitor_id_in)
+        if str(value or "").strip().startswith(VISITOR_ID_PREFIX):
+            kept[key] = None
     term = str(kept.get("utm_term") or "").strip()
     lone = not any(str(tracking.get(key) or "").strip() for key in ATTRIBUTION_UTM_KEYS)
     if term and (term.startswith(VISITOR_ID_PREFIX) or lone):

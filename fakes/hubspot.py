@@ -54,7 +54,11 @@ SOURCEBOOK_PROPERTIES = {
         "sourcebook_last_utm_source", "sourcebook_last_utm_medium", "sourcebook_last_utm_campaign",
         "sourcebook_last_utm_content", "sourcebook_last_utm_term", "sourcebook_last_channel", "sourcebook_first_utm_source",
         "sourcebook_first_utm_medium", "sourcebook_first_utm_campaign", "sourcebook_first_channel",
-        "sourcebook_self_reported_source")},
+        "sourcebook_self_reported_source", "sourcebook_first_touch_source", "sourcebook_first_touch_medium",
+        "sourcebook_first_touch_campaign", "sourcebook_first_touch_landing_page", "sourcebook_last_touch_source",
+        "sourcebook_last_touch_medium", "sourcebook_last_touch_campaign", "sourcebook_last_touch_channel")},
+        "sourcebook_first_touch_at": _prop("datetime", "date"), "sourcebook_last_touch_at": _prop("datetime", "date"),
+        "sourcebook_touches": _prop("number", "number"), "sourcebook_days_to_booking": _prop("number", "number"),
         "sourcebook_last_booking_at": _prop("datetime", "date"), "sourcebook_bookings_count": _prop("number", "number")},
     "meetings": {"sourcebook_booking_uri": _prop()},
 }

@@ -39,7 +39,7 @@ class RequestGuardMiddleware:
 
 def _ip_filters_parse(request) -> bool:
     for key, values in request.GET.lists():
-        if "ip_address" in key and not key.endswith(("__isnull", "__contains", "__icontains", "__startswith")):
+        if ("ip_address" in key or "remote_addr" in key) and not key.endswith(("__isnull", "__contains", "__icontains", "__startswith")):
             for value in values:
                 try:
                     ipaddress.ip_address(value.strip())

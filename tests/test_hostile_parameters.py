@@ -311,3 +311,9 @@ def test_an_ip_address_filter_that_is_not_an_ip_address_is_a_400(admin_client):
     """Found by the walk above: django-axes' admin list let ValueError through (a 500)."""
     assert admin_client.get("/admin/axes/accessattempt/?ip_address__exact=0703-07-22").status_code == 400
     assert admin_client.get("/admin/axes/accessattempt/?ip_address__exact=127.0.0.1").status_code == 200
+
+
+def test_a_delivery_remote_address_filter_that_is_not_an_ip_address_is_a_400(admin_client):
+    # found by the hostile-parameter walk: the raw deliveries' remote_addr is an IP field too
+    assert admin_client.get("/admin/bookings/webhookdelivery/?remote_addr__exact=%3A").status_code == 400
+    assert admin_client.get("/admin/bookings/webhookdelivery/?remote_addr__exact=127.0.0.1").status_code == 200

@@ -56,7 +56,7 @@ ATTRIBUTION_FIELDS = (
 JOURNEY_FIELDS = (
     "attributed_by", "first_touch_source", "first_touch_medium", "first_touch_campaign", "first_touch_channel",
     "first_touch_at", "last_touch_source", "last_touch_medium", "last_touch_campaign", "last_touch_channel",
-    "last_touch_at", "touch_count",
+    "last_touch_at", "touch_count", "first_touch_landing_path",
 )
 ATTRIBUTION_FIELDS += JOURNEY_FIELDS
 WRITTEN_FIELDS = FOLD_FIELDS + ATTRIBUTION_FIELDS + ("rescheduled_from_id",)
@@ -303,7 +303,8 @@ def _attribution_fields(*, tracking: dict, old_tracking: dict | None, qa: list, 
 def _journey_fields(journey: JourneySummary | None) -> dict:
     first = journey.first if journey else None
     last = journey.last_non_direct if journey else None
-    fields = {"touch_count": journey.count if journey else 0}
+    fields = {"touch_count": journey.count if journey else 0,
+              "first_touch_landing_path": first.landing_path[:512] if first else ""}
     for prefix, touch in (("first_touch", first), ("last_touch", last)):
         fields.update({
             f"{prefix}_source": touch.source[:255] if touch else "", f"{prefix}_medium": touch.medium[:255] if touch else "",

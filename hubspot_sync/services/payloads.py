@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone as dt_timezone
 
 
-from bookings.counting import person_first_and_last
+from bookings.counting import person_first_and_last, person_journey
 from bookings.models import Booking
 
 CONTACT_PROPERTIES = [
@@ -21,6 +21,19 @@ CONTACT_PROPERTIES = [
     ("sourcebook_first_utm_campaign", "First UTM campaign", "string", "text"),
     ("sourcebook_first_channel", "First channel", "string", "text"),
     ("sourcebook_self_reported_source", "Self-reported source", "string", "text"),
+    # From the visitor's journey (the site snippet and tracked links), when their bookings carry a visitor id.
+    ("sourcebook_first_touch_source", "First touch source", "string", "text"),
+    ("sourcebook_first_touch_medium", "First touch medium", "string", "text"),
+    ("sourcebook_first_touch_campaign", "First touch campaign", "string", "text"),
+    ("sourcebook_first_touch_landing_page", "First touch landing page", "string", "text"),
+    ("sourcebook_first_touch_at", "First touch at", "datetime", "date"),
+    ("sourcebook_last_touch_source", "Last touch source", "string", "text"),
+    ("sourcebook_last_touch_medium", "Last touch medium", "string", "text"),
+    ("sourcebook_last_touch_campaign", "Last touch campaign", "string", "text"),
+    ("sourcebook_last_touch_channel", "Last touch channel", "string", "text"),
+    ("sourcebook_last_touch_at", "Last touch at", "datetime", "date"),
+    ("sourcebook_touches", "Touches before booking", "number", "number"),
+    ("sourcebook_days_to_booking", "Days from first touch to booking", "number", "number"),
     ("sourcebook_last_booking_at", "Last booking at", "datetime", "date"),
     ("sourcebook_bookings_count", "Bookings", "number", "number"),
 ]
@@ -72,7 +85,38 @@ def contact_properties(*, bookings: list[Booking]) -> dict:
         "sourcebook_self_reported_source": person.self_reported_source,
         "sourcebook_last_booking_at": _iso(last.booked_at),
         "sourcebook_bookings_count": str(person.counted),
+        **_journey_properties(bookings),
     })
+
+
+def _journey_properties(bookings: list[Booking]) -> dict:
+    """First and last touch from the person's journey; nothing at all when no booking has one (an empty value
+    would clear what HubSpot holds)."""
+    journey = person_journey(bookings)
+    properties = {}
+    if journey.first is not None:
+        first = journey.first
+        days = (first.booked_at - first.first_touch_at).days if first.booked_at else None
+        properties.update({
+            "sourcebook_first_touch_source": first.first_touch_source,
+            "sourcebook_first_touch_medium": first.first_touch_medium,
+            "sourcebook_first_touch_campaign": first.first_touch_campaign,
+            "sourcebook_first_touch_landing_page": first.first_touch_landing_path,
+            "sourcebook_first_touch_at": _iso(first.first_touch_at),
+            "sourcebook_days_to_booking": str(max(days, 0)) if days is not None else None,
+        })
+    if journey.last is not None:
+        last = journey.last
+        properties.update({
+            "sourcebook_last_touch_source": last.last_touch_source,
+            "sourcebook_last_touch_medium": last.last_touch_medium,
+            "sourcebook_last_touch_campaign": last.last_touch_campaign,
+            "sourcebook_last_touch_channel": last.last_touch_channel,
+            "sourcebook_last_touch_at": _iso(last.last_touch_at),
+        })
+    if journey.touches:
+        properties["sourcebook_touches"] = str(journey.touches)
+    return properties
 
 
 def meeting_outcome(booking: Booking) -> str:

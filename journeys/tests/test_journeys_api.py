@@ -60,7 +60,8 @@ def test_the_person_behind_an_email_is_every_visitor_id_that_booked(marketing):
 def test_a_visitor_id_finds_the_person_and_their_other_ids(marketing):
     laptop, phone = visitor_id_new(), visitor_id_new()
     BookingFactory(email="bo@example.com", visitor_id=laptop, tracking={"utm_term": laptop})
-    BookingFactory(email="bo@example.com", tracking={"utm_source": "x", "salesforce_uuid": phone})
+    # as the fold stores it: the id rode in salesforce_uuid beside a UTM (attribution.rules.visitor_id_in)
+    BookingFactory(email="bo@example.com", visitor_id=phone, tracking={"utm_source": "x", "salesforce_uuid": phone})
     TouchFactory(visitor_id=phone)
     data = marketing.get(URL, {"visitor_id": phone}).json()
     assert data["email"] == "bo@example.com" and set(data["visitor_ids"]) == {laptop, phone}

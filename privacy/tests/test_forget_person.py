@@ -267,3 +267,13 @@ def test_a_redacted_body_keeps_what_the_fold_needs_and_nothing_personal(local, n
         assert getattr(kept, field) == getattr(original, field), field
     assert (kept.email, kept.name, kept.questions_and_answers) == ("", "", [])
     assert {k: v for k, v in kept.tracking.items() if v} == {"utm_source": "newsletter", "utm_medium": "email"}
+
+
+def test_a_visitor_id_in_any_utm_field_is_redacted():
+    from bookings.suppression import tracking_redact
+
+    vid = "sbv_" + "a" * 22
+    redacted = tracking_redact({"utm_source": "linkedin", "utm_medium": "paid_social", "utm_content": vid,
+                                "utm_campaign": vid, "salesforce_uuid": vid})
+    assert vid not in {str(v) for v in redacted.values()}
+    assert (redacted["utm_source"], redacted["utm_medium"]) == ("linkedin", "paid_social")
