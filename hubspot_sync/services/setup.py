@@ -43,6 +43,13 @@ def hubspot_setup(*, client) -> list[str]:
         lines.append(f"portal time zone: {zone or 'unknown'} (the daily API limit resets at its midnight)")
     except HubSpotError as exc:
         lines.append(f"portal time zone: could not read ({exc.status} {exc.message})")
+    return lines + properties_ensure(client=client)
+
+
+def properties_ensure(*, client) -> list[str]:
+    """Create the Sourcebook property group and properties that are missing (idempotent). Also called by the
+    sync when HubSpot refuses one of our properties as unknown: a release that adds one needs no manual step."""
+    lines = []
     for object_type, properties in (("contacts", CONTACT_PROPERTIES), ("meetings", MEETING_PROPERTIES)):
         created = client.property_group_create(object_type, GROUP[0], GROUP[1])
         lines.append(f"{object_type} group {GROUP[0]}: {'created' if created else 'already there'}")

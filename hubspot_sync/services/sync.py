@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import logging
 import time
 from collections import defaultdict
@@ -22,6 +24,7 @@ from hubspot_sync.services.connection import (
 )
 from hubspot_sync.services.deals import deals_apply
 from hubspot_sync.services.payloads import contact_properties, meeting_properties
+from hubspot_sync.services.setup import properties_ensure
 from project.metrics import HUBSPOT_REQUESTS, SYNC_BATCH_SECONDS
 
 logger = logging.getLogger("sourcebook.hubspot")
@@ -36,6 +39,7 @@ class BatchReport:
     skipped: int = 0
     requests: int = 0
     errors: list = field(default_factory=list)
+    properties_ensured: bool = False  # our properties were (re)created once in this batch
 
 
 def hubspot_client(*, limiter: RateLimiter | None = None) -> HubSpotClient:
@@ -193,6 +197,12 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
         if result is None:
             return  # another worker took these rows over (ours stalled past the claim timeout)
     except HubSpotError as exc:
+        if _own_property_missing(exc) and not report.properties_ensured:
+            # A release added a property this portal does not have yet: create ours, then send the batch again.
+            report.properties_ensured = True
+            logger.warning("HubSpot does not know a Sourcebook property; creating them (as hubspot_setup does)")
+            properties_ensure(client=client)
+            return _sync_rows(client=client, rows=rows, bookings=bookings, contact_inputs=contact_inputs, report=report)
         if exc.kind == "validation" and len(contact_inputs) > 1:
             # Batch upsert is all or nothing: one bad input fails the batch with a 400. Bisect, so only
             # the bad input ends up a dead letter (log2(n) extra requests, not n).
@@ -220,6 +230,14 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
         report.retried += len(retry)
     _sync_meetings(client=client, rows=[r for rs in rows_by_email.values() for r in rs], bookings=bookings,
                    contact_ids=contact_ids, report=report)
+
+
+def _own_property_missing(exc: HubSpotError) -> bool:
+    """HubSpot refused a `sourcebook_*` property as unknown (PROPERTY_DOESNT_EXIST)."""
+    if exc.kind != "validation":
+        return False
+    text = json.dumps(exc.body, default=str) if not isinstance(exc.body, str) else exc.body
+    return "PROPERTY_DOESNT_EXIST" in text and "sourcebook_" in text
 
 
 def _bisect_contacts(*, client, rows_by_email, bookings, contact_inputs, report) -> None:

@@ -69,3 +69,27 @@ def test_every_property_we_send_is_one_hubspot_setup_creates():
     sent = set(contact_properties(bookings=[booking]))
     declared = {name for name, *_ in CONTACT_PROPERTIES} | {"email", "firstname", "lastname"}
     assert sent <= declared, sent - declared
+
+
+@pytest.fixture
+def bare_hubspot(settings):
+    """A fake HubSpot portal that has never seen Sourcebook's properties (an install from before they existed)."""
+    from fakes.hubspot import FakeConfig, FakeHubSpotServer
+    from hubspot_sync.ratelimit import RateLimiter
+
+    server = FakeHubSpotServer(config=FakeConfig(seed=3), preset_properties=False).start()
+    settings.HUBSPOT_API_URL, settings.HUBSPOT_ACCESS_TOKEN = server.url, "fake-token"
+    settings.HUBSPOT_TIMEOUT_SECONDS, settings.HUBSPOT_RATE_LIMIT = 2.0, 1000
+    RateLimiter().reset()
+    yield server
+    server.stop()
+    RateLimiter().reset()
+
+
+def test_a_portal_missing_our_properties_gets_them_and_the_contact_syncs(post_signed, bare_hubspot):
+    assert post_signed(invitee_payload(invitee_id="JP3", email="new@example.com",
+                                       tracking={"utm_source": "google", "utm_medium": "cpc"})).status_code == 200
+    report = sync_drain(max_seconds=10)
+    assert report.synced == 1 and report.dead == 0
+    contact = fake_state(bare_hubspot)["contacts"]["new@example.com"]
+    assert contact["sourcebook_last_utm_source"] == "google"
