@@ -142,6 +142,47 @@ def test_the_landing_utms_and_the_visitor_id_reach_every_calendly_link(browser, 
     assert errors == [] and outside == []
     context.close()
 
+    # 4. The visitor books through that link: Calendly's webhook carries the link's tracking. The booking is
+    #    attributed to the landing touch, and its journey lists the touches, then the booking, in order.
+    booking = book_through_webhook(live_server, "BR1", email="lee@example.com", tracking=book)
+    assert (booking.channel, booking.source, booking.attributed_by) == ("Paid Social", "linkedin", "booking")
+    assert (booking.visitor_id, booking.first_touch_channel, booking.last_touch_channel) == (vid, "Paid Social", "Paid Social")
+    journey = journey_of(live_server, "lee@example.com")
+    assert [(e["type"], e.get("channel") or e["attribution"]["channel"]) for e in journey["events"]] == [
+        ("touch", "Paid Social"), ("touch", "Direct"), ("booking", "Paid Social")]
+
+    # 5. The same visitor books again through a bare Calendly link (only the visitor id, no UTMs): the
+    #    journey attributes it.
+    bare = book_through_webhook(live_server, "BR2", email="lee@example.com", tracking={"utm_term": vid})
+    assert (bare.channel, bare.campaign, bare.attributed_by) == ("Paid Social", "spring_launch_202606", "journey")
+
+
+def book_through_webhook(live_server, invitee_id, *, email, tracking):
+    """Calendly's signed webhook, posted to the live Sourcebook as Calendly would."""
+    import httpx
+    from django.utils import timezone
+
+    from bookings.models import Booking
+    from bookings.samples import encode, invitee_payload, signed_headers
+    from conftest import TEST_KEY
+
+    body = encode(invitee_payload(invitee_id=invitee_id, email=email, booked_at=timezone.now(), tracking=tracking))
+    answer = httpx.post(f"{live_server.url}/webhooks/calendly/", content=body, headers=signed_headers(body, key=TEST_KEY))
+    assert answer.status_code == 200, answer.text
+    return Booking.objects.get(invitee_uri__endswith=f"/{invitee_id}")
+
+
+def journey_of(live_server, email):
+    from django.test import Client
+
+    from bookings.tests.factories import staff_user
+
+    client = Client()
+    client.force_login(staff_user("journey-reader", "view_dashboard"))
+    answer = client.get("/api/journeys/", {"email": email})
+    assert answer.status_code == 200, answer.content
+    return answer.json()
+
 
 def test_with_consent_required_nothing_is_stored_or_sent_until_consent(browser, live_server, settings):
     site = LandingSite(live_server.url, attrs='data-consent="required"')
