@@ -18,13 +18,13 @@ import json
 from django.conf import settings
 from django.db import connection
 
+from attribution.rules import VISITOR_ID_PREFIX
 from bookings import calendly
 from bookings.models import Suppression
 
 # Calendly tracking keys that are attribution (kept) — everything else in `tracking` is dropped.
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 ATTRIBUTION_UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
-VISITOR_ID_PREFIX = "sbv_"  # journeys' visitor ids (journeys.services.VISITOR_ID_RE); bookings cannot import journeys
 # What a redacted invitee payload keeps: what the fold needs for status, dates, event and attribution.
 _PAYLOAD_KEPT = ("uri", "status", "event", "created_at", "updated_at", "rescheduled", "old_invitee", "new_invitee")
 _EVENT_KEPT = ("uri", "name", "status", "start_time", "end_time", "event_type", "created_at", "updated_at")

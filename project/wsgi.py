@@ -1,9 +1,10 @@
 """The WSGI application gunicorn serves.
 
-Two Django handlers share one process: `/webhooks/` runs through `WEBHOOK_MIDDLEWARE` (settings.py), the rest
-of the site through `MIDDLEWARE`. Calendly's callback is a signed JSON POST with no cookies, no session, no user
-and no HTML, so the browser pages' middleware (sessions, CSRF, auth, messages, CSP, axes, htmx, whitenoise)
-would only cost it time: about a fifth of its CPU per delivery (bench/README.md, "Ingest").
+Two Django handlers share one process: `/webhooks/` and `/collect/` run through `WEBHOOK_MIDDLEWARE`
+(settings.py), the rest of the site through `MIDDLEWARE`. Calendly's callback is a signed JSON POST and the
+snippet's beacon a text/plain JSON POST answered 204: no session, no user, no HTML, so the browser pages'
+middleware (sessions, CSRF, auth, messages, CSP, axes, htmx, whitenoise) would only cost them time: about a
+fifth of the webhook's CPU per delivery (bench/README.md, "Ingest").
 """
 
 import os
@@ -25,6 +26,6 @@ webhooks = WebhookWSGIHandler()
 
 
 def application(environ, start_response):
-    if environ.get("PATH_INFO", "").startswith(WebhookWSGIHandler.PREFIX):
+    if environ.get("PATH_INFO", "").startswith(WebhookWSGIHandler.PREFIXES):
         return webhooks(environ, start_response)
     return site(environ, start_response)

@@ -83,3 +83,23 @@ def test_pages_still_get_the_browser_facing_middleware(served):
     assert answer["headers"]["X-Frame-Options"] == "DENY"
     assert "Content-Security-Policy" in answer["headers"]
     assert "csrftoken" in answer["headers"].get("Set-Cookie", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_beacon_is_stored_through_the_served_application(served, settings):
+    import json
+
+    from journeys.models import Touch
+
+    settings.SOURCEBOOK_SITE_ORIGINS = ["https://www.example.com"]
+    vid = "sbv_" + "b" * 22
+    body = json.dumps({"v": vid, "url": "https://www.example.com/?utm_source=linkedin&utm_medium=paid_social",
+                       "ref": "", "k": "session"}).encode()
+    answer = _call("/collect/", method="POST", body=body, headers={
+        "Content-Type": "text/plain;charset=UTF-8", "Origin": "https://www.example.com",
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"})
+    assert answer["status"] == 204, answer["body"]
+    assert answer["headers"]["Access-Control-Allow-Origin"] == "https://www.example.com"
+    assert Touch.objects.get(visitor_id=vid).source == "linkedin"
+    forbidden = _call("/collect/", method="POST", body=body, headers={"Content-Type": "text/plain", "Origin": "https://evil.example"})
+    assert forbidden["status"] == 403
