@@ -82,6 +82,13 @@ WEBHOOK_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
+# Tracked links (/l/<slug>): a redirect that sets its own visitor cookie; the CSP still covers the 404 page.
+LINK_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "project.middleware.PermissionsPolicyMiddleware",
+    "project.middleware.CSPMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
 
 # Session-backed messages: the default cookie fallback builds a signer on every request, webhooks included.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -103,3 +103,20 @@ def test_a_beacon_is_stored_through_the_served_application(served, settings):
     assert Touch.objects.get(visitor_id=vid).source == "linkedin"
     forbidden = _call("/collect/", method="POST", body=body, headers={"Content-Type": "text/plain", "Origin": "https://evil.example"})
     assert forbidden["status"] == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tracked_link_redirects_and_an_unknown_one_is_the_styled_404_with_its_csp(served):
+    from journeys.models import Touch, TrackedLink
+
+    TrackedLink.objects.create(slug="spring", destination="https://www.example.com/pricing", utm_source="linkedin",
+                               utm_medium="social", utm_campaign="spring_202606")
+    chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+    answer = _call("/l/spring", headers={"User-Agent": chrome})
+    assert answer["status"] == 302
+    assert "utm_source=linkedin" in answer["headers"]["Location"] and "sb_vid=sbv_" in answer["headers"]["Location"]
+    assert "sb_vid=" in answer["headers"]["Set-Cookie"]
+    assert Touch.objects.get().kind == "click"
+    missing = _call("/l/nope", headers={"User-Agent": chrome})
+    assert missing["status"] == 404 and b"There is no page here" in missing["body"]
+    assert "Content-Security-Policy" in missing["headers"]
