@@ -237,8 +237,9 @@ def tracked_link_find(*, slug: str) -> TrackedLink | None:
 
 
 def tracked_link_click(*, link: TrackedLink, visitor_id: str, referrer: str, ip: str | None,
-                       at: dt.datetime | None = None) -> Touch | None:
-    """Count a person's click and record it as a touch (no visitor id under consent-required: counted, not joined)."""
+                       at: dt.datetime | None = None, new_visitor: bool = False) -> Touch | None:
+    """Count a person's click and record it as a touch (no visitor id under consent-required: counted, not joined).
+    `new_visitor`: the id was made for this click, so no booking can carry it yet (no probe for one)."""
     parts = urlsplit(link.destination)
     row = _touch_row(
         visitor_id=visitor_id, kind=Touch.Kind.CLICK, page_url=urlunsplit(parts._replace(query="")), referrer=referrer,
@@ -253,7 +254,8 @@ def tracked_link_click(*, link: TrackedLink, visitor_id: str, referrer: str, ip:
             _links.pop(link.slug, None)  # deleted since we cached it: keep the touch, without the link
             row.link = None
         row.save(force_insert=True)
-    _bookings_refold_if_joined(touch=row)
+    if not new_visitor:
+        _bookings_refold_if_joined(touch=row)
     return row
 
 

@@ -120,15 +120,16 @@ def tracked_link(request, slug: str):
         raise Http404("unknown link")  # templates/404.html
     consent_required = settings.JOURNEY_CONSENT_REQUIRED
     bot = is_bot(method=request.method, user_agent=request.headers.get("User-Agent", ""), meta=request.META)
-    visitor_id = ""
+    visitor_id, new_visitor = "", False
     if not consent_required:
         cookie = request.COOKIES.get(VISITOR_COOKIE, "")
-        visitor_id = cookie if services.visitor_id_valid(cookie) else ("" if bot else services.visitor_id_new())
+        new_visitor = not services.visitor_id_valid(cookie)
+        visitor_id = cookie if not new_visitor else ("" if bot else services.visitor_id_new())
     if bot:
         JOURNEY_REQUESTS.labels(result="bot").inc()
     else:
         services.tracked_link_click(link=link, visitor_id=visitor_id, referrer=request.headers.get("Referer", ""),
-                                    ip=client_ip(request))
+                                    ip=client_ip(request), new_visitor=new_visitor)
         JOURNEY_REQUESTS.labels(result="click").inc()
     response = HttpResponseRedirect(services.tracked_link_url(link=link, visitor_id=visitor_id))
     response["Cache-Control"] = "private, no-store"  # every click must reach us to be counted
