@@ -23,19 +23,29 @@ SOURCE_CATEGORIES = {
     ],
     "ai": ["chatgpt", "perplexity", "claude", "gemini", "copilot", "deepseek", "grok", "you.com", "phind", "meta-ai", "mistral"],
     "video": ["youtube", "vimeo", "tiktok"],
+    # GA4's shopping sites (Paid / Organic Shopping)
+    "shopping": ["amazon", "ebay", "etsy", "shopify", "walmart", "aliexpress", "mercadolibre", "shopping",
+                 "google shopping", "shop.app"],
 }
 
 BANNED_VALUES = ["website", "na", "n/a", "none", "test"]
 
 PAID_MEDIUM = r"^(.*cp.*|ppc|retargeting|paid.*)$"
+SHOP_CAMPAIGN = r"^(.*(([^a-df-z]|^)shop|shopping).*)$"  # GA4's shopping campaign pattern
 
 # (channel, combine, conditions) in evaluation order; first match wins.
 CHANNEL_RULES = [
     ("Direct", "all", {"source_values": ["(direct)"], "note": "Untagged bookings (built in: always Direct)."}),
     ("AI Assistants", "all", {"source_category": "ai"}),
+    ("Cross-network", "all", {"campaign_regex": "cross-network"}),
+    ("Paid Shopping", "all", {"source_category": "shopping", "medium_regex": PAID_MEDIUM}),
+    ("Paid Shopping", "all", {"campaign_regex": SHOP_CAMPAIGN, "medium_regex": PAID_MEDIUM}),
     ("Paid Search", "all", {"source_category": "search", "medium_regex": PAID_MEDIUM}),
     ("Paid Social", "all", {"source_category": "social", "medium_regex": PAID_MEDIUM}),
+    ("Paid Video", "all", {"source_category": "video", "medium_regex": PAID_MEDIUM}),
+    ("Display", "all", {"medium_values": ["display", "banner", "expandable", "interstitial", "cpm"]}),
     ("Paid Other", "all", {"medium_regex": PAID_MEDIUM}),
+    ("Organic Shopping", "any", {"source_category": "shopping", "campaign_regex": SHOP_CAMPAIGN}),
     ("Organic Social", "any", {"source_category": "social",
                                "medium_values": ["social", "social-network", "social-media", "sm", "social network", "social media"]}),
     ("Organic Video", "any", {"source_category": "video", "medium_regex": "video"}),
@@ -46,6 +56,7 @@ CHANNEL_RULES = [
     ("Referral", "all", {"medium_values": ["referral", "app", "link"]}),
     ("Audio", "all", {"medium_values": ["audio", "podcast"]}),
     ("SMS", "any", {"source_values": ["sms"], "medium_values": ["sms"]}),
+    ("Mobile Push", "any", {"source_values": ["firebase"], "medium_regex": r"(push$|mobile|notification)"}),
 ]
 
 SELF_REPORTED_QUESTION_PATTERN = r"(how|where) (did|do) you (hear|find|learn)|referred by|hear about us"
