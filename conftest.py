@@ -54,6 +54,29 @@ def login_as(client):
     return login
 
 
+@pytest.fixture
+def start_fake_hubspot(settings):
+    """Start the in-project fake HubSpot and point the app at it; `preset=False` is a portal that has never seen
+    Sourcebook's properties. Stopped after the test."""
+    from fakes.hubspot import FakeConfig, FakeHubSpotServer
+    from hubspot_sync.ratelimit import RateLimiter
+
+    servers = []
+
+    def start(*, seed: int = 7, preset: bool = True):
+        server = FakeHubSpotServer(config=FakeConfig(seed=seed), preset_properties=preset).start()
+        servers.append(server)
+        settings.HUBSPOT_API_URL, settings.HUBSPOT_ACCESS_TOKEN = server.url, "fake-token"
+        settings.HUBSPOT_TIMEOUT_SECONDS, settings.HUBSPOT_RATE_LIMIT = 2.0, 1000
+        RateLimiter().reset()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+    RateLimiter().reset()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Transactional tests truncate tables (seed rules included) in a reused test DB: re-seed."""

@@ -72,18 +72,9 @@ def test_every_property_we_send_is_one_hubspot_setup_creates():
 
 
 @pytest.fixture
-def bare_hubspot(settings):
+def bare_hubspot(start_fake_hubspot):
     """A fake HubSpot portal that has never seen Sourcebook's properties (an install from before they existed)."""
-    from fakes.hubspot import FakeConfig, FakeHubSpotServer
-    from hubspot_sync.ratelimit import RateLimiter
-
-    server = FakeHubSpotServer(config=FakeConfig(seed=3), preset_properties=False).start()
-    settings.HUBSPOT_API_URL, settings.HUBSPOT_ACCESS_TOKEN = server.url, "fake-token"
-    settings.HUBSPOT_TIMEOUT_SECONDS, settings.HUBSPOT_RATE_LIMIT = 2.0, 1000
-    RateLimiter().reset()
-    yield server
-    server.stop()
-    RateLimiter().reset()
+    return start_fake_hubspot(seed=3, preset=False)
 
 
 def test_a_portal_missing_our_properties_gets_them_and_the_contact_syncs(post_signed, bare_hubspot):

@@ -2,13 +2,13 @@
 their journey form — /collect/ stored the touch, the Calendly link carries the UTMs and the visitor id, and the
 page's link opens their person page. All under the strict CSP (no violation, no inline script)."""
 
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import Permission, User
 
 from journeys.models import Touch
+from tests.browser.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "browser-pw-123"
@@ -24,16 +24,6 @@ def demo(live_server, settings):
     user = User.objects.create_user("marketing", password=PASSWORD)
     user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
     return live_server.url
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_a_visitor_watches_their_journey_form_on_the_demo_site(browser, demo, shot):

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from journeys.models import Touch
+from tests.browser.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("rules")]
 
@@ -75,16 +76,6 @@ def landing(live_server, settings):
     settings.SOURCEBOOK_SITE_ORIGINS = [site.origin]
     yield site
     site.close()
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def query(url):
