@@ -31,8 +31,11 @@ def upserts(state) -> int:
 # --- whole-batch 400: bisect, so one bad input does not dead-letter the others ---------------------
 
 def test_one_bad_contact_dead_letters_alone_and_the_batch_is_bisected(post_signed, fake_hubspot):
-    # The portal lacks one of our properties; only one person has a value for it (empty values are omitted).
-    fake_hubspot.fake.properties["contacts"].pop("sourcebook_self_reported_source")
+    # An admin turned one of our properties into a dropdown without our value; only one person has a value for it
+    # (empty values are omitted). (A property the portal lacks altogether is created by the sync instead:
+    # test_journey_properties.py.)
+    fake_hubspot.fake.properties["contacts"]["sourcebook_self_reported_source"] = {
+        "type": "enumeration", "fieldType": "select", "options": ["podcast"]}
     for i in range(16):
         qa = [{"question": "How did you hear about us?", "answer": "ChatGPT"}] if i == 11 else []
         post_signed(invitee_payload(invitee_id=f"I{i}", email=f"p{i}@example.com", questions_and_answers=qa))
@@ -41,7 +44,7 @@ def test_one_bad_contact_dead_letters_alone_and_the_batch_is_bisected(post_signe
     assert states.pop("p11@example.com") == "dead"
     assert set(states.values()) == {"synced"} and len(states) == 15
     dead = BookingSync.objects.get(state="dead")
-    assert "PROPERTY_DOESNT_EXIST" in dead.last_error and "sourcebook_self_reported_source" in dead.last_error
+    assert "INVALID_OPTION" in dead.last_error and "chatgpt" in dead.last_error
     assert dead.last_request["inputs"][0]["id"] == "p11@example.com"
     state = fake_state(fake_hubspot)
     assert len(state["contacts"]) == 15 and len(state["meetings"]) == 15
