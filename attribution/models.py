@@ -109,6 +109,9 @@ ROLLUP_DIMENSIONS = ("status", "channel", "source", "medium", "campaign", "event
 
 class RollupRow(models.Model):
     day = models.DateField()
+    # "booking": the bookings themselves; "first_touch" / "last_non_direct": only the difference that model makes
+    # (-1 at a booking's own values, +1 at its credited touch's). A model's report sums "booking" and its rows.
+    model = models.CharField(max_length=16, default="booking", db_default="booking")
     status = models.CharField(max_length=16)
     channel = models.CharField(max_length=64)
     source = models.CharField(max_length=255)
@@ -133,7 +136,7 @@ class DailyStat(RollupRow):
     """
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", *ROLLUP_DIMENSIONS], name="dailystat_unique_key")]
+        constraints = [models.UniqueConstraint(fields=["day", "model", *ROLLUP_DIMENSIONS], name="dailystat_model_unique_key")]
 
 
 class DailyStatDelta(RollupRow):

@@ -9,29 +9,63 @@ from bookings.counting import countable_sql
 
 DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
 COUNTS = ("bookings", "no_show", "synced")
-WATCHED = ("booked_at", "rescheduled", "no_show", "hubspot_state", *DIMS)
+# Attribution models that credit a booking to a journey touch (attribution.selectors.credited_values) -> the
+# prefix of that touch's columns on the booking. The rollup keeps, per model, only the difference the model
+# makes: a booking whose touch credits other values adds -1 at its own values and +1 at the touch's.
+CREDIT_MODELS = {"first_touch": "first_touch_", "last_non_direct": "last_touch_"}
+CREDITED = ("channel", "source", "medium", "campaign")
+JOURNEY_WATCHED = ("attributed_by", *(f"{prefix}{name}" for prefix in CREDIT_MODELS.values() for name in CREDITED))
+WATCHED = ("booked_at", "rescheduled", "no_show", "hubspot_state", *DIMS, *JOURNEY_WATCHED)
+KEYS = ("model", *DIMS)  # a rollup row's key besides its day
 COMPACT_LOCK = 7_401_001  # pg advisory lock id
 
 
-def _delta_values(row: str, sign: str) -> str:
+def _day(row: str) -> str:
     tz = settings.TIME_ZONE.replace("'", "")
-    dims = ", ".join(f"{row}.{d}" for d in DIMS)
-    return (f"(({row}.booked_at AT TIME ZONE '{tz}')::date, {dims}, {sign}1,"
-            f" {sign}({row}.no_show)::int, {sign}({row}.hubspot_state = 'synced')::int)")
+    return f"({row}.booked_at AT TIME ZONE '{tz}')::date"
+
+
+def _counts(row: str, sign: str) -> str:
+    return f"{sign}1, {sign}({row}.no_show)::int, {sign}({row}.hubspot_state = 'synced')::int"
+
+
+def _flip(sign: str) -> str:
+    return "" if sign == "-" else "-"
+
+
+def _credit_differs(row: str, prefix: str) -> str:
+    """The booking's touch under this model credits other values than its own (a manual assignment never)."""
+    touch = ", ".join(f"{row}.{prefix}{name}" for name in CREDITED)
+    own = ", ".join(f"{row}.{name}" for name in CREDITED)
+    return f"{row}.attributed_by <> 'manual' AND {row}.{prefix}channel <> '' AND ({touch}) IS DISTINCT FROM ({own})"
+
+
+def _rows_for(row: str, sign: str) -> str:
+    """Trigger statements for one record (OLD with sign '-', NEW with ''): its booking row, and its credit rows."""
+    cols = ", ".join(("day", *KEYS, *COUNTS))
+    own = ", ".join(f"{row}.{d}" for d in DIMS)
+    statements = [f"INSERT INTO attribution_dailystatdelta ({cols}) VALUES "
+                  f"({_day(row)}, 'booking', {own}, {_counts(row, sign)});"]
+    for model, prefix in CREDIT_MODELS.items():
+        credited = ", ".join(f"{row}.{prefix}{d}" if d in CREDITED else f"{row}.{d}" for d in DIMS)
+        statements.append(
+            f"IF {_credit_differs(row, prefix)} THEN INSERT INTO attribution_dailystatdelta ({cols}) VALUES "
+            f"({_day(row)}, '{model}', {own}, {_counts(row, _flip(sign))}), "
+            f"({_day(row)}, '{model}', {credited}, {_counts(row, sign)}); END IF;")
+    return "\n    ".join(statements)
 
 
 def trigger_sql() -> str:
-    cols = ", ".join(("day", *DIMS, *COUNTS))
     watched_old = ", ".join(f"OLD.{c}" for c in WATCHED)
     watched_new = ", ".join(f"NEW.{c}" for c in WATCHED)
     return f"""
 CREATE OR REPLACE FUNCTION sourcebook_booking_rollup() RETURNS trigger AS $$
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') AND {countable_sql('OLD')} THEN
-    INSERT INTO attribution_dailystatdelta ({cols}) VALUES {_delta_values('OLD', '-')};
+    {_rows_for('OLD', '-')}
   END IF;
   IF TG_OP IN ('UPDATE', 'INSERT') AND {countable_sql('NEW')} THEN
-    INSERT INTO attribution_dailystatdelta ({cols}) VALUES {_delta_values('NEW', '')};
+    {_rows_for('NEW', '')}
   END IF;
   RETURN NULL;
 END $$ LANGUAGE plpgsql;
@@ -45,9 +79,27 @@ CREATE TRIGGER sourcebook_booking_rollup_upd AFTER UPDATE ON bookings_booking
 """
 
 
+def credit_rows_sql() -> str:
+    """INSERT … SELECT of every counted booking's credit rows (rebuild, and the migration that added them)."""
+    keys = ", ".join(KEYS)
+    parts = []
+    for model, prefix in CREDIT_MODELS.items():
+        own = ", ".join(DIMS)
+        credited = ", ".join(f"{prefix}{d}" if d in CREDITED else d for d in DIMS)
+        where = f"WHERE {countable_sql()} AND {_credit_differs('bookings_booking', prefix)}"
+        day = _day("bookings_booking")
+        parts.append(f"SELECT {day}, '{model}', {own}, -1, -(no_show)::int, -(hubspot_state = 'synced')::int"
+                     f" FROM bookings_booking {where}")
+        parts.append(f"SELECT {day}, '{model}', {credited}, 1, (no_show)::int, (hubspot_state = 'synced')::int"
+                     f" FROM bookings_booking {where}")
+    return (f"INSERT INTO attribution_dailystat (day, {keys}, {', '.join(COUNTS)})"
+            f" SELECT day, {keys}, sum(b), sum(n), sum(s) FROM ({' UNION ALL '.join(parts)}) AS c(day, {keys}, b, n, s)"
+            f" GROUP BY day, {keys} HAVING sum(b) <> 0 OR sum(n) <> 0 OR sum(s) <> 0")
+
+
 def rollup_compact() -> int:
     """Fold pending deltas into DailyStat (one statement: readers see before or after, never half)."""
-    keys = ", ".join(("day", *DIMS))
+    keys = ", ".join(("day", *KEYS))
     sums = ", ".join(f"sum({c})" for c in COUNTS)
     updates = ", ".join(f"{c} = attribution_dailystat.{c} + EXCLUDED.{c}" for c in COUNTS)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -80,4 +132,5 @@ def rollup_rebuild() -> None:
             INSERT INTO attribution_dailystat (day, {keys}, {', '.join(COUNTS)})
             SELECT (booked_at AT TIME ZONE '{tz}')::date, {keys}, count(*), count(*) FILTER (WHERE no_show), count(*) FILTER (WHERE hubspot_state = 'synced')
             FROM bookings_booking WHERE {countable_sql()}
-            GROUP BY 1, {keys}""")
+            GROUP BY 1, {keys}""")  # model: its default, 'booking'
+        cursor.execute(credit_rows_sql())

@@ -138,8 +138,10 @@ def _sum_rows(parts: list[list[dict]], keys: list[str]) -> list[dict]:
     return [row for row in merged.values() if row["bookings"]]
 
 
-def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: str = "") -> list[dict]:
-    where, params = ["1 = 1"], []
+def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: str = "", model: str = "booking") -> list[dict]:
+    """Rollup rows (DailyStat + pending deltas) of the whole days in `filters`; under a touch model, the
+    bookings' rows plus that model's difference rows (attribution/rollup.py)."""
+    where, params = ["model IN ('booking', %s)"], [model]
     if filters.get("booked_after"):
         where.append("day >= %s")
         params.append(timezone.localtime(filters["booked_after"]).date())
@@ -169,27 +171,26 @@ ROLLUP_COUNTS = [
 ]
 
 
-def _breakdown_rollup(group_by: list[str], filters: dict) -> list[dict]:
-    rows = _rollup_rows(select=[*group_by, *ROLLUP_COUNTS], group=list(group_by), filters=filters)
+def _breakdown_rollup(group_by: list[str], filters: dict, model: str = "booking") -> list[dict]:
+    rows = _rollup_rows(select=[*group_by, *ROLLUP_COUNTS], group=list(group_by), filters=filters, model=model)
     for row in rows:
         row["canceled"] = row["canceled"] or 0
     return rows
 
 
-def _breakdown_table(group_by: list[str], filters: dict) -> list[dict]:
+def _breakdown_table(group_by: list[str], filters: dict, model: str = "booking") -> list[dict]:
+    if model != "booking":
+        qs, names = _credited_bookings(model, filters)
+        return _renamed(list(qs.values(*[names.get(g, g) for g in group_by]).annotate(**_counts())), names)
     return list(report_bookings(**filters).values(*group_by).annotate(**_counts()))
 
 
 def breakdown(*, group_by: list[str], model: str = "booking", **filters) -> dict:
-    """Bookings by channel → source → medium → campaign (any prefix), with shares of the total; under a
-    touch model (`credited_values`) read from the bookings table."""
-    if model != "booking":
-        qs, names = _credited_bookings(model, filters)
-        fields = [names.get(g, g) for g in group_by]
-        rows = _renamed(list(qs.values(*fields).annotate(**_counts())), names)
-    else:
-        parts = _from_rollup_and_table(filters, lambda f: _breakdown_rollup(group_by, f), lambda f: _breakdown_table(group_by, f))
-        rows = parts[0] if len(parts) == 1 else _sum_rows(parts, list(group_by))
+    """Bookings by channel → source → medium → campaign (any prefix), with shares of the total, under any
+    attribution model (`credited_values`): whole days from the rollup, partial days from the bookings table."""
+    parts = _from_rollup_and_table(filters, lambda f: _breakdown_rollup(group_by, f, model),
+                                   lambda f: _breakdown_table(group_by, f, model))
+    rows = parts[0] if len(parts) == 1 else _sum_rows(parts, list(group_by))
     rows.sort(key=lambda r: (-r["bookings"], *[r[g] for g in group_by]))
     total = sum(r["bookings"] for r in rows)
     for row in rows:
@@ -199,18 +200,19 @@ def breakdown(*, group_by: list[str], model: str = "booking", **filters) -> dict
 
 def timeseries(*, interval: str = "day", group_by: str = "channel", model: str = "booking", **filters) -> dict:
     """Bookings per period and group, for stacked charts (under a touch model: from the bookings table)."""
-    if model != "booking":
-        qs, names = _credited_bookings(model, filters)
-        field = names.get(group_by, group_by)
-        rows = _renamed(list(qs.annotate(period=INTERVALS[interval]("booked_at")).values("period", field)
-                             .annotate(**_counts()).order_by("period", field)), names)
-    elif _rollup_usable(filters):
+    if _rollup_usable(filters):
         period = f"date_trunc('{interval}', day)::date AS period"
-        rows = _rollup_rows(select=[period, group_by, *ROLLUP_COUNTS], group=["period", group_by], filters=filters)
+        rows = _rollup_rows(select=[period, group_by, *ROLLUP_COUNTS], group=["period", group_by], filters=filters,
+                            model=model)
         for row in rows:
             row["canceled"] = row["canceled"] or 0
             row["period"] = timezone.make_aware(datetime.combine(row["period"], time.min))
         rows.sort(key=lambda r: (r["period"], r[group_by]))
+    elif model != "booking":
+        qs, names = _credited_bookings(model, filters)
+        field = names.get(group_by, group_by)
+        rows = _renamed(list(qs.annotate(period=INTERVALS[interval]("booked_at")).values("period", field)
+                             .annotate(**_counts()).order_by("period", field)), names)
     else:
         trunc = INTERVALS[interval]
         qs = report_bookings(**filters).annotate(period=trunc("booked_at"))
