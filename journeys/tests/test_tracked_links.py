@@ -151,3 +151,12 @@ def test_a_link_deleted_while_cached_still_records_the_click(client):
     assert client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME}).status_code == 302  # ≤ 30 s stale
     assert Touch.objects.filter(link__isnull=True, kind="click").count() == 2  # SET_NULL on delete, then none
     assert client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME}).status_code == 404
+
+
+def test_a_link_deleted_after_it_was_cached_keeps_the_click_without_the_link(client):
+    link = TrackedLinkFactory()
+    assert client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME}).status_code == 302  # now cached
+    TrackedLink.objects.filter(pk=link.pk).delete()
+    assert client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME}).status_code == 302  # the cached copy
+    assert [t.link_id for t in Touch.objects.order_by("id")] == [None, None]  # SET_NULL, then no link to count
+    assert client.get(f"/l/{link.slug}", headers={"User-Agent": CHROME}).status_code == 404  # dropped from the cache
