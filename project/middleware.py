@@ -4,6 +4,7 @@ from csp.middleware import CSPMiddleware as _CSPMiddleware
 from django.conf import settings
 
 _CSP_SKIPPED = tuple(settings.CONTENT_SECURITY_POLICY.get("EXCLUDE_URL_PREFIXES", ()))
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class PermissionsPolicyMiddleware:
@@ -30,6 +31,6 @@ class CSPMiddleware(_CSPMiddleware):
         return super().process_request(request)
 
     def process_response(self, request, response):
-        if request.path_info.startswith(_CSP_SKIPPED):
-            return response
+        if request.path_info.startswith(_CSP_SKIPPED) or response.status_code in _REDIRECTS:
+            return response  # a redirect has no document for a policy to govern (a tracked link's 302)
         return super().process_response(request, response)
