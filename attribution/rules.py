@@ -164,7 +164,6 @@ def rules_from_defaults(*, brand_names: Iterable[str] = (), question_pattern: st
     for position, (channel, combine, conditions) in enumerate(defaults.CHANNEL_RULES, start=1):
         conditions = dict(conditions)
         category = conditions.pop("source_category", None)
-        conditions.pop("note", None)
         sources = [*conditions.pop("source_values", []), *defaults.SOURCE_CATEGORIES.get(category, [])]
         rows.append({"id": f"default-{position}", "channel": channel, "combine": combine, "source_values": sources,
                      **conditions})
