@@ -67,12 +67,17 @@ def bench_env(db: str, **extra) -> dict:
     }
 
 
-def fresh_database(db: str, *, root: Path = ROOT, env: dict | None = None) -> float:
-    """Drop/create `db` and migrate it; returns the seconds it took."""
-    started = time.monotonic()
+def empty_database(db: str) -> None:
+    """Drop and create `db` (empty: no tables)."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{db}"')
+
+
+def fresh_database(db: str, *, root: Path = ROOT, env: dict | None = None) -> float:
+    """Drop/create `db` and migrate it; returns the seconds it took."""
+    started = time.monotonic()
+    empty_database(db)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=root, env=env or bench_env(db), check=True)
     return time.monotonic() - started
 

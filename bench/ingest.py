@@ -38,7 +38,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
-    PG_ADMIN, ROOT, SIGNING_KEY, database_url, drop_database, fresh_database, machine, percentile, run_sql, serve,
+    ROOT, SIGNING_KEY, database_url, drop_database, empty_database, fresh_database, machine, percentile, run_sql,
+    serve,
 )
 
 DB = "sourcebook_bench_ingest"
@@ -426,9 +427,7 @@ def baseline_run(args, *, label: str) -> dict:
     from bench.baseline import TABLES
 
     db = f"{args.db}_baseline"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db}"')
+    empty_database(db)
     run_sql(db, TABLES)
     plan = build_plan(args.n, warmup=args.warmup, seed=args.seed, run_id=f"{int(time.time())}{label}")
     try:

@@ -20,7 +20,7 @@ import os
 import random
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -53,6 +53,7 @@ def load_touches(dsn: str, touches: int, *, seed: int = 11) -> tuple[float, int]
 
     rng = random.Random(seed)
     started = time.monotonic()
+    now = datetime.now(timezone.utc)
     weights = [w for w, *_ in TOUCH_MIX]
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("UPDATE bookings_booking SET visitor_id = 'sbv_' || lpad(id::text, 22, '0') WHERE id % 5 < 2")
@@ -67,7 +68,7 @@ def load_touches(dsn: str, touches: int, *, seed: int = 11) -> tuple[float, int]
                     vid, at = visitor_id(booking_id), booked_at - timedelta(days=90 * rng.random())
                 else:
                     vid = visitor_id(anonymous_base + rng.randrange(touches // 3))
-                    at = booked_at_now() - timedelta(days=730 * rng.random())
+                    at = now - timedelta(days=730 * rng.random())
                 _, source, medium, campaign, channel, referrer, clicks = rng.choices(TOUCH_MIX, weights)[0]
                 copy.write_row((vid, at, "session" if rng.random() < 0.7 else "pageview", source, medium, campaign, "",
                                 "", json.dumps(clicks), referrer, rng.choice(PATHS), channel, ""))
@@ -104,22 +105,9 @@ def journey_columns_derive(dsn: str) -> None:
             UPDATE bookings_booking SET attributed_by = 'journey', source = last_touch_source,
                 medium = last_touch_medium, campaign = last_touch_campaign, channel = last_touch_channel
             WHERE channel = 'Direct' AND last_touch_channel <> ''""")
-        cur.execute("VACUUM ANALYZE bookings_booking") if conn.autocommit else None
         conn.commit()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE bookings_booking")
-
-
-_NOW = None
-
-
-def booked_at_now():
-    global _NOW
-    if _NOW is None:
-        from datetime import datetime, timezone
-
-        _NOW = datetime.now(timezone.utc)
-    return _NOW
 
 
 def timed(client, url: str, repeat: int) -> dict:

@@ -11,6 +11,7 @@ module imports nothing of it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -40,10 +41,14 @@ def email_normalise(email: str) -> str:
 
 def _key() -> bytes:
     configured = getattr(settings, "PRIVACY_SUPPRESSION_KEY", "")
-    if configured:
-        return configured.encode()
-    # Derived, not SECRET_KEY itself: the same secret never keys two different things.
-    return hmac.new(settings.SECRET_KEY.encode(), b"sourcebook.privacy.suppression", hashlib.sha256).digest()
+    return configured.encode() if configured else _derived_key(settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _derived_key(secret: str) -> bytes:
+    """Derived, not SECRET_KEY itself: the same secret never keys two different things. Derived once per secret,
+    not on every delivery the intake checks."""
+    return hmac.new(secret.encode(), b"sourcebook.privacy.suppression", hashlib.sha256).digest()
 
 
 def email_hash(email: str) -> str:
