@@ -68,8 +68,9 @@ def load_bookings(dsn: str, n: int, *, days: int = 730, seed: int = 7) -> float:
                 canceled = rng.random() < 0.12
                 no_show = not canceled and rng.random() < 0.05
                 uri = f"https://api.calendly.com/scheduled_events/EV{i}/invitees/I{i}"
+                person = i % (n // 2 + 1)  # two bookings per person on average, at one of 25,000 companies
                 copy.write_row((
-                    uri, uri.rsplit("/invitees/", 1)[0], f"p{i % (n // 2 + 1)}@example.com", "Bench Person", "", "",
+                    uri, uri.rsplit("/invitees/", 1)[0], f"p{person}@company{person % 25_000}.com", "Bench Person", "", "",
                     "canceled" if canceled else "active", "UTC", "", rng.choice(EVENT_TYPES), start, start + timedelta(minutes=30),
                     booked, booked + timedelta(hours=2) if canceled else None, "", "", "", no_show, None, "[]",
                     json.dumps(tracking), False, "", "", None, booked, json.dumps(raw), a.source, a.medium, a.campaign,
