@@ -104,7 +104,7 @@ def dashboard(request):
         nxt = {**base, **drill, level: row[level]}
         row["drill_url"] = "?" + urlencode(nxt) if level != "campaign" else ""
         admin = {f"{k}__exact": v for k, v in {**drill, level: row[level]}.items()}
-        admin.update({"booked_at__gte": start.isoformat(), "booked_at__lt": end.isoformat()})
+        admin.update({"booked_at__gte": start.isoformat(), "booked_at__lt": end.isoformat(), "counted": "yes"})
         row["admin_url"] = reverse("admin:bookings_booking_changelist") + "?" + urlencode(admin)
     crumbs = [{"label": "All channels", "url": "?" + urlencode(base)}]
     for i, name in enumerate(selectors.LEVELS):

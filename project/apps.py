@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 
 
 class ProjectConfig(AppConfig):
@@ -10,3 +11,9 @@ class ProjectConfig(AppConfig):
 
     def ready(self):
         from project import checks  # noqa: F401 - registers the system checks
+
+
+class SourcebookAdminConfig(AdminConfig):
+    """`django.contrib.admin` with our site (project/admin_site.py) as the default `admin.site`."""
+
+    default_site = "project.admin_site.SourcebookAdminSite"

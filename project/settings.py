@@ -30,7 +30,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "project.apps.SourcebookAdminConfig",  # django.contrib.admin with our site (per-role "View site", landing)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "django_htmx",
+    "rangefilter",  # date-range filters in the bookings admin (django-admin-rangefilter)
     "axes",  # login throttling (issue 11)
     "project.apps.ProjectConfig",  # system checks (project/checks.py)
     "bookings",
@@ -150,7 +151,8 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/dashboard/"
+# "/" sends each role to its own page (project/landing.py): marketing the dashboard, sales the bookings list.
+LOGIN_REDIRECT_URL = "/"
 
 # Calendly's webhook bodies are small; anything bigger is refused with 413 before parsing.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)

@@ -1,20 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
+from project import views
 from project.health import healthz, healthz_details
 from project.metrics import metrics_view
 from django.contrib.auth.decorators import login_required
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-admin.site.site_header = "Sourcebook admin"
-admin.site.site_title = "Sourcebook"
-admin.site.index_title = "Bookings, webhook deliveries and the HubSpot queue"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
+    path("", views.home, name="home"),  # each role's own page (project/landing.py)
     path("dashboard/", include("attribution.dashboard_urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.RoleLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="/accounts/login/"), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("bookings.urls")),
