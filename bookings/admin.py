@@ -97,11 +97,15 @@ class RollupValueFilter(admin.ListFilter):
     links. Subclasses set `field` and `title`."""
 
     field = ""
+    parameter_name = ""
     template = "admin/bookings/value_filter.html"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.parameter_name = f"{cls.field}__exact"
 
     def __init__(self, request, params, model, model_admin):
         super().__init__(request, params, model, model_admin)
-        self.parameter_name = f"{self.field}__exact"
         self.value = None
         if self.parameter_name in params:
             value = params.pop(self.parameter_name)

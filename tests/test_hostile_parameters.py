@@ -85,7 +85,8 @@ def _admin_names(model_admin) -> list[str]:
     for entry in model_admin.list_filter:
         field = entry[0] if isinstance(entry, (tuple, list)) else entry
         if isinstance(field, str):
-            names |= {f"{field}__{suffix}" for suffix in ("exact", "isnull", "gte", "lt", "in", "id__exact")}
+            names |= {f"{field}__{suffix}" for suffix in ("exact", "isnull", "gte", "lt", "in", "id__exact",
+                                                          "range__gte", "range__lte")}  # the last two: rangefilter
         else:
             names.add(field.parameter_name)
     if model_admin.date_hierarchy:

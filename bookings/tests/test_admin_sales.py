@@ -191,6 +191,8 @@ def test_source_and_campaign_are_a_box_with_suggestions_not_a_list_of_every_valu
     assert suggested == [f"spring_{i}" for i in range(10, 20)]
     assert len(sales.get("/admin/bookings/booking/values/?field=campaign&q=spring").json()["values"]) == 20
     assert sales.get("/admin/bookings/booking/values/?field=source&q=link").json()["values"] == ["linkedin"]
+    assert sales.get("/admin/bookings/booking/values/?field=medium&q=NON").json()["values"] == ["(none)"]
+    assert 'name="medium__exact"' in page and 'name="source__exact"' in page
     assert rows(sales.get(LIST + "?campaign__exact=autumn")) == ["other@example.com"]
     # The box keeps the other filters (hidden fields) and clears back to "any".
     filtered = sales.get(LIST + "?campaign__exact=autumn&status=active").content.decode()
