@@ -211,10 +211,13 @@ class BookingChangeList(ChangeList):
 
 
 def _local(value) -> str:
-    """A time in settings.TIME_ZONE with its label: "28 Nov 2026 14:05 CET"."""
+    """A time in settings.TIME_ZONE with its label: "28 Nov 2026 14:05 CET" (it wraps, if it must, only between
+    the date and the time)."""
     if value is None:
         return "—"
-    return dateformat.format(timezone.localtime(value), "j M Y H:i T")
+    local = timezone.localtime(value)
+    return format_html('<span class="nowrap">{}</span> <span class="nowrap">{}</span>',
+                       dateformat.format(local, "j M Y"), dateformat.format(local, "H:i T"))
 
 
 # journeys/admin.py re-registers a subclass of this (the journey timeline): bookings never imports journeys.

@@ -49,7 +49,8 @@ def booking_search(queryset: QuerySet[Booking], term: str) -> QuerySet[Booking]:
     if term.startswith(("https://", "http://")):
         return queryset.filter(invitee_uri=raw)  # URIs are case-sensitive
     if term.startswith("@"):
-        return queryset.alias(_domain=EmailDomain("email")).filter(_domain=term[1:])
+        domain = term[1:].strip()
+        return queryset.alias(_domain=EmailDomain("email")).filter(_domain=domain) if domain else queryset
     email_prefix = Q(_email__startswith=term)
     if "@" in term:
         return queryset.alias(_email=Lower("email")).filter(email_prefix)

@@ -49,7 +49,9 @@ def rows(response) -> list[str]:
 
 
 def texts(response, column) -> list[str]:
-    return re.findall(rf'<td class="field-{column}">([^<]*)</td>', response.content.decode())
+    """The text of a column's cells (tags dropped)."""
+    cells = re.findall(rf'<td class="field-{column}">(.*?)</td>', response.content.decode())
+    return [re.sub(r"<[^>]+>", "", cell) for cell in cells]
 
 
 # --- landing --------------------------------------------------------------------------------------------
