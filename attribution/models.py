@@ -212,3 +212,17 @@ class ReattributeJob(models.Model):
     def scope(self) -> str:
         parts = [f"booked since {self.since:%Y-%m-%d}" if self.since else "", f"source ~ {self.where_source}" if self.where_source else ""]
         return ", ".join(p for p in parts if p) or "all bookings"
+
+
+class DemoEventType(models.Model):
+    """A Calendly event type that counts as a demo on the dashboard. None listed: every event type counts."""
+
+    name = models.CharField(max_length=255, unique=True, help_text="The Calendly event type's name, as bookings show it.")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "event type counted as a demo"
+        verbose_name_plural = "event types counted as demos"
+
+    def __str__(self):
+        return self.name

@@ -174,6 +174,9 @@ class Booking(models.Model):
             models.Index(fields=["visitor_id"], name="booking_visitor_id", condition=~Q(visitor_id="")),
             # The backlog's "rescued by journeys" count (few rows).
             models.Index(fields=["booked_at"], name="booking_journey_attributed", condition=Q(attributed_by="journey")),
+            # Meetings still ahead, subtracted from "held" (attribution/dashboard.py `_upcoming`): a small range.
+            models.Index(fields=["start_time"], name="booking_upcoming",
+                         condition=Q(rescheduled=False, no_show=False) & ~Q(status="canceled")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["invitee_uri"], name="booking_invitee_uri_unique"),
