@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
@@ -81,8 +82,13 @@ def demo_event_types() -> list[str]:
 
 
 def known_values(column: str, limit: int = 500) -> list[str]:
-    """Distinct values of a rollup column (filter choices), from the small rollup, not the bookings table."""
+    """Distinct values of a rollup column (filter choices), from the rollup, not the bookings table; kept a
+    minute in the cache (a new event type shows up in the filter within a minute)."""
     assert column in ("event_type_name", "channel", "source", "campaign")
+    return cache.get_or_set(f"sourcebook:known:{column}:{limit}", lambda: _known_values(column, limit), 60)
+
+
+def _known_values(column: str, limit: int) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT {column} FROM attribution_dailystat WHERE model = 'booking' UNION "
                        f"SELECT DISTINCT {column} FROM attribution_dailystatdelta WHERE model = 'booking' "
@@ -164,14 +170,18 @@ def _merged(parts: list[dict[str, list[dict]]], sets: dict) -> dict[str, list[di
     return out
 
 
-def _upcoming(filters: dict, model: str, columns: list[str], now: datetime) -> dict[tuple, int]:
-    """Meetings not canceled and not a no-show that haven't started yet, per row key (and () for the total):
-    what `held` must not count. Read through the partial index on start_time (bookings migration 0015)."""
+def _upcoming(filters: dict, model: str, columns: list[str], now: datetime,
+              before: datetime | None = None) -> dict[tuple, int]:
+    """Meetings not canceled and not a no-show that haven't started yet (starting before `before`, if given),
+    per row key (and () for the total): what `held` must not count. Read through the partial index on
+    start_time (bookings migration 0015)."""
     if model != "booking":
         qs, names = _credited_bookings(model, filters)
     else:
         qs, names = report_bookings(**filters), {}
     qs = qs.filter(start_time__gt=now, no_show=False).exclude(status=Booking.Status.CANCELED)
+    if before is not None:
+        qs = qs.filter(start_time__lt=before)
     fields = [names.get(c, c) for c in columns]
     upcoming = {}
     for row in qs.order_by().values(*fields).annotate(n=Count("id")):
@@ -179,6 +189,30 @@ def _upcoming(filters: dict, model: str, columns: list[str], now: datetime) -> d
         upcoming[key] = row["n"]
         upcoming[()] = upcoming.get((), 0) + row["n"]
     return upcoming
+
+
+def _upcoming_rollup(filters: dict, columns: list[str], now: datetime) -> dict[tuple, int]:
+    """`_upcoming` without reading every meeting ahead: whole booking days from attribution_upcomingstat (start
+    days after today), today's meetings still ahead and partial booking days from the bookings table."""
+    core, edges = _split_days(filters)
+    parts = [_upcoming(edge, "booking", columns, now) for edge in edges]
+    if core is not None:
+        tomorrow = timezone.make_aware(datetime.combine(timezone.localtime(now).date() + timedelta(days=1), time.min))
+        later = {}
+        condition, params = rollup_where(core, model=None)
+        cols = ", ".join(columns)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT GROUPING({cols}) AS g, {cols}, sum(meetings)::int FROM attribution_upcomingstat "
+                           f"WHERE {condition} AND start_day >= %s GROUP BY GROUPING SETS (({cols}), ()) "
+                           f"HAVING sum(meetings) <> 0", [*params, tomorrow.date()])
+            for g, *values, n in cursor.fetchall():
+                later[() if g else tuple(values)] = n
+        parts += [later, _upcoming(core, "booking", columns, now, before=tomorrow)]
+    total: dict[tuple, int] = {}
+    for part in parts:
+        for key, n in part.items():
+            total[key] = total.get(key, 0) + n
+    return total
 
 
 def _report(bounds: tuple[datetime, datetime], filters: dict, dims: list[Dimension], interval: str, now: datetime,
@@ -194,7 +228,8 @@ def _report(bounds: tuple[datetime, datetime], filters: dict, dims: list[Dimensi
         parts = [_grouped_table(ranged, model, sets, interval)]
     result = _merged(parts, sets)
     if bounds[1] > now:  # some meetings booked in this period are still ahead: not held yet
-        upcoming = _upcoming(ranged, model, columns, now)
+        fast = model == "booking" and all(d.rollup for d in dims)
+        upcoming = _upcoming_rollup(ranged, columns, now) if fast else _upcoming(ranged, model, columns, now)
         for row in result.get("rows", []):
             row["held"] -= upcoming.get(tuple(row[c] for c in columns), 0)
         for row in result.get("kpis", []):

@@ -140,9 +140,10 @@ def _sum_rows(parts: list[list[dict]], keys: list[str]) -> list[dict]:
     return [row for row in merged.values() if row["bookings"]]
 
 
-def rollup_where(filters: dict, model: str = "booking") -> tuple[str, list]:
-    """The WHERE clause (and its parameters) that picks `filters`' whole days out of the rollup tables."""
-    where, params = ["model IN ('booking', %s)"], [model]
+def rollup_where(filters: dict, model: str | None = "booking") -> tuple[str, list]:
+    """The WHERE clause (and its parameters) that picks `filters`' whole days out of the rollup tables
+    (model None: a table without models, attribution_upcomingstat)."""
+    where, params = (["model IN ('booking', %s)"], [model]) if model else (["TRUE"], [])
     if filters.get("booked_after"):
         where.append("day >= %s")
         params.append(timezone.localtime(filters["booked_after"]).date())

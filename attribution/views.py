@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -22,6 +23,7 @@ from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, RuleFo
 from attribution.dashboard import (DIMENSIONS, DRILL, STATUSES, channel_color, chart_data, dashboard_report,
                                    demo_event_types, known_values)
 from attribution.periods import COMPARISONS, PRESETS, month_parse, period_parse
+from attribution.rollup import rollup_time_zone_stale
 from attribution.rules import DIRECT, UNASSIGNED, utm_normalize
 from bookings.models import Booking
 from journeys.apis import short_url
@@ -85,6 +87,10 @@ def _choice(request, name: str, choices, default: str) -> str:
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def dashboard(request):
     period = _period(request)
+    stale = rollup_time_zone_stale()
+    if stale:
+        messages.warning(request, f"The report rollup counts days in {stale}, not in {settings.TIME_ZONE}: "
+                                  "run `manage.py migrate` (or `manage.py rollup_rebuild`) to recount them.")
     comparison = _choice(request, "compare", COMPARISONS, "previous")
     dim = _choice(request, "dim", DIMENSIONS, "channel")
     dim2 = _choice(request, "dim2", DIMENSIONS, "")
@@ -151,7 +157,8 @@ def dashboard(request):
     groups = [row[dims[0]] for row in data["rows"] if row["bookings"]]
     series_column = DIMENSIONS[dims[0]].column
     chart = chart_data(data["series"], series_column, list(dict.fromkeys(groups)), period.start, period.end, interval)
-    named = [r for r in data["rows"] if r["bookings"] and (dims[0] != "channel" or r["channel"] not in (DIRECT, UNASSIGNED))]
+    # "Which campaign booked the most?" means a named one: not "(not set)", and not the backlog or Unassigned.
+    named = [r for r in data["rows"] if r["bookings"] and r[dims[0]] and r[dims[0]] not in (DIRECT, UNASSIGNED)]
     query = urlencode({**base, **drill, "dim": dims[0], **({"dim2": dim2} if dim2 else {})})
     return _render(request, "dashboard/index.html", "dashboard/_report.html", {
         "data": data, "period": period, "previous_period": before, "presets": PRESETS, "comparisons": COMPARISONS,

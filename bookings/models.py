@@ -174,8 +174,11 @@ class Booking(models.Model):
             models.Index(fields=["visitor_id"], name="booking_visitor_id", condition=~Q(visitor_id="")),
             # The backlog's "rescued by journeys" count (few rows).
             models.Index(fields=["booked_at"], name="booking_journey_attributed", condition=Q(attributed_by="journey")),
-            # Meetings still ahead, subtracted from "held" (attribution/dashboard.py `_upcoming`): a small range.
-            models.Index(fields=["start_time"], name="booking_upcoming",
+            # Today's meetings still ahead, subtracted from "held" (attribution/dashboard.py `_upcoming`): a small
+            # range read index-only (the columns a report groups or filters by are included).
+            models.Index(fields=["start_time"], name="booking_upcoming_cover",
+                         include=["booked_at", "status", "channel", "source", "medium", "campaign", "event_type_name",
+                                  "self_reported_source"],
                          condition=Q(rescheduled=False, no_show=False) & ~Q(status="canceled")),
         ]
         constraints = [

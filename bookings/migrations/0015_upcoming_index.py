@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='booking',
-            index=models.Index(condition=models.Q(('no_show', False), ('rescheduled', False), models.Q(('status', 'canceled'), _negated=True)), fields=['start_time'], name='booking_upcoming'),
+            index=models.Index(condition=models.Q(('no_show', False), ('rescheduled', False), models.Q(('status', 'canceled'), _negated=True)), fields=['start_time'], include=('booked_at', 'status', 'channel', 'source', 'medium', 'campaign', 'event_type_name', 'self_reported_source'), name='booking_upcoming_cover'),
         ),
     ]
