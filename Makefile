@@ -15,7 +15,7 @@ else
   PROCFILE := Procfile
 endif
 
-.PHONY: run test install assets static migrate preflight bench faults mutate clean tools-build tools-test dotenv
+.PHONY: screenshots run test install assets static migrate preflight bench faults mutate clean tools-build tools-test dotenv
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -65,6 +65,10 @@ run: dotenv migrate static
 
 test: tools-test install assets
 	$(VENV)/bin/pytest
+
+# The README's screenshots (docs/screenshots/), retaken from the demo data in headless Chromium.
+screenshots: tools-test install assets
+	SOURCEBOOK_SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -p no:randomly tests/browser/test_screenshots_browser.py
 
 # Benchmarks print JSON and a verdict per target; figures are kept in bench/README.md.
 bench: install assets

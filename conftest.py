@@ -94,3 +94,11 @@ def _fresh_ruleset_cache():
     ruleset._cache["ruleset"] = None
     yield
     ruleset._cache["ruleset"] = None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_filter_choices():
+    """The dashboard's filter choices are cached a minute: a test sees its own bookings' values."""
+    from django.core.cache import cache
+
+    cache.delete_many([f"sourcebook:known:{c}:500" for c in ("event_type_name", "channel", "source", "campaign")])

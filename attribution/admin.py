@@ -1,8 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from attribution.models import Alias, BannedValue, ChannelRule, ReattributeJob, SourceCategory
+from attribution.dashboard import known_values
+from attribution.models import Alias, BannedValue, ChannelRule, DemoEventType, ReattributeJob, SourceCategory
 from attribution.ruleset import ruleset_changed
 from attribution.services import reattribute_job_start
 from project.request_guard import admin_lookup_parses
@@ -119,3 +121,26 @@ class ReattributeJobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class DemoEventTypeForm(forms.ModelForm):
+    """Pick from the event types bookings have (a typo would silently count nothing)."""
+
+    class Meta:
+        model = DemoEventType
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        known = known_values("event_type_name")
+        if self.instance.name and self.instance.name not in known:
+            known.append(self.instance.name)
+        self.fields["name"] = forms.ChoiceField(choices=[(v, v) for v in known], label="Event type",
+                                                help_text="Only bookings of the listed event types count on the dashboard "
+                                                          "and in the digest. None listed: every event type counts.")
+
+
+@admin.register(DemoEventType)
+class DemoEventTypeAdmin(admin.ModelAdmin):
+    form = DemoEventTypeForm
+    list_display = ("name",)

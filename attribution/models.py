@@ -139,8 +139,36 @@ class DailyStat(RollupRow):
         constraints = [models.UniqueConstraint(fields=["day", "model", *ROLLUP_DIMENSIONS], name="dailystat_model_unique_key")]
 
 
+class RollupState(models.Model):
+    """One row: the time zone the rollup's days are in (attribution.rollup.rollup_rebuild writes it)."""
+
+    time_zone = models.CharField(max_length=64)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+
 class DailyStatDelta(RollupRow):
     """Signed +1/−1 rows appended by the trigger, folded into DailyStat by `rollup_compact`."""
+
+
+class UpcomingStat(models.Model):
+    """Meetings not yet held, per booking day, start day and attribution: signed +1/−1 rows appended by the
+    same trigger for every countable booking that is not canceled, not a no-show and starts today or later.
+    "Held" = the rollup's meetings − the rows here that start after today − today's meetings still ahead (read
+    from the bookings table: one day at most). `rollup_compact` folds the rows and drops past start days."""
+
+    day = models.DateField()  # booked on, in TIME_ZONE (the dashboard's period filters on it)
+    start_day = models.DateField()  # starts on, in TIME_ZONE
+    status = models.CharField(max_length=16)
+    channel = models.CharField(max_length=64)
+    source = models.CharField(max_length=255)
+    medium = models.CharField(max_length=255)
+    campaign = models.CharField(max_length=255)
+    event_type_name = models.CharField(max_length=255)
+    self_reported_source = models.CharField(max_length=255)
+    meetings = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["start_day", "day"], name="upcomingstat_start_day")]
 
 
 class ManualAttribution(models.Model):
@@ -212,3 +240,17 @@ class ReattributeJob(models.Model):
     def scope(self) -> str:
         parts = [f"booked since {self.since:%Y-%m-%d}" if self.since else "", f"source ~ {self.where_source}" if self.where_source else ""]
         return ", ".join(p for p in parts if p) or "all bookings"
+
+
+class DemoEventType(models.Model):
+    """A Calendly event type that counts as a demo on the dashboard. None listed: every event type counts."""
+
+    name = models.CharField(max_length=255, unique=True, help_text="The Calendly event type's name, as bookings show it.")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "event type counted as a demo"
+        verbose_name_plural = "event types counted as demos"
+
+    def __str__(self):
+        return self.name

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
+from attribution.models import RollupState
 from bookings.counting import countable_sql
 
 DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
@@ -15,7 +17,7 @@ COUNTS = ("bookings", "no_show", "synced")
 CREDIT_MODELS = {"first_touch": "first_touch_", "last_non_direct": "last_touch_"}
 CREDITED = ("channel", "source", "medium", "campaign")
 JOURNEY_WATCHED = ("attributed_by", *(f"{prefix}{name}" for prefix in CREDIT_MODELS.values() for name in CREDITED))
-WATCHED = ("booked_at", "rescheduled", "no_show", "hubspot_state", *DIMS, *JOURNEY_WATCHED)
+WATCHED = ("booked_at", "start_time", "rescheduled", "no_show", "hubspot_state", *DIMS, *JOURNEY_WATCHED)
 KEYS = ("model", *DIMS)  # a rollup row's key besides its day
 COMPACT_LOCK = 7_401_001  # pg advisory lock id
 
@@ -23,6 +25,27 @@ COMPACT_LOCK = 7_401_001  # pg advisory lock id
 def _day(row: str) -> str:
     tz = settings.TIME_ZONE.replace("'", "")
     return f"({row}.booked_at AT TIME ZONE '{tz}')::date"
+
+
+def _tz() -> str:
+    return settings.TIME_ZONE.replace("'", "")
+
+
+def _start_day(row: str) -> str:
+    return f"({row}.start_time AT TIME ZONE '{_tz()}')::date"
+
+
+def _today() -> str:
+    return f"(now() AT TIME ZONE '{_tz()}')::date"
+
+
+def _upcoming_for(row: str, sign: str) -> str:
+    """Trigger statement: a meeting still ahead (or today) is counted in attribution_upcomingstat."""
+    dims = ", ".join(DIMS)
+    own = ", ".join(f"{row}.{d}" for d in DIMS)
+    return (f"IF NOT {row}.no_show AND {row}.status <> 'canceled' AND {row}.start_time IS NOT NULL "
+            f"AND {_start_day(row)} >= {_today()} THEN INSERT INTO attribution_upcomingstat "
+            f"(day, start_day, {dims}, meetings) VALUES ({_day(row)}, {_start_day(row)}, {own}, {sign}1); END IF;")
 
 
 def _counts(row: str, sign: str) -> str:
@@ -52,6 +75,7 @@ def _rows_for(row: str, sign: str) -> str:
             f"IF {_credit_differs(row, prefix)} THEN INSERT INTO attribution_dailystatdelta ({cols}) VALUES "
             f"({_day(row)}, '{model}', {own}, {_counts(row, _flip(sign))}), "
             f"({_day(row)}, '{model}', {credited}, {_counts(row, sign)}); END IF;")
+    statements.append(_upcoming_for(row, sign))
     return "\n    ".join(statements)
 
 
@@ -120,12 +144,49 @@ def rollup_compact() -> int:
         return len(touched)
 
 
+def upcoming_rows_sql() -> str:
+    """INSERT … SELECT of the meetings still ahead (today included), grouped (rebuild, and its migration)."""
+    dims = ", ".join(DIMS)
+    return (f"INSERT INTO attribution_upcomingstat (day, start_day, {dims}, meetings)"
+            f" SELECT {_day('b')}, {_start_day('b')}, {dims}, count(*) FROM bookings_booking b"
+            f" WHERE {countable_sql('b')} AND NOT b.no_show AND b.status <> 'canceled' AND b.start_time IS NOT NULL"
+            f" AND {_start_day('b')} >= {_today()} GROUP BY 1, 2, {dims}")
+
+
+def upcoming_compact() -> int:
+    """Fold the upcoming rows and drop the days already past (the table stays a few weeks of meetings)."""
+    dims = ", ".join(DIMS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [COMPACT_LOCK + 1])
+        if not cursor.fetchone()[0]:
+            return 0
+        cursor.execute(f"""
+            WITH moved AS (DELETE FROM attribution_upcomingstat RETURNING *)
+            INSERT INTO attribution_upcomingstat (day, start_day, {dims}, meetings)
+            SELECT day, start_day, {dims}, sum(meetings) FROM moved WHERE start_day >= {_today()}
+            GROUP BY day, start_day, {dims} HAVING sum(meetings) <> 0""")
+        return cursor.rowcount
+
+
+def rollup_time_zone() -> str | None:
+    """The time zone the rollup's days were counted in (None before the first rebuild of an old install)."""
+    return RollupState.objects.values_list("time_zone", flat=True).first()
+
+
+def rollup_time_zone_stale() -> str | None:
+    """The rollup's time zone when it is not TIME_ZONE's (the setting changed and no rebuild ran yet)."""
+    stored = rollup_time_zone()
+    return stored if stored and stored != settings.TIME_ZONE else None
+
+
 def rollup_rebuild() -> None:
     """Recreate the trigger (e.g. after TIME_ZONE changed) and recompute the rollup from bookings."""
     with transaction.atomic(), connection.cursor() as cursor:
+        RollupState.objects.update_or_create(pk=1, defaults={"time_zone": settings.TIME_ZONE, "rebuilt_at": timezone.now()})
         cursor.execute("LOCK TABLE bookings_booking IN SHARE MODE")
         cursor.execute(trigger_sql())
-        cursor.execute("TRUNCATE attribution_dailystat, attribution_dailystatdelta")
+        cursor.execute("TRUNCATE attribution_dailystat, attribution_dailystatdelta, attribution_upcomingstat")
+        cursor.execute(upcoming_rows_sql())
         tz = settings.TIME_ZONE.replace("'", "")
         keys = ", ".join(DIMS)
         cursor.execute(f"""

@@ -61,7 +61,7 @@ INTERVALS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
 def report_bookings(
     *, booked_after: datetime | None = None, booked_before: datetime | None = None,
-    status: str | None = None, event_type: str | None = None, **match,
+    status: str | None = None, event_type: str | None = None, event_types: list[str] | None = None, **match,
 ) -> QuerySet[Booking]:
     """Bookings as reports count them (bookings/counting.py; the same rows the rollup counts)."""
     qs = Booking.objects.filter(COUNTABLE)
@@ -73,6 +73,8 @@ def report_bookings(
         qs = qs.filter(status=status)
     if event_type:
         qs = qs.filter(event_type_name=event_type)
+    if event_types:
+        qs = qs.filter(event_type_name__in=event_types)
     for name, value in match.items():
         if name in GROUP_FIELDS and value is not None:
             qs = qs.filter(**{name: value})
@@ -138,10 +140,10 @@ def _sum_rows(parts: list[list[dict]], keys: list[str]) -> list[dict]:
     return [row for row in merged.values() if row["bookings"]]
 
 
-def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: str = "", model: str = "booking") -> list[dict]:
-    """Rollup rows (DailyStat + pending deltas) of the whole days in `filters`; under a touch model, the
-    bookings' rows plus that model's difference rows (attribution/rollup.py)."""
-    where, params = ["model IN ('booking', %s)"], [model]
+def rollup_where(filters: dict, model: str | None = "booking") -> tuple[str, list]:
+    """The WHERE clause (and its parameters) that picks `filters`' whole days out of the rollup tables
+    (model None: a table without models, attribution_upcomingstat)."""
+    where, params = (["model IN ('booking', %s)"], [model]) if model else (["TRUE"], [])
     if filters.get("booked_after"):
         where.append("day >= %s")
         params.append(timezone.localtime(filters["booked_after"]).date())
@@ -152,8 +154,17 @@ def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: s
         if filters.get(name) is not None and name in filters:
             where.append(f"{column} = %s")
             params.append(filters[name])
+    if filters.get("event_types"):  # the event types that count as demos (attribution.models.DemoEventType)
+        where.append("event_type_name = ANY(%s)")
+        params.append(list(filters["event_types"]))
+    return " AND ".join(where), params
+
+
+def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: str = "", model: str = "booking") -> list[dict]:
+    """Rollup rows (DailyStat + pending deltas) of the whole days in `filters`; under a touch model, the
+    bookings' rows plus that model's difference rows (attribution/rollup.py)."""
+    condition, params = rollup_where(filters, model)
     cols = ", ".join(("day", *ROLLUP_DIMENSIONS, "bookings", "no_show", "synced"))
-    condition = " AND ".join(where)
     sql = (f"SELECT {', '.join(select)} FROM (SELECT {cols} FROM attribution_dailystat WHERE {condition}"
            f" UNION ALL SELECT {cols} FROM attribution_dailystatdelta WHERE {condition}) s"
            + (f" GROUP BY {', '.join(group)} HAVING sum(bookings) <> 0" if group else "") + (f" ORDER BY {order}" if order else ""))

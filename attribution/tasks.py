@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from attribution.rollup import rollup_compact
+from attribution.rollup import rollup_compact, upcoming_compact
 from attribution.services import reattribute_job_run, reattribute_job_start, reattribute_job_sweep
 
 
@@ -25,3 +25,8 @@ def reattribute_task() -> int:
 @shared_task(name="attribution.rollup_compact", ignore_result=True)
 def rollup_compact_task() -> int:
     return rollup_compact()
+
+
+@shared_task(name="attribution.upcoming_compact", ignore_result=True)
+def upcoming_compact_task() -> int:
+    return upcoming_compact()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -17,19 +18,18 @@ from django.utils.cache import patch_vary_headers
 from attribution import selectors, services
 from attribution.links import LinkError, link_build
 from attribution.models import ManualAttribution
-from attribution.rules import utm_normalize
 from attribution.ruleset import ruleset_current
 from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, RuleForm, form_errors
-from attribution.periods import PRESETS, month_parse, period_parse
+from attribution.dashboard import (DIMENSIONS, DRILL, STATUSES, channel_color, chart_data, dashboard_report,
+                                   demo_event_types, known_values)
+from attribution.periods import COMPARISONS, PRESETS, month_parse, period_parse
+from attribution.rollup import rollup_time_zone_stale
+from attribution.rules import DIRECT, UNASSIGNED, utm_normalize
 from bookings.models import Booking
 from journeys.apis import short_url
 from journeys.selectors import tracked_link_list
 from journeys.services import tracked_link_create
 from project.renderers import csv_write
-
-CHANNEL_COLORS = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c",
-                  "#475569", "#0d9488", "#a16207", "#9333ea", "#be123c"]
-
 
 def _csv(filename: str, rows: list[dict], columns: list[str]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
@@ -74,59 +74,133 @@ def _filter_values(request, names) -> dict:
     return values
 
 
+FILTERS = {"channel": "channel", "source": "source", "medium": "medium", "campaign": "campaign",
+           "event_type": "event_type", "self_reported": "self_reported_source"}  # query parameter -> report filter
+
+
+def _choice(request, name: str, choices, default: str) -> str:
+    value = request.GET.get(name)
+    return value if value in choices else default
+
+
 @login_required
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def dashboard(request):
     period = _period(request)
-    drill = _filter_values(request, selectors.LEVELS)
+    stale = rollup_time_zone_stale()
+    if stale:
+        messages.warning(request, f"The report rollup counts days in {stale}, not in {settings.TIME_ZONE}: "
+                                  "run `manage.py migrate` (or `manage.py rollup_rebuild`) to recount them.")
+    comparison = _choice(request, "compare", COMPARISONS, "previous")
+    dim = _choice(request, "dim", DIMENSIONS, "channel")
+    dim2 = _choice(request, "dim2", DIMENSIONS, "")
+    if dim2 and DIMENSIONS[dim2].column == DIMENSIONS[dim].column:
+        dim2 = ""  # "channel beside channel" says nothing
+    status = _choice(request, "status", STATUSES, "")
     interval = request.GET.get("interval") if request.GET.get("interval") in selectors.INTERVALS else (
         "day" if period.days <= 92 else "week" if period.days <= 400 else "month")
-    start, end = period.bounds()
-    prev_start, prev_end = period.previous().bounds()
+    drill = _filter_values(request, FILTERS)
+    filters = {FILTERS[name]: value for name, value in drill.items()}
+    counted = demo_event_types()
+    if counted and "event_type" not in drill:
+        filters["event_types"] = counted
+    if status:
+        filters["status"] = status
     now = timezone.now()
-    running = start < now < end
-    if running:  # today is still running: compare with the same stretch of time before, not whole days
-        prev_end = prev_start + (now - start)
-    data = selectors.dashboard_report(start=start, end=end, prev_start=prev_start, prev_end=prev_end, drill=drill,
-                                      interval=interval)
-    level = data["level"]
-    export = request.GET.get("export")
-    if export == "table":
-        return _csv(f"bookings-by-{level}.csv", data["table"]["rows"],
-                    [level, "bookings", "share", "canceled", "no_show", "previous", "delta"])
-    if export == "timeseries":
-        return _csv(f"bookings-over-time-by-{level}.csv", data["series"]["rows"], ["period", level, "bookings", "canceled", "no_show"])
-    if export == "self_reported":
-        return _csv("self-reported-vs-utm.csv", data["self_reported"], ["self_reported_source", "bookings", "direct", "top_utm_channel"])
+    current = period.bounds()
+    before = period.previous(comparison)
+    previous = before.bounds() if before else None
+    running = current[0] < now < current[1]
+    if running and previous:  # today is still running: compare with the same stretch of time before, not whole days
+        previous = (previous[0], min(previous[1], previous[0] + (now - current[0])))
 
-    base = {k: v for k, v in request.GET.items() if k in ("range", "start", "end", "interval")}
-    for row in data["table"]["rows"]:
-        nxt = {**base, **drill, level: row[level]}
-        row["drill_url"] = "?" + urlencode(nxt) if level != "campaign" else ""
-        admin = {f"{k}__exact": v for k, v in {**drill, level: row[level]}.items()}
-        admin.update({"booked_at__gte": start.isoformat(), "booked_at__lt": end.isoformat(), "counted": "yes"})
+    def report(dim):
+        return dashboard_report(current=current, previous=previous, dims=[dim, dim2] if dim2 else [dim],
+                                filters=filters, interval=interval, now=now)
+
+    data = report(dim)
+    skipped = []
+    # A drill level with a single row says nothing: go on to the next level (a channel with one source). Only
+    # below a clicked row: a dimension chosen at the top stays as chosen.
+    drilling = any(name in drill for name in DRILL)
+    while drilling and not dim2 and dim in DRILL[:-1] and len(data["rows"]) == 1 and data["rows"][0]["bookings"]:
+        value = data["rows"][0][dim]
+        skipped.append((dim, value))
+        drill[dim], filters[dim] = value, value
+        dim = DRILL[DRILL.index(dim) + 1]
+        data = report(dim)
+    dims = data["dims"]
+    base = {k: v for k, v in request.GET.items() if k in ("range", "start", "end", "interval", "compare", "status")}
+    names = "-and-".join(d.replace("_", "-") for d in dims)
+    export = request.GET.get("export")
+    if export:
+        return _dashboard_csv(export, data, dims, names, period)
+    backlog_url = reverse("dashboard-direct") + "?" + urlencode({k: v for k, v in base.items() if k in ("range", "start", "end")})
+    for row in data["rows"]:
+        row["color"] = channel_color(row[dims[0]])
+        nxt = _drill_next(dims[0]) if not dim2 else None
+        if dims[0] == "channel" and row["channel"] == DIRECT:
+            row["drill_url"] = backlog_url  # the untagged bookings are triaged on the backlog page
+        elif nxt:
+            row["drill_url"] = "?" + urlencode({**base, **drill, dims[0]: row[dims[0]], "dim": nxt})
+        admin = {f"{DIMENSIONS[k].column}__exact": v for k, v in drill.items()}
+        admin.update({f"{DIMENSIONS[d].column}__exact": row[d] for d in dims if DIMENSIONS[d].model == "booking"
+                      and DIMENSIONS[d].rollup})
+        # counted=yes: the list then holds exactly the bookings this row counts (bookings/counting.py).
+        admin.update({"booked_at__gte": current[0].isoformat(), "booked_at__lt": current[1].isoformat(), "counted": "yes"})
         row["admin_url"] = reverse("admin:bookings_booking_changelist") + "?" + urlencode(admin)
-    crumbs = [{"label": "All channels", "url": "?" + urlencode(base)}]
-    for i, name in enumerate(selectors.LEVELS):
-        if name in drill:
-            crumbs.append({"label": f"{name}: {drill[name]}",
-                           "url": "?" + urlencode({**base, **{n: drill[n] for n in selectors.LEVELS[: i + 1] if n in drill}})})
-    periods = sorted({r["period"] for r in data["series"]["rows"]})
-    groups = [r[level] for r in data["table"]["rows"]]
-    counts = {(r["period"], r[level]): r["bookings"] for r in data["series"]["rows"]}
-    chart = {
-        "labels": [p.date().isoformat() for p in periods],
-        "datasets": [{"label": g, "data": [counts.get((p, g), 0) for p in periods],
-                      "backgroundColor": CHANNEL_COLORS[i % len(CHANNEL_COLORS)]} for i, g in enumerate(groups)],
-    }
-    # "Which channel booked the most?" means a real channel: the backlog and Unassigned have their own tiles.
-    named = [r for r in data["table"]["rows"] if level != "channel" or r["channel"] not in ("Direct", "Unassigned")]
-    top = named[0] if named else None
+    crumbs = [{"label": "All bookings", "url": "?" + urlencode({**base, "dim": "channel"})}]
+    kept = {}
+    for name, value in drill.items():
+        kept[name] = value
+        crumbs.append({"label": f"{DIMENSIONS[name].label}: {value or '(not set)'}",
+                       "url": "?" + urlencode({**base, **kept, "dim": _drill_next(name) or dims[0]})})
+    groups = [row[dims[0]] for row in data["rows"] if row["bookings"]]
+    series_column = DIMENSIONS[dims[0]].column
+    chart = chart_data(data["series"], series_column, list(dict.fromkeys(groups)), period.start, period.end, interval)
+    # "Which campaign booked the most?" means a named one: not "(not set)", and not the backlog or Unassigned.
+    named = [r for r in data["rows"] if r["bookings"] and r[dims[0]] and r[dims[0]] not in (DIRECT, UNASSIGNED)]
+    query = urlencode({**base, **drill, "dim": dims[0], **({"dim2": dim2} if dim2 else {})})
     return _render(request, "dashboard/index.html", "dashboard/_report.html", {
-        "data": data, "period": period, "presets": PRESETS, "interval": interval, "drill": drill, "level": level,
-        "crumbs": crumbs, "chart": chart, "query": urlencode({**base, **drill}), "top": top,
-        "base_query": urlencode(base), "running": running, "reattribute": selectors.reattribute_job_banner(),
+        "data": data, "period": period, "previous_period": before, "presets": PRESETS, "comparisons": COMPARISONS,
+        "comparison": comparison, "interval": interval, "drill": drill, "dims": dims, "dim": dims[0], "dim2": dim2,
+        "dimensions": DIMENSIONS, "statuses": STATUSES, "status": status, "counted": counted,
+        "event_types": known_values("event_type_name"), "crumbs": crumbs, "chart": chart, "query": query,
+        "top": named[0] if named else None, "running": running, "skipped": skipped, "backlog_url": backlog_url,
+        "channel_drilled": "channel" in drill, "reattribute": selectors.reattribute_job_banner(),
+        "time_zone": timezone.get_current_timezone_name(),
     })
+
+
+def _drill_next(dim: str) -> str | None:
+    """The level a row's click opens: the next of channel → source → medium → campaign; event types and
+    what people said open their channels; the rest don't drill."""
+    if dim in DRILL[:-1]:
+        return DRILL[DRILL.index(dim) + 1]
+    return "channel" if dim in ("event_type", "self_reported") else None
+
+
+def _dashboard_csv(export: str, data: dict, dims: list[str], names: str, period) -> HttpResponse:
+    """CSV files named after their dimension and range; shares in percent (the header says so)."""
+    if export == "timeseries":
+        column = DIMENSIONS[dims[0]].column
+        rows = [{"period": max(timezone.localtime(r["period"]).date(), period.start).isoformat(), dims[0]: r[column],
+                 "bookings": r["bookings"], "held": r["held"], "canceled": r["canceled"], "no_show": r["no_show"]}
+                for r in data["series"]]
+        return _csv(f"bookings-over-time-by-{names.split('-and-')[0]}-{period.slug}.csv", rows,
+                    ["period", dims[0], "bookings", "canceled", "no_show"])
+    if export == "self_reported":
+        return _csv(f"self-reported-vs-utm-{period.slug}.csv", data["self_reported"],
+                    ["self_reported_source", "bookings", "direct", "top_utm_channel"])
+
+    def pct(value):
+        return "" if value is None else f"{value * 100:.1f}"
+
+    rows = [{**{d: r[d] for d in dims}, "bookings": r["bookings"], "share_pct": pct(r["share"]), "held": r["held"],
+             "canceled": r["canceled"], "no_show": r["no_show"], "no_show_rate_pct": pct(r["no_show_rate"]),
+             "previous": r.get("previous", ""), "change": r.get("delta", "")} for r in data["rows"]]
+    return _csv(f"bookings-by-{names}-{period.slug}.csv", rows,
+                [*dims, "bookings", "share_pct", "held", "canceled", "no_show", "no_show_rate_pct", "previous", "change"])
 
 
 @login_required

@@ -134,7 +134,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env("TIME_ZONE", default="UTC")
+# One time zone for everything a person reads: the rollup's days, the dashboard's periods, the admin's times and
+# the digest's Monday. Changing it rebuilds the rollup at the next `migrate` (attribution.apps).
+TIME_ZONE = env("SOURCEBOOK_TIME_ZONE", default=env("TIME_ZONE", default="UTC"))
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(f"SOURCEBOOK_TIME_ZONE={TIME_ZONE!r} is not an IANA time zone (e.g. Europe/Berlin, "
+                               "America/New_York, UTC).") from None
 USE_I18N = True
 USE_TZ = True
 
@@ -255,6 +264,7 @@ CELERY_BEAT_SCHEDULE = {
     "hubspot-sweep": {"task": "hubspot_sync.sweep", "schedule": 30.0},
     "stuck-deliveries": {"task": "bookings.process_stuck_deliveries", "schedule": 60.0},
     "report-rollup": {"task": "attribution.rollup_compact", "schedule": 10.0},
+    "upcoming-meetings": {"task": "attribution.upcoming_compact", "schedule": 300.0},
     "calendly-subscription-check": {"task": "bookings.calendly_subscription_check", "schedule": 900.0},
 }
 # Re-attribution jobs: one whose message was lost, or whose worker died mid-way, is enqueued again (it resumes).

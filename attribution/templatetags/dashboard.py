@@ -9,8 +9,30 @@ def lookup(row, key):
 
 
 @register.filter
+def index(values, position):
+    return values[position]
+
+
+@register.filter
 def percent(value):
-    return f"{float(value or 0) * 100:.1f} %"
+    """The one formatter for shares and rates (fractions): the headline and the table never disagree."""
+    if value is None:
+        return "–"
+    return f"{float(value) * 100:.1f} %"
+
+
+@register.filter
+def points(value, before):
+    """Change of a share in percentage points: "+1.2 pts"; nothing when either side has no value."""
+    if value is None or before is None:
+        return ""
+    change = round((float(value) - float(before)) * 100, 1)
+    return f"{change:+.1f} pts" if change else "±0 pts"
+
+
+@register.filter
+def minus(value, other):
+    return (value or 0) - (other or 0)
 
 
 @register.filter
@@ -20,7 +42,7 @@ def percent_width(value):
 
 @register.filter
 def signed(value):
-    if value is None:
+    if value is None or value == "":
         return ""
     if isinstance(value, float):
         return f"{value:+.1f}"

@@ -43,7 +43,7 @@ def test_the_report_csv_neutralizes_a_formula_campaign(marketing, formula_campai
 
 def test_the_dashboard_csv_neutralizes_a_formula_campaign_and_keeps_negative_numbers(marketing, formula_campaign):
     exported = rows(marketing.get(f"/dashboard/?range=7d&{DRILL}&export=table"))
-    assert [(r["campaign"], r["bookings"], r["previous"], r["delta"]) for r in exported] == \
+    assert [(r["campaign"], r["bookings"], r["previous"], r["change"]) for r in exported] == \
         [("'" + FORMULA, "1", "2", "-1")]
     series = rows(marketing.get(f"/dashboard/?range=7d&{DRILL}&export=timeseries"))
     assert {r["campaign"] for r in series} == {"'" + FORMULA}

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from hypothesis import given, strategies as st
 
-from attribution.periods import PRESETS, period_parse
+from attribution.periods import PRESETS, months_shift, period_parse
 from attribution.services import bookings_reattribute
 from attribution.tests.conftest import run_queued_reattribute
 from bookings.models import Booking
@@ -88,20 +88,21 @@ def test_the_dashboard_answers_the_question(client, roles, recent):
     assert data["kpis"]["bookings"] == 11
     assert data["kpis"]["direct"] == 4
     page = response.content.decode()
-    assert "<strong>Paid Search</strong> booked the most demos" in page
-    assert "(direct) backlog</a> is <strong>4</strong>" in page
+    assert "<strong>Paid Search</strong> booked the most demos in this period: 3 (27.3 %)" in page
+    assert "(direct) backlog</a> is <strong>4</strong> bookings (36.4 %)" in page
     assert data["self_reported"][0]["self_reported_source"] == "chatgpt" and data["self_reported"][0]["direct"] == 4
 
 
 def test_drill_down_goes_channel_source_medium_campaign(client, roles, recent):
     client.force_login(roles("m", "Marketing"))
     level1 = client.get("/dashboard/?range=30d").context
-    assert level1["level"] == "channel"
-    row = next(r for r in level1["data"]["table"]["rows"] if r["channel"] == "Paid Search")
+    assert level1["dim"] == "channel"
+    row = next(r for r in level1["data"]["rows"] if r["channel"] == "Paid Search")
     level2 = client.get("/dashboard/" + row["drill_url"]).context
-    assert level2["level"] == "source" and [r["source"] for r in level2["data"]["table"]["rows"]] == ["google"]
-    level3 = client.get("/dashboard/" + level2["data"]["table"]["rows"][0]["drill_url"]).context
-    assert level3["level"] == "medium" and level3["data"]["table"]["rows"][0]["medium"] == "cpc"
+    # Paid Search has one source (google) with one medium (cpc): those levels say nothing and are skipped.
+    assert level2["dim"] == "campaign" and level2["skipped"] == [("source", "google"), ("medium", "cpc")]
+    assert [c["label"] for c in level2["crumbs"]] == ["All bookings", "Channel: Paid Search", "Source: google", "Medium: cpc"]
+    assert level2["data"]["kpis"]["bookings"] == 3
     admin = client.get(row["admin_url"])
     assert admin.status_code == 200 and admin.content.decode().count('class="field-email"') == 3
 
@@ -110,8 +111,8 @@ def test_csv_exports_equal_the_page(client, roles, recent):
     client.force_login(roles("m", "Marketing"))
     page = client.get("/dashboard/?range=30d").context["data"]
     exported = list(csv.DictReader(io.StringIO(client.get("/dashboard/?range=30d&export=table").content.decode())))
-    assert [(r["channel"], int(r["bookings"]), int(r["delta"])) for r in exported] == \
-           [(r["channel"], r["bookings"], r["delta"]) for r in page["table"]["rows"]]
+    assert [(r["channel"], int(r["bookings"]), int(r["change"])) for r in exported] == \
+           [(r["channel"], r["bookings"], r["delta"]) for r in page["rows"]]
     series = list(csv.DictReader(io.StringIO(client.get("/dashboard/?range=30d&export=timeseries").content.decode())))
     assert sum(int(r["bookings"]) for r in series) == page["kpis"]["bookings"]
 
@@ -157,14 +158,17 @@ def test_adding_an_alias_from_hygiene_moves_the_unassigned_row(client, roles, re
     run_queued_reattribute()  # the worker's part
     assert "2 bookings re-attributed" in client.get("/dashboard/hygiene/").content.decode()
     assert client.get("/dashboard/hygiene/").context["data"]["unassigned"] == []
-    rows = {r["channel"]: r["bookings"] for r in client.get("/dashboard/?range=30d").context["data"]["table"]["rows"]}
+    rows = {r["channel"]: r["bookings"] for r in client.get("/dashboard/?range=30d").context["data"]["rows"]}
     assert rows["Partners"] == 2 and "Unassigned" not in rows
 
 
 def test_an_empty_dashboard_tells_a_new_user_what_to_do(client, roles):
     client.force_login(roles("m", "Marketing"))
     page = client.get("/dashboard/").content.decode()
-    assert "No bookings in this period yet" in page and "/webhooks/calendly/" in page
+    assert "No bookings between" in page and "/webhooks/calendly/" not in page  # marketing can't set webhooks up
+    client.force_login(roles("root", is_superuser=True))
+    page = client.get("/dashboard/").content.decode()
+    assert "No bookings between" in page and "/webhooks/calendly/" in page
 
 
 def test_the_link_builder_page(client, roles):
@@ -183,9 +187,19 @@ def test_periods_are_well_formed_and_compare_with_an_equal_length_before(preset,
     period = period_parse(preset=preset, start=a.isoformat(), end=b.isoformat(), today=today, first_day=date(2019, 1, 1))
     assert period.start < period.end
     previous = period.previous()
-    assert previous.end == period.start and previous.days == period.days
+    if period.months:
+        assert previous.end == min(period.start, months_shift(period.end, -period.months))  # a calendar month (quarter, year) compares with the one before: as long, or shorter while running
+        assert previous.start == months_shift(period.start, -period.months) and previous.start.day == 1
+        assert previous.days <= 31 * period.months
+    else:
+        assert previous.end == period.start and previous.days == period.days
+    year_ago = period.previous("year")
+    assert year_ago.start.year == period.start.year - 1 and abs(year_ago.days - period.days) <= 1
+    assert period.previous("none") is None
     if preset == "custom":
         assert (period.start, period.last) == (min(a, b), max(a, b))
+    elif preset.startswith("last_"):
+        assert period.end <= today and period.start.day == 1 and period.end.day == 1
     elif preset != "all":
         assert period.last == today
 

@@ -105,3 +105,11 @@ def test_a_blank_signing_key_entry_is_refused(keys):
     result = check_deploy(CALENDLY_WEBHOOK_SIGNING_KEYS=keys)
     assert result.returncode != 0
     assert "ImproperlyConfigured: CALENDLY_WEBHOOK_SIGNING_KEYS has a blank entry" in result.stderr
+
+
+def test_the_time_zone_setting_is_read_and_checked():
+    code = "import django;django.setup();from django.conf import settings;print(settings.TIME_ZONE)"
+    assert run([sys.executable, "-c", code], prod_env(SOURCEBOOK_TIME_ZONE="Europe/Berlin")).stdout.strip() == "Europe/Berlin"
+    assert run([sys.executable, "-c", code], prod_env(TIME_ZONE="Asia/Tokyo")).stdout.strip() == "Asia/Tokyo"  # the old name
+    result = check_deploy(SOURCEBOOK_TIME_ZONE="Mars/Olympus_Mons")
+    assert result.returncode != 0 and "SOURCEBOOK_TIME_ZONE='Mars/Olympus_Mons' is not an IANA time zone" in result.stderr

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
     dependencies = [
-        ("bookings", "0014_first_touch_landing_path"),
+        ("bookings", "0015_upcoming_index"),
     ]
 
     operations = [
