@@ -97,8 +97,9 @@ def _known_values(column: str, limit: int) -> list[str]:
 
 
 def _sets(columns: list[str]) -> dict[str, tuple[str, ...]]:
-    """The groupings one report reads: its rows, its headline numbers, its chart and the "they said" table."""
-    return {"rows": tuple(columns), "kpis": (), "series": ("period", columns[0]),
+    """The groupings one report reads: its rows, its chart and the "they said" table (the headline numbers are
+    the rows' sums: every count is additive)."""
+    return {"rows": tuple(columns), "series": ("period", columns[0]),
             "said": ("self_reported_source", "channel")}
 
 
@@ -232,9 +233,18 @@ def _report(bounds: tuple[datetime, datetime], filters: dict, dims: list[Dimensi
         upcoming = _upcoming_rollup(ranged, columns, now) if fast else _upcoming(ranged, model, columns, now)
         for row in result.get("rows", []):
             row["held"] -= upcoming.get(tuple(row[c] for c in columns), 0)
-        for row in result.get("kpis", []):
-            row["held"] -= upcoming.get((), 0)
     return result
+
+
+def _totals(rows: list[dict]) -> dict:
+    return {name: sum(row[name] for row in rows) for name in COUNTS}
+
+
+def level_values(*, bounds: tuple[datetime, datetime], filters: dict, dim: str, limit: int = 2) -> list:
+    """Up to `limit` values of a drill level in the period (is there more than one?), from the rollup."""
+    column = DIMENSIONS[dim].column
+    return [r[column] for r in _report(bounds, filters, [DIMENSIONS[dim]], "day", bounds[1], {"rows": (column,)})["rows"]
+            if r["bookings"]][:limit]
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -261,10 +271,10 @@ def dashboard_report(*, current: tuple[datetime, datetime], previous: tuple[date
     columns = [d.column for d in dimensions]
     sets = _sets(columns)
     this = _report(current, filters, dimensions, interval, now, sets)
-    before = _report(previous, filters, dimensions, interval, now, {"rows": sets["rows"], "kpis": ()}) if previous else None
+    before = _report(previous, filters, dimensions, interval, now, {"rows": sets["rows"]}) if previous else None
     empty = dict.fromkeys(COUNTS, 0)
-    kpis = _metrics_finish({**empty, **(this["kpis"][0] if this["kpis"] else {})})
-    then = _metrics_finish({**empty, **(before["kpis"][0] if before and before["kpis"] else {})}) if before else None
+    kpis = _metrics_finish(_totals(this["rows"]))
+    then = _metrics_finish(_totals(before["rows"])) if before else None
     rows = {tuple(r[c] for c in columns): _metrics_finish(r) for r in this["rows"]}
     earlier = {tuple(r[c] for c in columns): r for r in (before["rows"] if before else [])}
     for key in earlier.keys() - rows.keys():
@@ -353,3 +363,8 @@ def chart_data(series: list[dict], column: str, groups: list[str], start: date, 
     datasets = [{"label": g or "(empty)", "data": [counts.get((b, g), 0) for b in axis],
                  "backgroundColor": "#cbd5e1" if g == "Other" and len(groups) > top else channel_color(g)} for g in shown]
     return {"labels": [b.isoformat() for b in axis], "datasets": datasets}
+
+
+def chart_table(chart: dict) -> list[dict]:
+    """The chart's numbers as table rows (one per bucket), for screen readers and anyone who prefers a table."""
+    return [{"label": label, "counts": [d["data"][i] for d in chart["datasets"]]} for i, label in enumerate(chart["labels"])]

@@ -20,8 +20,8 @@ from attribution.links import LinkError, link_build
 from attribution.models import ManualAttribution
 from attribution.ruleset import ruleset_current
 from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, RuleForm, form_errors
-from attribution.dashboard import (DIMENSIONS, DRILL, STATUSES, channel_color, chart_data, dashboard_report,
-                                   demo_event_types, known_values)
+from attribution.dashboard import (DIMENSIONS, DRILL, STATUSES, channel_color, chart_data, chart_table, dashboard_report,
+                                   demo_event_types, known_values, level_values)
 from attribution.periods import COMPARISONS, PRESETS, month_parse, period_parse
 from attribution.rollup import rollup_time_zone_stale
 from attribution.rules import DIRECT, UNASSIGNED, utm_normalize
@@ -118,17 +118,18 @@ def dashboard(request):
         return dashboard_report(current=current, previous=previous, dims=[dim, dim2] if dim2 else [dim],
                                 filters=filters, interval=interval, now=now)
 
-    data = report(dim)
     skipped = []
     # A drill level with a single row says nothing: go on to the next level (a channel with one source). Only
     # below a clicked row: a dimension chosen at the top stays as chosen.
     drilling = any(name in drill for name in DRILL)
-    while drilling and not dim2 and dim in DRILL[:-1] and len(data["rows"]) == 1 and data["rows"][0]["bookings"]:
-        value = data["rows"][0][dim]
-        skipped.append((dim, value))
-        drill[dim], filters[dim] = value, value
+    while drilling and not dim2 and dim in DRILL[:-1]:
+        values = level_values(bounds=current, filters=filters, dim=dim)
+        if len(values) != 1:
+            break
+        skipped.append((dim, values[0]))
+        drill[dim], filters[dim] = values[0], values[0]
         dim = DRILL[DRILL.index(dim) + 1]
-        data = report(dim)
+    data = report(dim)
     dims = data["dims"]
     base = {k: v for k, v in request.GET.items() if k in ("range", "start", "end", "interval", "compare", "status")}
     names = "-and-".join(d.replace("_", "-") for d in dims)
@@ -165,7 +166,7 @@ def dashboard(request):
         "data": data, "period": period, "previous_period": before, "presets": PRESETS, "comparisons": COMPARISONS,
         "comparison": comparison, "interval": interval, "drill": drill, "dims": dims, "dim": dims[0], "dim2": dim2,
         "dimensions": DIMENSIONS, "statuses": STATUSES, "status": status, "counted": counted,
-        "event_types": known_values("event_type_name"), "crumbs": crumbs, "chart": chart, "query": query,
+        "event_types": known_values("event_type_name"), "crumbs": crumbs, "chart": chart, "chart_rows": chart_table(chart), "query": query,
         "top": named[0] if named else None, "running": running, "skipped": skipped, "backlog_url": backlog_url,
         "channel_drilled": "channel" in drill, "reattribute": selectors.reattribute_job_banner(),
         "time_zone": timezone.get_current_timezone_name(),
