@@ -4,13 +4,14 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import JsonResponse
 from django.urls import path, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilter
 
-from attribution.models import DailyStat, DailyStatDelta
+from attribution.models import DailyStat, DailyStatDelta, DemoEventType
 from bookings.counting import COUNTABLE
 from bookings.models import Booking, Suppression, WebhookDelivery
 from bookings.selectors import booking_search
@@ -66,7 +67,7 @@ def listed_values(request) -> dict[str, list[str]]:
     if not hasattr(request, "_listed_rollup_values"):
         pairs = set()
         for model in (DailyStat, DailyStatDelta):  # the deltas: not yet compacted
-            pairs |= set(model.objects.values_list(*LISTED).distinct().order_by())
+            pairs |= set(model.objects.filter(model="booking").values_list(*LISTED).distinct().order_by())
         request._listed_rollup_values = {field: sorted({pair[i] for pair in pairs}) for i, field in enumerate(LISTED)}
     return request._listed_rollup_values
 
@@ -75,7 +76,8 @@ def rollup_values(field: str, *, containing: str, limit: int) -> list[str]:
     """Up to `limit` distinct values of a booking dimension containing `containing`, from the daily rollup."""
     values = set()
     for model in (DailyStat, DailyStatDelta):
-        qs = model.objects.filter(**{f"{field}__icontains": containing}) if containing else model.objects.all()
+        qs = model.objects.filter(model="booking")  # the bookings' own values, not their journeys' touches
+        qs = qs.filter(**{f"{field}__icontains": containing}) if containing else qs
         values |= set(qs.values_list(field, flat=True).distinct().order_by(field)[:limit])
     return sorted(values)[:limit]
 
@@ -170,22 +172,24 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 class CountedFilter(admin.SimpleListFilter):
-    """What the dashboard counts (bookings/counting.py COUNTABLE): not the old half of a reschedule, and only
-    bookings with a booking date. The dashboard's links to this list ask for `counted=yes`."""
+    """What the dashboard counts: bookings/counting.py COUNTABLE (not the old half of a reschedule, only bookings
+    with a booking date) and, when marketing listed the event types that count as demos, only those, unless an
+    event type is chosen (as the dashboard does). Its "bookings →" links ask for `counted=yes`."""
 
     title = "counted on the dashboard"
     parameter_name = "counted"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Counted"), ("no", "Not counted (moved by a reschedule, or no booking date)")]
+        return [("yes", "Counted"), ("no", "Not counted (moved by a reschedule, no booking date, or not a demo)")]
 
     def queryset(self, request, queryset):
-        match self.value():
-            case "yes":
-                return queryset.filter(COUNTABLE)
-            case "no":
-                return queryset.exclude(COUNTABLE)
-        return queryset
+        if self.value() not in ("yes", "no"):
+            return queryset
+        counted = COUNTABLE
+        demos = list(DemoEventType.objects.values_list("name", flat=True))
+        if demos and "event_type_name__exact" not in request.GET:
+            counted &= Q(event_type_name__in=demos)
+        return queryset.filter(counted) if self.value() == "yes" else queryset.exclude(counted)
 
 
 class BookedAtRangeFilter(DateRangeFilter):

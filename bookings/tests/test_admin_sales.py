@@ -305,3 +305,27 @@ def test_the_dashboards_link_opens_the_list_with_the_dashboards_count(client, ro
     listed = client.get(row["admin_url"])
     assert len(rows(listed)) == row["bookings"] == 2  # the reschedule once, the plain cancel once
     assert "Rescheduled" not in texts(listed, "status_shown")
+
+
+def test_counted_follows_the_demo_event_types_as_the_dashboard_does(sales):
+    from attribution.models import DemoEventType
+
+    BookingFactory(email="demo@example.com", event_type_name="Product demo")
+    BookingFactory(email="intro@example.com", event_type_name="Intro call")
+    assert len(rows(sales.get(LIST + "?counted=yes"))) == 2  # none listed: every event type counts
+    DemoEventType.objects.create(name="Product demo")
+    assert rows(sales.get(LIST + "?counted=yes")) == ["demo@example.com"]
+    assert rows(sales.get(LIST + "?counted=no")) == ["intro@example.com"]
+    # An event type chosen on the dashboard is counted even when it is not a demo (its row's link says so).
+    assert rows(sales.get(LIST + "?counted=yes&event_type_name__exact=Intro+call")) == ["intro@example.com"]
+
+
+def test_filter_links_list_the_bookings_own_channels_not_their_journeys(sales):
+    from attribution.models import DailyStat
+
+    BookingFactory(channel="Paid Search")
+    DailyStat.objects.create(day=T0.date(), model="first_touch", status="active", channel="Organic Video", source="",
+                             medium="", campaign="", event_type_name="", self_reported_source="", bookings=1,
+                             no_show=0, synced=0)
+    page = sales.get(LIST).content.decode()
+    assert "?channel__exact=Paid+Search" in page and "Organic+Video" not in page
