@@ -100,6 +100,8 @@ def dashboard(request):
     interval = request.GET.get("interval") if request.GET.get("interval") in selectors.INTERVALS else (
         "day" if period.days <= 92 else "week" if period.days <= 400 else "month")
     drill = _filter_values(request, FILTERS)
+    if not drill.get("event_type", True):
+        del drill["event_type"]  # the form's "all event types" (a drilled "(not set)" campaign is a real value)
     filters = {FILTERS[name]: value for name, value in drill.items()}
     counted = demo_event_types()
     if counted and "event_type" not in drill:

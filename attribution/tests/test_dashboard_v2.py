@@ -206,3 +206,11 @@ def test_odd_parameters_fall_back_to_defaults(marketer, post_signed, frozen, que
     response = marketer.get(f"/dashboard/?{query}")
     assert response.status_code == 200
     assert response.context["data"]["kpis"]["bookings"] in (0, 1)
+
+
+def test_the_filter_forms_empty_choices_filter_nothing(marketer, post_signed, frozen):
+    """The form sends every field: an empty event type or status means all of them."""
+    book(post_signed, 2, on=at(date(2026, 10, 12)), campaign="x")
+    response = marketer.get("/dashboard/?dim=campaign&dim2=&range=last_month&start=2026-10-30&end=2026-11-18"
+                            "&compare=previous&event_type=&status=&interval=day")
+    assert response.context["data"]["kpis"]["bookings"] == 2

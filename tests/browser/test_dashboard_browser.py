@@ -138,3 +138,38 @@ def test_sales_sees_bookings_in_admin_but_not_the_dashboard(browser, site, shot)
     assert page.locator("#result_list tbody tr").count() > 0
     assert page.locator("text=Add booking").count() == 0
     shot(page, "admin-sales")
+
+
+def test_which_campaign_booked_most_last_month_and_the_comparison_choices(browser, site, shot):
+    from datetime import date
+
+    from attribution.periods import DATE_FORMAT, months_shift
+
+    page = login(browser, site, "marketing", width=1440)
+    page.goto(f"{site}/dashboard/")
+    page.get_by_label("Rows by").select_option("campaign")
+    page.get_by_label("Period").select_option("last_month")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**/dashboard/?*dim=campaign*")
+    month = months_shift(date.today().replace(day=1), -1)
+    before = months_shift(month, -1)
+    label = page.locator("#period-label").inner_text()
+    assert month.strftime(DATE_FORMAT) in label and f"compared with {before.strftime(DATE_FORMAT)}" in label
+    assert page.locator("#breakdown thead th").first.inner_text().lower() == "campaign"
+    top = page.locator("#breakdown tbody tr").first
+    answer = page.locator("#answer").inner_text()
+    assert answer.startswith(top.get_attribute("data-key")) or "(not set)" in top.inner_text()
+    # The Previous column adds up to the comparison's total, rows booked only then included.
+    previous = [number(c.inner_text()) for c in page.locator('#breakdown tbody [data-col="previous"]').all()]
+    assert sum(previous) == number(page.locator("#previous-total").inner_text())
+    shot(page, "dashboard-campaign-last-month")
+
+    page.get_by_label("Compare with").select_option("year")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**compare=year*")
+    assert f"compared with {months_shift(month, -12).strftime(DATE_FORMAT)}" in page.locator("#period-label").inner_text()
+    page.get_by_label("Compare with").select_option("none")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**compare=none*")
+    assert "no comparison" in page.locator("#period-label").inner_text()
+    assert page.locator("#previous-total").count() == 0 and page.locator("#breakdown thead").inner_text().count("Previous") == 0
