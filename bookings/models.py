@@ -174,6 +174,9 @@ class Booking(models.Model):
             models.Index(fields=["visitor_id"], name="booking_visitor_id", condition=~Q(visitor_id="")),
             # The backlog's "rescued by journeys" count (few rows).
             models.Index(fields=["booked_at"], name="booking_journey_attributed", condition=Q(attributed_by="journey")),
+            # The (direct) backlog's list: countable Direct bookings of a period, newest first (a fifth of the rows).
+            models.Index(fields=["booked_at", "id"], name="booking_direct_backlog",
+                         condition=Q(channel="Direct", rescheduled=False, booked_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(fields=["invitee_uri"], name="booking_invitee_uri_unique"),
