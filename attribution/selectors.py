@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
@@ -140,7 +141,7 @@ def _sum_rows(parts: list[list[dict]], keys: list[str]) -> list[dict]:
 
 
 def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: str = "", model: str = "booking") -> list[dict]:
-    """Rollup rows (DailyStat + pending deltas) of the whole days in `filters`; under a touch model, the
+    """Rollup rows (DailyStat or, for all time, TotalStat + pending deltas) of the whole days in `filters`; under a touch model, the
     bookings' rows plus that model's difference rows (attribution/rollup.py)."""
     where, params = ["model IN ('booking', %s)"], [model]
     if filters.get("booked_after"):
@@ -153,10 +154,14 @@ def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: s
         if filters.get(name) is not None and name in filters:
             where.append(f"{column} = %s")
             params.append(filters[name])
-    cols = ", ".join(("day", *ROLLUP_DIMENSIONS, "bookings", "no_show", "synced"))
+    # No day asked for or bounded: the all-time rollup (TotalStat) holds the same sums in far fewer rows.
+    bounded = bool(filters.get("booked_after") or filters.get("booked_before"))
+    by_day = bounded or any(re.search(r"\bday\b", part) for part in (*select, *group))
+    cols = ", ".join(("day" if by_day else "NULL::date AS day", *ROLLUP_DIMENSIONS, "bookings", "no_show", "synced"))
+    table = "attribution_dailystat" if by_day else "attribution_totalstat"
     condition = " AND ".join(where)
-    sql = (f"SELECT {', '.join(select)} FROM (SELECT {cols} FROM attribution_dailystat WHERE {condition}"
-           f" UNION ALL SELECT {cols} FROM attribution_dailystatdelta WHERE {condition}) s"
+    sql = (f"SELECT {', '.join(select)} FROM (SELECT {cols} FROM {table} WHERE {condition}"
+           f" UNION ALL SELECT {cols.replace('NULL::date AS day', 'day')} FROM attribution_dailystatdelta WHERE {condition}) s"
            + (f" GROUP BY {', '.join(group)} HAVING sum(bookings) <> 0" if group else "") + (f" ORDER BY {order}" if order else ""))
     with connection.cursor() as cursor:
         cursor.execute(sql, params * 2)
