@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -206,7 +207,10 @@ def _assign(request):
     if request.POST.get("revert") or request.POST.get("revert_batch"):
         try:
             if request.POST.get("revert_batch"):
-                n = services.manual_attribution_revert_batch(batch=request.POST["revert_batch"][:64], user=request.user)
+                batch = request.POST["revert_batch"]
+                if not re.fullmatch(r"[0-9a-f]{32}", batch):
+                    raise ValueError(f"{batch[:40]!r} is not a bulk assignment")
+                n = services.manual_attribution_revert_batch(batch=batch, user=request.user)
                 messages.success(request, f"Bulk assignment reverted: {n} booking{'s' if n != 1 else ''}.")
             else:
                 services.manual_attribution_revert(manual_id=_int(request.POST["revert"]), user=request.user)
@@ -222,16 +226,19 @@ def _assign(request):
         return _backlog_answer(request)
     form = AssignForm(request.POST, ruleset=ruleset_current(), mediums=selectors.source_mediums)
     valid = form.is_valid()
-    if bulk and not answer:
-        form.add_error(None, "Bookings whose people gave no answer can't be assigned by their answer.")
-        valid = False
+    if bulk and (not answer or "\x00" in answer):
+        form.add_error(None, "Bookings whose people gave no answer can't be assigned by their answer." if not answer
+                       else "That answer holds a NUL character: no booking has it.")
+        answer, valid = "", False
     period = _period(request)
     start, end = period.bounds()
     filters = BacklogFilterForm(request.GET)
     filters.is_valid()
     selection = {"booked_after": start, "booked_before": end, "event_type": filters.value("event_type"),
                  "month": filters.value("month")}
-    if bulk:
+    if bulk and not answer:
+        moving = 0
+    elif bulk:
         narrowed = selectors.direct_backlog_filters(**selection, said=answer)
         moving = min(sum(g["bookings"] for g in selectors.direct_backlog_said(**narrowed)), selectors.BULK_ASSIGN_LIMIT)
     else:

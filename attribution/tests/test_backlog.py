@@ -229,3 +229,14 @@ def test_an_alias_to_a_banned_value_is_an_error_next_to_its_field(marketing, boo
     response = marketing.post("/dashboard/hygiene/", {"action": "alias", "value": "partnerportal", "canonical": "website"})
     assert response.status_code == 200
     assert 'id="alias-error">utm_source=&#x27;website&#x27; is a placeholder' in response.content.decode()
+
+
+@pytest.mark.parametrize("form", [
+    {"answer": "linked\x00in", "source": "linkedin"}, {"answer": "", "source": "linkedin"},
+    {"answer": "x" * 400, "source": "linkedin"}, {"revert_batch": "\x00"}, {"revert_batch": "'; drop"},
+    {"booking": ["9" * 30], "source": "newsletter"},
+])
+def test_broken_bulk_values_are_a_message_or_a_form_error_never_a_server_error(marketing, said, form):
+    response = marketing.post(f"/dashboard/direct/?{JUNE_QUERY}", form, follow=True)
+    assert response.status_code == 200 and ManualAttribution.objects.count() == 0
+    assert Booking.objects.filter(channel="Direct").count() == 6
