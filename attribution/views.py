@@ -140,7 +140,9 @@ def direct_backlog(request):
         return _assign(request)
     context = _backlog_context(request)
     if request.GET.get("export") == "groups":
-        return _csv("direct-backlog.csv", context["groups"], ["event_type_name", "month", "bookings"])
+        period = context["period"]
+        return _csv(f"direct-backlog-by-event-type-and-month-{period.start:%Y-%m-%d}-to-{period.last:%Y-%m-%d}.csv",
+                    context["groups"], ["event_type_name", "month", "bookings"])
     return _render(request, "dashboard/direct.html", "dashboard/_backlog.html", context)
 
 

@@ -240,3 +240,12 @@ def test_broken_bulk_values_are_a_message_or_a_form_error_never_a_server_error(m
     response = marketing.post(f"/dashboard/direct/?{JUNE_QUERY}", form, follow=True)
     assert response.status_code == 200 and ManualAttribution.objects.count() == 0
     assert Booking.objects.filter(channel="Direct").count() == 6
+
+
+def test_the_groups_csv_is_the_periods_and_named_after_it(marketing, said):
+    response = marketing.get("/dashboard/direct/", {**JUNE, "export": "groups"})
+    assert response["Content-Disposition"] == (
+        'attachment; filename="direct-backlog-by-event-type-and-month-2026-06-01-to-2026-06-30.csv"')
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "event_type_name,month,bookings" and len(lines) == 3  # June: Product demo, Intro call
+    assert sum(int(line.rsplit(",", 1)[1]) for line in lines[1:]) == 5
