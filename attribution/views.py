@@ -146,9 +146,9 @@ def direct_backlog(request):
     return _render(request, "dashboard/direct.html", "dashboard/_backlog.html", context)
 
 
-def _backlog_context(request, **extra) -> dict:
+def _backlog_context(request, period=None, **extra) -> dict:
     """Everything the backlog page shows for the request's period and filters (a fixed number of queries)."""
-    period = _period(request)
+    period = period or _period(request)
     start, end = period.bounds()
     filters = BacklogFilterForm(request.GET)
     filters.is_valid()  # a bad month is an error next to its field; the list ignores that filter
@@ -261,7 +261,7 @@ def _assign(request):
     preview = {"form": form, "valid": valid, "bulk": bulk, "answer": answer, "ids": ids, "moving": moving,
                "signature": signature}
     return _render(request, "dashboard/direct.html", "dashboard/_assign_preview.html",
-                   _backlog_context(request, preview=preview))
+                   _backlog_context(request, period=period, preview=preview))
 
 
 @login_required
