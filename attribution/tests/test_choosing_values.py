@@ -62,3 +62,51 @@ def test_spellings_of_one_value_share_a_key(value, variant):
 def test_different_values_keep_different_keys():
     keys = [spelling_key(v) for v in ("linkedin", "lnkd.in", "google", "google ads", "bing", "(direct)")]
     assert len(set(keys[:3])) == 3 and spelling_key("google ads") == "googleads"
+
+
+# --- the forms that use them ----------------------------------------------------------------------
+
+from attribution.forms import AssignForm, BacklogFilterForm, RuleForm  # noqa: E402
+
+
+def assign(**data):
+    form = AssignForm(data, ruleset=RULES, mediums=lambda source: {"linkedin": ["paid_social", "social"]}.get(source, []))
+    return form, form.is_valid()
+
+
+def test_an_assignment_is_normalized_like_a_utm_and_lands_where_the_rules_say():
+    form, ok = assign(source="  NewsLetter ", medium="E-Mail")
+    assert ok and (form.cleaned_data["source"], form.cleaned_data["medium"]) == ("newsletter", "e-mail")
+    assert form.cleaned_data["result_channel"] == "Email"
+    assert AssignForm.manual_utm(form.cleaned_data) == {"utm_source": "newsletter", "utm_medium": "e-mail"}
+
+
+def test_a_chosen_channel_takes_the_medium_real_links_used():
+    form, ok = assign(source="linkedin", channel="paid social")
+    assert ok and (form.cleaned_data["channel"], form.cleaned_data["medium"]) == ("Paid Social", "paid_social")
+    assert form.cleaned_data["result_channel"] == "Paid Social"
+
+
+def test_the_brand_is_refused():
+    form, ok = assign(source="Sourcebook")
+    assert not ok and "placeholder or our own brand" in form.errors["source"][0]
+
+
+def test_a_rule_channel_is_a_known_one_or_ticked_new():
+    assert RuleForm({"channel": "REFERRAL", "source": "g2"}, channels=CHANNELS).is_valid()
+    typo = RuleForm({"channel": "Referal", "source": "g2"}, channels=CHANNELS)
+    assert not typo.is_valid() and "Did you mean “Referral”?" in typo.errors["channel"][0]
+    assert not RuleForm({"channel": "Partners", "source": "g2"}, channels=CHANNELS).is_valid()
+    new = RuleForm({"channel": " Partners  Program", "source": "g2", "new_channel": "1"}, channels=CHANNELS)
+    assert new.is_valid() and new.cleaned_data["channel"] == "Partners Program"
+
+
+@given(month=st.text(max_size=12))
+def test_a_month_filter_is_a_month_or_an_error(month):
+    form = BacklogFilterForm({"month": month})
+    form.is_valid()
+    if form.value("month"):
+        year, mon = (int(p) for p in form.value("month").split("-"))
+        assert 1900 <= year <= 2100 and 1 <= mon <= 12
+    elif month.strip():
+        assert form.errors["month"]
