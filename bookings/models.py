@@ -180,6 +180,9 @@ class Booking(models.Model):
                          include=["booked_at", "status", "channel", "source", "medium", "campaign", "event_type_name",
                                   "self_reported_source"],
                          condition=Q(rescheduled=False, no_show=False) & ~Q(status="canceled")),
+            # The (direct) backlog's list: countable Direct bookings of a period, newest first (a fifth of the rows).
+            models.Index(fields=["booked_at", "id"], name="booking_direct_backlog",
+                         condition=Q(channel="Direct", rescheduled=False, booked_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(fields=["invitee_uri"], name="booking_invitee_uri_unique"),

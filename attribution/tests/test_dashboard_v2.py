@@ -214,3 +214,11 @@ def test_the_filter_forms_empty_choices_filter_nothing(marketer, post_signed, fr
     response = marketer.get("/dashboard/?dim=campaign&dim2=&range=last_month&start=2026-10-30&end=2026-11-18"
                             "&compare=previous&event_type=&status=&interval=day")
     assert response.context["data"]["kpis"]["bookings"] == 2
+
+
+def test_the_backlog_says_when_the_dashboard_counts_only_some_event_types(marketer, post_signed, frozen):
+    book(post_signed, 1, on=at(date(2026, 11, 10)), source=None, event_type="Support call")
+    assert "counted-note" not in marketer.get("/dashboard/direct/").content.decode()
+    DemoEventType.objects.create(name="Product demo")
+    page = marketer.get("/dashboard/direct/").content.decode()
+    assert 'id="counted-note"' in page and "(Product demo)" in page

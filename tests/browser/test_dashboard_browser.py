@@ -84,14 +84,14 @@ def test_assigning_a_backlog_booking_lowers_the_direct_tile(browser, site, shot)
     page = login(browser, site, "marketing")
     page.goto(f"{site}/dashboard/?range=all")
     direct_before = number(page.locator('[data-kpi="direct"] .delta').inner_text().split()[0])
-    page.goto(f"{site}/dashboard/direct/")
+    page.goto(f"{site}/dashboard/direct/?range=all")
     shot(page, "direct-backlog")
     page.locator('#backlog input[name="booking"]').first.check()
     page.get_by_label("Source to assign").fill("newsletter")
     page.get_by_label("Medium to assign").fill("email")
-    page.get_by_role("button", name="Assign to selected").click()
-    page.wait_for_load_state()
-    assert "1 booking attributed to newsletter" in page.locator(".messages").inner_text()
+    page.get_by_role("button", name="Preview assignment").click()
+    page.get_by_role("button", name="Confirm: move 1 booking").click()
+    page.locator(".messages", has_text="1 booking attributed to newsletter").wait_for()
     page.goto(f"{site}/dashboard/?range=all")
     assert number(page.locator('[data-kpi="direct"] .delta').inner_text().split()[0]) == direct_before - 1
 
@@ -103,6 +103,7 @@ def test_adding_a_rule_from_hygiene_moves_the_unassigned_row(browser, site, shot
     row = page.locator('#unassigned tr[data-source="partnerportal"]')
     assert row.count() == 1
     row.get_by_label("Channel for partnerportal").fill("Partners")
+    row.get_by_label("partnerportal: a new channel").check()  # not one of the rules' channels: say it is new
     row.get_by_role("button", name="Add rule").click()
     page.wait_for_load_state()
     assert "re-attributed" in page.locator(".messages").inner_text()
