@@ -104,7 +104,8 @@ class ChannelRule(models.Model):
         return f"{self.position}. {self.channel}"
 
 
-ROLLUP_DIMENSIONS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
+ROLLUP_DIMENSIONS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source",
+                     "first_touch_landing_path")
 
 
 class RollupRow(models.Model):
@@ -119,6 +120,7 @@ class RollupRow(models.Model):
     campaign = models.CharField(max_length=255)
     event_type_name = models.CharField(max_length=255)
     self_reported_source = models.CharField(max_length=255)
+    first_touch_landing_path = models.CharField(max_length=512, default="", db_default="")  # the journey's landing page
     bookings = models.IntegerField(default=0)
     no_show = models.IntegerField(default=0)
     synced = models.IntegerField(default=0)
@@ -180,6 +182,7 @@ class UpcomingStat(models.Model):
     campaign = models.CharField(max_length=255)
     event_type_name = models.CharField(max_length=255)
     self_reported_source = models.CharField(max_length=255)
+    first_touch_landing_path = models.CharField(max_length=512, default="", db_default="")
     meetings = models.IntegerField()
 
     class Meta:

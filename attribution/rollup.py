@@ -10,7 +10,8 @@ from django.utils import timezone
 from attribution.models import RollupState
 from bookings.counting import countable_sql
 
-DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
+DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source",
+        "first_touch_landing_path")
 COUNTS = ("bookings", "no_show", "synced")
 # Attribution models that credit a booking to a journey touch (attribution.selectors.credited_values) -> the
 # prefix of that touch's columns on the booking. The rollup keeps, per model, only the difference the model
@@ -102,6 +103,15 @@ CREATE TRIGGER sourcebook_booking_rollup_upd AFTER UPDATE ON bookings_booking
   FOR EACH ROW WHEN (({watched_old}) IS DISTINCT FROM ({watched_new}))
   EXECUTE FUNCTION sourcebook_booking_rollup();
 """
+
+
+def booking_rows_sql() -> str:
+    """INSERT … SELECT of every counted booking's own rollup rows (model 'booking'; rebuild and migrations)."""
+    keys = ", ".join(DIMS)
+    return (f"INSERT INTO attribution_dailystat (day, {keys}, {', '.join(COUNTS)})"
+            f" SELECT {_day('bookings_booking')}, {keys}, count(*), count(*) FILTER (WHERE no_show),"
+            f" count(*) FILTER (WHERE hubspot_state = 'synced') FROM bookings_booking WHERE {countable_sql()}"
+            f" GROUP BY 1, {keys}")
 
 
 def credit_rows_sql() -> str:
@@ -210,12 +220,6 @@ def rollup_rebuild() -> None:
         cursor.execute("TRUNCATE attribution_dailystat, attribution_dailystatdelta, attribution_totalstat, "
                        "attribution_upcomingstat")
         cursor.execute(upcoming_rows_sql())
-        tz = settings.TIME_ZONE.replace("'", "")
-        keys = ", ".join(DIMS)
-        cursor.execute(f"""
-            INSERT INTO attribution_dailystat (day, {keys}, {', '.join(COUNTS)})
-            SELECT (booked_at AT TIME ZONE '{tz}')::date, {keys}, count(*), count(*) FILTER (WHERE no_show), count(*) FILTER (WHERE hubspot_state = 'synced')
-            FROM bookings_booking WHERE {countable_sql()}
-            GROUP BY 1, {keys}""")  # model: its default, 'booking'
+        cursor.execute(booking_rows_sql())
         cursor.execute(credit_rows_sql())
         cursor.execute(totals_from_days_sql())

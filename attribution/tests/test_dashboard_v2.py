@@ -222,3 +222,23 @@ def test_the_backlog_says_when_the_dashboard_counts_only_some_event_types(market
     DemoEventType.objects.create(name="Product demo")
     page = marketer.get("/dashboard/direct/").content.decode()
     assert 'id="counted-note"' in page and "(Product demo)" in page
+
+
+def test_the_landing_page_is_a_rollup_dimension_kept_by_changes_and_rebuilds(marketer, post_signed, frozen):
+    from bookings.models import Booking
+
+    book(post_signed, 3, on=at(date(2026, 11, 10)), campaign="x")
+    book(post_signed, 1, on=at(date(2026, 11, 11)), source=None)
+    ids = list(Booking.objects.order_by("id").values_list("id", flat=True))
+    Booking.objects.filter(id__in=ids[:2]).update(first_touch_landing_path="/pricing")  # the journey's landing page
+
+    def rows():
+        data = marketer.get("/dashboard/?range=30d&dim=landing_page&dim2=channel").context["data"]
+        return sorted((r["landing_page"], r["channel"], r["bookings"]) for r in data["rows"])
+
+    expected = [("", "Direct", 1), ("", "Paid Social", 1), ("/pricing", "Paid Social", 2)]
+    assert rows() == expected
+    rollup_rebuild()
+    assert rows() == expected
+    page = marketer.get("/dashboard/?range=30d&dim=landing_page").content.decode()
+    assert "/pricing" in page and "(not set)" in page
