@@ -24,7 +24,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from attribution.models import DemoEventType
+from attribution.models import ROLLUP_DIMENSIONS, DemoEventType
 from attribution.rules import DIRECT, UNASSIGNED
 from attribution.selectors import _credited_bookings, _split_days, report_bookings, rollup_where
 from bookings.models import Booking
@@ -46,7 +46,7 @@ DIMENSIONS = {
     "event_type": Dimension("Event type", "event_type_name"),
     "self_reported": Dimension("They said", "self_reported_source"),
     "first_touch_channel": Dimension("First-touch channel", "channel", model="first_touch"),
-    "landing_page": Dimension("Landing page", "first_touch_landing_path", rollup=False),
+    "landing_page": Dimension("Landing page", "first_touch_landing_path"),
 }
 DRILL = ("channel", "source", "medium", "campaign")  # clicking a row goes one level down this path
 STATUSES = {"": "Any status", "active": "Not canceled", "canceled": "Canceled"}
@@ -108,8 +108,7 @@ def _grouped_rollup(filters: dict, model: str, sets: dict, interval: str) -> dic
     condition, params = rollup_where(filters, model)
     columns = sorted({c for cols in sets.values() for c in cols})
     inner = [f"date_trunc('{interval}', day)::date AS period" if c == "period" else c for c in columns]
-    source_cols = ", ".join(("day", "status", "channel", "source", "medium", "campaign", "event_type_name",
-                             "self_reported_source", "bookings", "no_show", "synced"))
+    source_cols = ", ".join(("day", *ROLLUP_DIMENSIONS, "bookings", "no_show", "synced"))
     distinct = {}
     for name, cols in sets.items():
         distinct.setdefault(cols, []).append(name)

@@ -71,6 +71,12 @@ def _value_findings(key: str, value: str, ruleset: Ruleset) -> list[Finding]:
     return findings
 
 
+def utm_value_findings(key: str, value: str, *, ruleset: Ruleset) -> list[Finding]:
+    """The link builder's checks of one normalized value (`utm_source`, …): banned or brand values, aliases, the
+    source token and the campaign convention. The backlog's manual assignment checks its values with them too."""
+    return [f for f in _value_findings(key, utm_normalize(value), ruleset) if f.code != "not-normalized"]
+
+
 def link_lint(url: str, *, ruleset: Ruleset) -> list[Finding]:
     """Everything wrong with one link's UTM parameters (empty list = clean)."""
     query = urlsplit(url).query

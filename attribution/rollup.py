@@ -1,4 +1,5 @@
-"""The daily rollup behind fast reports: trigger SQL, compaction, rebuild."""
+"""The daily rollup behind fast reports (DailyStat, and TotalStat: the same without its day): trigger SQL,
+compaction, rebuild."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.utils import timezone
 from attribution.models import RollupState
 from bookings.counting import countable_sql
 
-DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source")
+DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source",
+        "first_touch_landing_path")
 COUNTS = ("bookings", "no_show", "synced")
 # Attribution models that credit a booking to a journey touch (attribution.selectors.credited_values) -> the
 # prefix of that touch's columns on the booking. The rollup keeps, per model, only the difference the model
@@ -103,6 +105,15 @@ CREATE TRIGGER sourcebook_booking_rollup_upd AFTER UPDATE ON bookings_booking
 """
 
 
+def booking_rows_sql() -> str:
+    """INSERT … SELECT of every counted booking's own rollup rows (model 'booking'; rebuild and migrations)."""
+    keys = ", ".join(DIMS)
+    return (f"INSERT INTO attribution_dailystat (day, {keys}, {', '.join(COUNTS)})"
+            f" SELECT {_day('bookings_booking')}, {keys}, count(*), count(*) FILTER (WHERE no_show),"
+            f" count(*) FILTER (WHERE hubspot_state = 'synced') FROM bookings_booking WHERE {countable_sql()}"
+            f" GROUP BY 1, {keys}")
+
+
 def credit_rows_sql() -> str:
     """INSERT … SELECT of every counted booking's credit rows (rebuild, and the migration that added them)."""
     keys = ", ".join(KEYS)
@@ -122,26 +133,47 @@ def credit_rows_sql() -> str:
 
 
 def rollup_compact() -> int:
-    """Fold pending deltas into DailyStat (one statement: readers see before or after, never half)."""
+    """Fold pending deltas into DailyStat and TotalStat (one statement: readers see before or after, never half)."""
     keys = ", ".join(("day", *KEYS))
+    total_keys = ", ".join(KEYS)
     sums = ", ".join(f"sum({c})" for c in COUNTS)
-    updates = ", ".join(f"{c} = attribution_dailystat.{c} + EXCLUDED.{c}" for c in COUNTS)
+    empty = " + ".join(f"abs({c})" for c in COUNTS) + " = 0"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [COMPACT_LOCK])
         if not cursor.fetchone()[0]:
             return 0
         cursor.execute(f"""
-            WITH moved AS (DELETE FROM attribution_dailystatdelta RETURNING *)
-            INSERT INTO attribution_dailystat ({keys}, {', '.join(COUNTS)})
-            SELECT {keys}, {sums} FROM moved GROUP BY {keys}
-            ON CONFLICT ({keys}) DO UPDATE SET {updates}
-            RETURNING id, {' + '.join(f'abs({c})' for c in COUNTS)} = 0""")
+            WITH moved AS (DELETE FROM attribution_dailystatdelta RETURNING *),
+            days AS (
+              INSERT INTO attribution_dailystat ({keys}, {', '.join(COUNTS)})
+              SELECT {keys}, {sums} FROM moved GROUP BY {keys}
+              ON CONFLICT ({keys}) DO UPDATE SET {_added('attribution_dailystat')}
+              RETURNING id, {empty} AS empty),
+            totals AS (
+              INSERT INTO attribution_totalstat ({total_keys}, {', '.join(COUNTS)})
+              SELECT {total_keys}, {sums} FROM moved GROUP BY {total_keys}
+              ON CONFLICT ({total_keys}) DO UPDATE SET {_added('attribution_totalstat')}
+              RETURNING id, {empty} AS empty)
+            SELECT 'day', id, empty FROM days UNION ALL SELECT 'total', id, empty FROM totals""")
         touched = cursor.fetchall()
         # A group whose bookings all moved elsewhere (reattribute, reschedules) now sums to nothing: drop it.
-        empty = [row_id for row_id, is_empty in touched if is_empty]
-        if empty:
-            cursor.execute("DELETE FROM attribution_dailystat WHERE id = ANY(%s)", [empty])
-        return len(touched)
+        for kind, table in (("day", "attribution_dailystat"), ("total", "attribution_totalstat")):
+            empty_ids = [row_id for k, row_id, is_empty in touched if k == kind and is_empty]
+            if empty_ids:
+                cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [empty_ids])
+        return sum(1 for kind, _, _ in touched if kind == "day")
+
+
+def _added(table: str) -> str:
+    return ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in COUNTS)
+
+
+def totals_from_days_sql() -> str:
+    """INSERT … SELECT of TotalStat from DailyStat (rebuild, and the migration that added it)."""
+    keys = ", ".join(KEYS)
+    return (f"INSERT INTO attribution_totalstat ({keys}, {', '.join(COUNTS)})"
+            f" SELECT {keys}, {', '.join(f'sum({c})' for c in COUNTS)} FROM attribution_dailystat GROUP BY {keys}"
+            f" HAVING {' OR '.join(f'sum({c}) <> 0' for c in COUNTS)}")
 
 
 def upcoming_rows_sql() -> str:
@@ -185,13 +217,9 @@ def rollup_rebuild() -> None:
         RollupState.objects.update_or_create(pk=1, defaults={"time_zone": settings.TIME_ZONE, "rebuilt_at": timezone.now()})
         cursor.execute("LOCK TABLE bookings_booking IN SHARE MODE")
         cursor.execute(trigger_sql())
-        cursor.execute("TRUNCATE attribution_dailystat, attribution_dailystatdelta, attribution_upcomingstat")
+        cursor.execute("TRUNCATE attribution_dailystat, attribution_dailystatdelta, attribution_totalstat, "
+                       "attribution_upcomingstat")
         cursor.execute(upcoming_rows_sql())
-        tz = settings.TIME_ZONE.replace("'", "")
-        keys = ", ".join(DIMS)
-        cursor.execute(f"""
-            INSERT INTO attribution_dailystat (day, {keys}, {', '.join(COUNTS)})
-            SELECT (booked_at AT TIME ZONE '{tz}')::date, {keys}, count(*), count(*) FILTER (WHERE no_show), count(*) FILTER (WHERE hubspot_state = 'synced')
-            FROM bookings_booking WHERE {countable_sql()}
-            GROUP BY 1, {keys}""")  # model: its default, 'booking'
+        cursor.execute(booking_rows_sql())
         cursor.execute(credit_rows_sql())
+        cursor.execute(totals_from_days_sql())

@@ -9,7 +9,9 @@ Where a rule lives (one home each):
   field (utm_term, utm_content, salesforce_uuid, …) even beside other UTMs, and never taken for a UTM;
 - channel rules: compiled from rows (`rules_compile`), first match wins (`attribution_compute`);
 - the self-reported "how did you hear about us" answer (`SELF_REPORTED_QUESTION_PATTERN`,
-  `self_reported_answer`, `self_reported_normalize`).
+  `self_reported_answer`, `self_reported_normalize`);
+- which typed channel name means a known channel, and its close matches (`channel_lookup`); which medium puts a
+  source in a chosen channel (`medium_for_channel`); which values are spellings of the same one (`spelling_key`).
 
 The admin-edited rules are loaded from the database by `attribution.ruleset`; `lint_utms` compiles the
 defaults in memory (`rules_from_defaults`). Regexes run on RE2 (`attribution.patterns`).
@@ -17,6 +19,7 @@ defaults in memory (`rules_from_defaults`). Regexes run on RE2 (`attribution.pat
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from dataclasses import dataclass, field, replace
@@ -322,4 +325,52 @@ def booking_attribution_fields(*, tracking: dict, questions_and_answers: list, r
     )
     return fields
 
+
+# --- choosing values (the backlog's assignment, the hygiene page's rules) -------------------------
+
+
+def channel_lookup(value: str, known: Iterable[str]) -> tuple[str | None, list[str]]:
+    """The known channel a typed name means (case and spacing ignored: "paid  social" is "Paid Social"), or None
+    and the known channels it is close to ("referal" → ["Referral"]), closest first."""
+    known = list(dict.fromkeys(known))
+    key = " ".join(str(value or "").split()).casefold()
+    by_key = {" ".join(name.split()).casefold(): name for name in known}
+    if key in by_key:
+        return by_key[key], []
+    close = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.75)
+    return None, [by_key[k] for k in close]
+
+
+def ruleset_channels(ruleset: Ruleset) -> list[str]:
+    """Every channel the rules can give, in rule order, then Unassigned (Direct is the built-in first rule)."""
+    return list(dict.fromkeys([*(rule.channel for rule in ruleset.rules), UNASSIGNED]))
+
+
+# Mediums tried, after the caller's own, when a channel is chosen and no medium is: one per GA4 channel family.
+MEDIUM_CANDIDATES = ("cpc", "paid", "social", "organic", "email", "referral", "display", "video", "affiliate",
+                     "audio", "sms", "push")
+
+
+def medium_for_channel(*, source: str, channel: str, ruleset: Ruleset, campaign: str = "",
+                       candidates: Iterable[str] = ()) -> str | None:
+    """A medium with which the rules put `source` in `channel`: the first of `candidates` (the mediums this source
+    was seen with, most used first), then none at all (""), then MEDIUM_CANDIDATES, then the rules' own medium values. None if no medium
+    does (the channel needs a rule for this source first)."""
+    rule_mediums = [m for rule in ruleset.rules if rule.mediums for m in sorted(rule.mediums)]
+    for medium in dict.fromkeys(utm_normalize(m) for m in [*candidates, "", *MEDIUM_CANDIDATES, *rule_mediums]):
+        raw = {"source": source, **({"medium": medium} if medium else {}), **({"campaign": campaign} if campaign else {})}
+        if attribution_compute(raw=raw, ruleset=ruleset).channel == channel:
+            return medium
+    return None
+
+
+_HOST_PREFIX = re.compile(r"^(www|m|l|mobile)\.")
+_HOST_SUFFIX = re.compile(r"\.(com|net|org|io|ai|co|app|dev)$")
+
+
+def spelling_key(value: str) -> str:
+    """What is left of a value when punctuation, spacing, `www.` and a `.com`-like ending are dropped: two values
+    with the same key ("linked-in", "linkedin.com", "linkedin") are probably one source spelled two ways."""
+    text = _HOST_SUFFIX.sub("", _HOST_PREFIX.sub("", utm_normalize(value)))
+    return re.sub(r"[^a-z0-9]", "", text)
 

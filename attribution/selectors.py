@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import connection
 from django.utils import timezone
@@ -11,9 +12,10 @@ from django.utils import timezone
 from django.db.models import Case, Count, F, Q, QuerySet, When
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from attribution.models import ROLLUP_DIMENSIONS, ReattributeJob
+from attribution.models import ROLLUP_DIMENSIONS, ManualAttribution, ReattributeJob
 from attribution.periods import month_parse
-from attribution.rules import DIRECT, UNASSIGNED
+from attribution.rules import DIRECT, DIRECT_MEDIUM, DIRECT_SOURCE, NOT_SET, UNASSIGNED, spelling_key
+from attribution.ruleset import ruleset_current
 from bookings.counting import COUNTABLE, person_first_and_last
 from bookings.models import Booking
 
@@ -161,12 +163,16 @@ def rollup_where(filters: dict, model: str | None = "booking") -> tuple[str, lis
 
 
 def _rollup_rows(*, select: list[str], group: list[str], filters: dict, order: str = "", model: str = "booking") -> list[dict]:
-    """Rollup rows (DailyStat + pending deltas) of the whole days in `filters`; under a touch model, the
-    bookings' rows plus that model's difference rows (attribution/rollup.py)."""
+    """Rollup rows (DailyStat or, for all time, TotalStat + pending deltas) of the whole days in `filters`; under a
+    touch model, the bookings' rows plus that model's difference rows (attribution/rollup.py)."""
     condition, params = rollup_where(filters, model)
-    cols = ", ".join(("day", *ROLLUP_DIMENSIONS, "bookings", "no_show", "synced"))
-    sql = (f"SELECT {', '.join(select)} FROM (SELECT {cols} FROM attribution_dailystat WHERE {condition}"
-           f" UNION ALL SELECT {cols} FROM attribution_dailystatdelta WHERE {condition}) s"
+    # No day asked for or bounded: the all-time rollup (TotalStat) holds the same sums in far fewer rows.
+    bounded = bool(filters.get("booked_after") or filters.get("booked_before"))
+    by_day = bounded or any(re.search(r"\bday\b", part) for part in (*select, *group))
+    cols = ", ".join(("day" if by_day else "NULL::date AS day", *ROLLUP_DIMENSIONS, "bookings", "no_show", "synced"))
+    table = "attribution_dailystat" if by_day else "attribution_totalstat"
+    sql = (f"SELECT {', '.join(select)} FROM (SELECT {cols} FROM {table} WHERE {condition}"
+           f" UNION ALL SELECT {cols.replace('NULL::date AS day', 'day')} FROM attribution_dailystatdelta WHERE {condition}) s"
            + (f" GROUP BY {', '.join(group)} HAVING sum(bookings) <> 0" if group else "") + (f" ORDER BY {order}" if order else ""))
     with connection.cursor() as cursor:
         cursor.execute(sql, params * 2)
@@ -267,35 +273,52 @@ def kpis(**filters) -> dict:
 
 
 def hygiene(**filters) -> dict:
-    """What needs fixing in our links: unassigned values, banned values, spelling collisions, the backlog."""
-    qs = report_bookings(**filters)
-    unassigned = list(
-        qs.filter(channel=UNASSIGNED).values("source", "medium").annotate(bookings=Count("id")).order_by("-bookings")[:200]
-    )
-    banned = list(
-        # A banned value always lands in Unassigned: narrow by the indexed channel before reading flags.
-        qs.filter(channel=UNASSIGNED, attribution_flags__overlap=["banned:source", "banned:medium", "banned:campaign"])
-        .values("source", "medium", "campaign").annotate(bookings=Count("id")).order_by("-bookings")[:200]
-    )
-    spellings = defaultdict(dict)
-    for row in (qs.exclude(channel=DIRECT).values("utm_raw__source", "source").annotate(bookings=Count("id"))):
-        raw = row["utm_raw__source"]
-        if raw is None:
-            continue
-        spellings[row["source"]][raw] = spellings[row["source"]].get(raw, 0) + row["bookings"]
-    collisions = [
-        {"value": value, "spellings": [{"raw": raw, "bookings": n} for raw, n in sorted(raws.items(), key=lambda kv: -kv[1])],
-         "bookings": sum(raws.values())}
-        for value, raws in spellings.items()
-        if len(raws) > 1
-    ]
-    collisions.sort(key=lambda c: -c["bookings"])
+    """What needs fixing in our links: unassigned values, banned values, spelling collisions, the backlog.
+
+    All from the daily rollup (one GROUP BY over its distinct channel/source/medium/campaign values), so the page
+    costs the same at 10M bookings as at 10k; partial days at the ends of a range come from the bookings table."""
+    ruleset = ruleset_current()
+    rows = breakdown(group_by=["channel", "source", "medium", "campaign"], **filters)["rows"]
+    unassigned, banned = defaultdict(int), defaultdict(int)
+    values = {name: defaultdict(int) for name in ("source", "medium", "campaign")}
+    for row in rows:
+        if row["channel"] == UNASSIGNED:
+            unassigned[(row["source"], row["medium"])] += row["bookings"]
+            # A banned value always lands in Unassigned; the rollup holds the values as the rules left them.
+            if {row["source"], row["medium"], row["campaign"]} & ruleset.banned:
+                banned[(row["source"], row["medium"], row["campaign"])] += row["bookings"]
+        if row["channel"] != DIRECT:
+            for name, counts in values.items():
+                counts[row[name]] += row["bookings"]
     return {
-        "unassigned": unassigned,
-        "banned": banned,
-        "collisions": collisions,
+        "unassigned": [{"source": s, "medium": m, "bookings": n} for (s, m), n in _most_first(unassigned)[:200]],
+        "banned": [{"source": s, "medium": m, "campaign": c, "bookings": n} for (s, m, c), n in _most_first(banned)[:200]],
+        "collisions": _spelling_collisions(values),
         "direct_backlog": direct_backlog(**filters),
     }
+
+
+def _most_first(counts: dict) -> list[tuple]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _spelling_collisions(values: dict[str, dict[str, int]]) -> list[dict]:
+    """Values of one field that are probably one value spelled two ways ("linked-in" and "linkedin"): they split
+    that value's numbers until an alias joins them. Spellings the rules already join (case, `+`/`%20`, aliases
+    such as lnkd.in → linkedin) are one value in the rollup and are not listed."""
+    collisions = []
+    for name, counts in values.items():
+        groups = defaultdict(list)
+        for value, n in counts.items():
+            if value and value not in (DIRECT_SOURCE, DIRECT_MEDIUM, NOT_SET) and n > 0:
+                groups[spelling_key(value)].append((value, n))
+        for key, spellings in groups.items():
+            if key and len(spellings) > 1:
+                spellings.sort(key=lambda vn: (-vn[1], vn[0]))
+                collisions.append({"field": name, "value": spellings[0][0], "bookings": sum(n for _, n in spellings),
+                                   "spellings": [{"raw": v, "bookings": n} for v, n in spellings]})
+    collisions.sort(key=lambda c: (-c["bookings"], c["field"], c["value"]))
+    return collisions
 
 
 def direct_backlog(**filters) -> list[dict]:
@@ -371,20 +394,125 @@ def journey_rescued_count(**filters) -> int:
     return report_bookings(**filters).filter(attributed_by=Booking.AttributedBy.JOURNEY).count()
 
 
-def direct_backlog_bookings(*, event_type: str = "", month: str = ""):
-    """Untagged bookings, newest first, for the backlog page."""
-    qs = report_bookings().filter(channel=DIRECT).order_by("-booked_at", "-id")
-    if event_type:
-        qs = qs.filter(event_type_name=event_type)
+# --- the (direct) backlog ---------------------------------------------------------------------------
+#
+# "(direct)" is one set everywhere: countable bookings (bookings/counting.py) whose channel is Direct, on their
+# booking day in TIME_ZONE. The dashboard's Direct tile, the backlog's groups, total, list and bulk assignments
+# all read that set, so the dashboard's count and the backlog page agree for the same period.
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """`2026-06` → midnights (TIME_ZONE) of 1 June and 1 July; ValueError says why a month can't be read."""
+    year, mon = month_parse(month)
+    first = date(year, mon, 1)
+    following = date(year + mon // 12, mon % 12 + 1, 1)
+    return (timezone.make_aware(datetime.combine(first, time.min)),
+            timezone.make_aware(datetime.combine(following, time.min)))
+
+
+def direct_backlog_filters(*, booked_after: datetime | None = None, booked_before: datetime | None = None,
+                           event_type: str = "", month: str = "", said: str | None = None) -> dict:
+    """Report filters for the backlog's selection: the period, narrowed to a month (a month outside the period
+    selects nothing), an event type and what people said (`said`: a self-reported source, "" = no answer)."""
     if month:
-        try:
-            year, mon = month_parse(month)
-        except ValueError:
-            pass  # the view said why it ignored it
-        else:
-            qs = qs.filter(booked_at__year=year, booked_at__month=mon)
+        first, following = month_bounds(month)
+        booked_after = max(booked_after, first) if booked_after else first
+        booked_before = min(booked_before, following) if booked_before else following
+        if booked_after >= booked_before:
+            booked_before = booked_after
+    filters = {"booked_after": booked_after, "booked_before": booked_before}
+    if event_type:
+        filters["event_type"] = event_type
+    if said is not None:
+        filters["self_reported_source"] = said
+    return filters
+
+
+def _empty(filters: dict) -> bool:
+    after, before = filters.get("booked_after"), filters.get("booked_before")
+    return after is not None and before is not None and after >= before
+
+
+def direct_backlog_said(**filters) -> list[dict]:
+    """Untagged bookings by what people said ("how did you hear about us?", normalized), most first; "" = no
+    answer, listed last. From the rollup: `self_reported_source` is one of its dimensions."""
+    if _empty(filters):
+        return []
+    rows = breakdown(group_by=["self_reported_source"], channel=DIRECT, **filters)["rows"]
+    said = [{"self_reported_source": r["self_reported_source"], "bookings": r["bookings"]} for r in rows]
+    return sorted(said, key=lambda r: (not r["self_reported_source"], -r["bookings"], r["self_reported_source"]))
+
+
+def direct_backlog_bookings(*, booked_after: datetime | None = None, booked_before: datetime | None = None,
+                            event_type: str = "", month: str = "", said: str | None = None):
+    """Untagged bookings of the selection (`direct_backlog_filters`), newest first, for the backlog page: read
+    through the partial index `booking_direct_backlog` (booked_at, id) of countable Direct bookings."""
+    try:
+        filters = direct_backlog_filters(booked_after=booked_after, booked_before=booked_before,
+                                         event_type=event_type, month=month, said=said)
+    except ValueError:  # the form said why it ignored the month
+        filters = direct_backlog_filters(booked_after=booked_after, booked_before=booked_before,
+                                         event_type=event_type, said=said)
+    qs = report_bookings(**filters).filter(channel=DIRECT).order_by("-booked_at", "-id")
+    if _empty(filters):
+        qs = qs.none()
     return qs.only("id", "email", "name", "event_type_name", "booked_at", "self_reported_raw", "self_reported_source",
                    "visitor_id", "status")
+
+
+BULK_ASSIGN_LIMIT = 1000  # bookings one bulk assignment moves (each is audited one by one); the rest: apply again
+
+
+def direct_backlog_ids(*, booking_ids: list[int] | None = None, limit: int = BULK_ASSIGN_LIMIT, **selection) -> list[int]:
+    """Ids of untagged bookings to assign: the chosen ones still in the backlog, or (no ids) every booking of a
+    selection (`direct_backlog_bookings`' arguments), newest first, at most `limit`."""
+    if booking_ids is not None:
+        qs = report_bookings().filter(channel=DIRECT, pk__in=booking_ids).order_by("-booked_at", "-id")
+    else:
+        qs = direct_backlog_bookings(**selection)
+    return list(qs.values_list("pk", flat=True)[:limit])
+
+
+def source_choices(limit: int = 300) -> list[str]:
+    """Sources to choose from when assigning: the ones tagged bookings used (rollup, most used first), then the
+    rules' and aliases' canonical sources; never a banned or brand value, nor `(direct)` / `(not set)`."""
+    ruleset = ruleset_current()
+    used = _rollup_rows(select=["source", "sum(bookings)::int AS bookings"], group=["source"], filters={},
+                        order="bookings DESC, source")
+    skip = {DIRECT_SOURCE, NOT_SET, ""} | ruleset.banned
+    names = [r["source"] for r in used if r["bookings"] > 0] + sorted(ruleset.known_sources)
+    return [name for name in dict.fromkeys(names) if name not in skip][:limit]
+
+
+def source_mediums(source: str) -> list[str]:
+    """The mediums tagged bookings used with a source, most used first (to reach a chosen channel the way the
+    real links do, e.g. linkedin/paid_social for Paid Social)."""
+    rows = _rollup_rows(select=["medium", "sum(bookings)::int AS bookings"], group=["medium"],
+                        filters={"source": source}, order="bookings DESC, medium")
+    return [r["medium"] for r in rows if r["bookings"] > 0 and r["medium"] not in (NOT_SET, DIRECT_MEDIUM)]
+
+
+def assignment_history(limit: int = 20) -> list[dict]:
+    """The latest manual assignments, newest first; a bulk one ("They said") is one item with its size and how
+    many of it are still in place (`{"entry", "batch", "bookings", "open"}`)."""
+    entries = ManualAttribution.objects.select_related("booking", "user", "reverted_by").order_by("-created_at", "-id")
+    items, batches = [], {}
+    for entry in entries[: limit * 5]:
+        batch = entry.to_values.get("batch")
+        if batch in batches:
+            continue
+        item = {"entry": entry, "batch": batch or ""}
+        if batch:
+            batches[batch] = item
+        items.append(item)
+        if len(items) == limit:
+            break
+    if batches:
+        sizes = (ManualAttribution.objects.filter(to_values__batch__in=list(batches)).values("to_values__batch")
+                 .annotate(bookings=Count("id"), open=Count("id", filter=Q(reverted_at=None))))
+        for row in sizes:
+            batches[row["to_values__batch"]].update(bookings=row["bookings"], open=row["open"])
+    return items
 
 
 def reattribute_job_banner() -> dict:

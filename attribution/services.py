@@ -396,22 +396,28 @@ def alias_create(*, field_name: str, value: str, canonical: str) -> Alias:
 # --- manual attribution (the (direct) backlog) ----------------------------------------------------
 
 
-def bookings_assign_attribution(*, booking_ids: list[int], source: str, medium: str, campaign: str, user) -> int:
-    """Marketing assigns a source to untagged bookings: audited, reversible, kept through reattribute."""
+def bookings_assign_attribution(*, booking_ids: list[int], source: str, medium: str, campaign: str, user,
+                                batch: str = "") -> int:
+    """Marketing assigns a source to untagged bookings: audited, reversible, kept through reattribute.
+
+    `batch` names a bulk assignment (the backlog's "They said" action): its audit rows carry it in `to_values`, so
+    the whole batch can be reverted at once (`manual_attribution_revert_batch`)."""
 
     manual = {k: v for k, v in {"utm_source": source, "utm_medium": medium, "utm_campaign": campaign}.items() if v}
     if not manual.get("utm_source"):
         raise ValueError("a source is required")
+    audit = {**manual, "batch": batch} if batch else manual
     count = 0
     with transaction.atomic():
         # Locked by id, all before the first outbox row (booking_reattribute goes through the seam's lock order).
-        bookings = (Booking.objects.select_for_update(of=("self",)).filter(pk__in=booking_ids)
-                    .select_related("rescheduled_from").order_by("pk"))
+        bookings = list(Booking.objects.select_for_update(of=("self",)).filter(pk__in=booking_ids)
+                        .select_related("rescheduled_from").order_by("pk"))
+        ManualAttribution.objects.bulk_create([
+            ManualAttribution(booking=booking, user=user, to_values=audit,
+                              from_values={"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,
+                                           "channel": booking.channel, "manual_utm": booking.manual_utm})
+            for booking in bookings])
         for booking in bookings:
-            ManualAttribution.objects.create(
-                booking=booking, user=user, to_values=manual,
-                from_values={"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,
-                             "channel": booking.channel, "manual_utm": booking.manual_utm})
             booking.manual_utm = manual
             booking.save(update_fields=["manual_utm"])
             booking_reattribute(booking=booking)
@@ -427,14 +433,34 @@ def manual_attribution_revert(*, manual_id: int, user) -> None:
             pk=manual_id, reverted_at=None).first()
         if entry is None:
             raise ValueError("no such assignment, or it was already reverted")
-        if ManualAttribution.objects.filter(booking=entry.booking, reverted_at=None, pk__gt=entry.pk).exists():
-            raise ValueError("a later assignment of this booking is still in place: revert that one first")
-        booking = entry.booking
-        booking.manual_utm = entry.from_values.get("manual_utm")
-        booking.save(update_fields=["manual_utm"])
-        booking_reattribute(booking=booking)
-        entry.reverted_at, entry.reverted_by = timezone.now(), user
-        entry.save(update_fields=["reverted_at", "reverted_by"])
+        _revert(entry, user)
+
+
+def _revert(entry: ManualAttribution, user) -> None:
+    if ManualAttribution.objects.filter(booking=entry.booking, reverted_at=None, pk__gt=entry.pk).exists():
+        raise ValueError("a later assignment of this booking is still in place: revert that one first")
+    booking = entry.booking
+    booking.manual_utm = entry.from_values.get("manual_utm")
+    booking.save(update_fields=["manual_utm"])
+    booking_reattribute(booking=booking)
+    entry.reverted_at, entry.reverted_by = timezone.now(), user
+    entry.save(update_fields=["reverted_at", "reverted_by"])
+
+
+def manual_attribution_revert_batch(*, batch: str, user) -> int:
+    """Undo a bulk assignment: each of its bookings goes back (one whose later assignment is still in place keeps
+    that one). Returns how many were reverted; ValueError when none of the batch is left to revert."""
+    with transaction.atomic():
+        entries = list(ManualAttribution.objects.select_for_update().select_related("booking")
+                       .filter(to_values__batch=batch, reverted_at=None).order_by("booking_id"))
+        if not batch or not entries:
+            raise ValueError("no such bulk assignment, or it was already reverted")
+        reverted = 0
+        for entry in entries:
+            if not ManualAttribution.objects.filter(booking=entry.booking, reverted_at=None, pk__gt=entry.pk).exists():
+                _revert(entry, user)
+                reverted += 1
+    return reverted
 
 
 def channel_rule_create(*, channel: str, source: str = "", medium: str = "") -> ChannelRule:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -17,14 +19,13 @@ from django.utils.cache import patch_vary_headers
 
 from attribution import selectors, services
 from attribution.links import LinkError, link_build
-from attribution.models import ManualAttribution
-from attribution.ruleset import ruleset_current
-from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, RuleForm, form_errors
 from attribution.dashboard import (DIMENSIONS, DRILL, STATUSES, channel_color, chart_data, chart_table, dashboard_report,
                                    demo_event_types, known_values, level_values)
-from attribution.periods import COMPARISONS, PRESETS, month_parse, period_parse
+from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, BacklogFilterForm, RuleForm, form_errors
+from attribution.periods import COMPARISONS, PRESETS, period_parse
 from attribution.rollup import rollup_time_zone_stale
-from attribution.rules import DIRECT, UNASSIGNED, utm_normalize
+from attribution.rules import DIRECT, UNASSIGNED, ruleset_channels, utm_normalize
+from attribution.ruleset import ruleset_current
 from bookings.models import Booking
 from journeys.apis import short_url
 from journeys.selectors import tracked_link_list
@@ -100,6 +101,8 @@ def dashboard(request):
     interval = request.GET.get("interval") if request.GET.get("interval") in selectors.INTERVALS else (
         "day" if period.days <= 92 else "week" if period.days <= 400 else "month")
     drill = _filter_values(request, FILTERS)
+    if not drill.get("event_type", True):
+        del drill["event_type"]  # the form's "all event types" (a drilled "(not set)" campaign is a real value)
     filters = {FILTERS[name]: value for name, value in drill.items()}
     counted = demo_event_types()
     if counted and "event_type" not in drill:
@@ -207,29 +210,57 @@ def _dashboard_csv(export: str, data: dict, dims: list[str], names: str, period)
 @login_required
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def direct_backlog(request):
+    """The untagged bookings of the dashboard's period (same `range`/`start`/`end`), by event type and month and by
+    what people said, with assignment: POST → preview (the channel that results, how many move) → confirm POST.
+    Without JavaScript each step is a page (the confirm redirects, POST-redirect-GET); with htmx the card swaps."""
     if request.method == "POST":
-        response = _assign(request)
-        if not request.htmx:
-            return response  # POST, redirect, GET: works without JavaScript
-        # htmx: answer with the refreshed backlog and the assignment's message in one response, no redirect.
-    event_type = _filter_values(request, ["event_type"]).get("event_type", "")
-    month = request.GET.get("month", "")
-    if month:
-        try:
-            month_parse(month)
-        except ValueError as exc:
-            messages.warning(request, f"The month filter was ignored: {exc}.")
-            month = ""
-    bookings = selectors.direct_backlog_bookings(event_type=event_type, month=month)
-    page = Paginator(bookings, 50).get_page(request.GET.get("page"))
-    groups = selectors.direct_backlog()
+        return _assign(request)
+    context = _backlog_context(request)
     if request.GET.get("export") == "groups":
-        return _csv("direct-backlog.csv", groups, ["event_type_name", "month", "bookings"])
-    history = ManualAttribution.objects.select_related("booking", "user", "reverted_by")[:20]
-    return _render(request, "dashboard/direct.html", "dashboard/_backlog.html", {
-        "page": page, "groups": groups, "event_type": event_type, "month": month, "history": history,
-        "total": sum(g["bookings"] for g in groups), "rescued": selectors.journey_rescued_count(),
-    })
+        period = context["period"]
+        return _csv(f"direct-backlog-by-event-type-and-month-{period.start:%Y-%m-%d}-to-{period.last:%Y-%m-%d}.csv",
+                    context["groups"], ["event_type_name", "month", "bookings"])
+    return _render(request, "dashboard/direct.html", "dashboard/_backlog.html", context)
+
+
+def _backlog_context(request, period=None, **extra) -> dict:
+    """Everything the backlog page shows for the request's period and filters (a fixed number of queries)."""
+    period = period or _period(request)
+    start, end = period.bounds()
+    filters = BacklogFilterForm(request.GET)
+    filters.is_valid()  # a bad month is an error next to its field; the list ignores that filter
+    event_type, month, said = filters.value("event_type"), filters.value("month"), filters.value("said") or None
+    groups = selectors.direct_backlog(booked_after=start, booked_before=end)
+    narrowed = selectors.direct_backlog_filters(booked_after=start, booked_before=end, event_type=event_type, month=month)
+    said_groups = selectors.direct_backlog_said(**narrowed)
+    count = sum(g["bookings"] for g in said_groups if said is None or g["self_reported_source"] == said)
+    paginator = Paginator(selectors.direct_backlog_bookings(booked_after=start, booked_before=end, event_type=event_type,
+                                                            month=month, said=said), 50)
+    paginator.count = count  # from the rollup: the same set as the list, without a COUNT(*) over it
+    page = paginator.get_page(request.GET.get("page"))
+    base = {k: v for k, v in request.GET.items() if k in ("range", "start", "end")}
+    narrowing = {k: v for k, v in (("event_type", event_type), ("month", month)) if v}
+    selection = {**narrowing, **({"said": said} if said is not None else {})}
+    for group in groups:
+        group["url"] = "?" + urlencode({**base, "event_type": group["event_type_name"], "month": f"{group['month']:%Y-%m}"})
+    sources = selectors.source_choices()
+    known = set(sources)
+    for group in said_groups:
+        group["url"] = "?" + urlencode({**base, **narrowing, "said": group["self_reported_source"]})
+        group["source"] = group["self_reported_source"] if group["self_reported_source"] in known else ""
+    ruleset = ruleset_current()
+    return {
+        "period": period, "presets": PRESETS, "filters": filters, "event_type": event_type, "month": month, "said": said,
+        "page": page, "count": count, "groups": groups, "said_groups": said_groups,
+        "total": sum(g["bookings"] for g in groups),
+        "rescued": selectors.journey_rescued_count(booked_after=start, booked_before=end),
+        "history": selectors.assignment_history(),
+        "sources": sources, "channels": [c for c in ruleset_channels(ruleset) if c != DIRECT],
+        "counted": demo_event_types(),
+        "base_query": urlencode(base), "selection_query": urlencode({**base, **selection}),
+        "narrowing_query": urlencode({**base, **narrowing}), "bulk_limit": selectors.BULK_ASSIGN_LIMIT,
+        **extra,
+    }
 
 
 def _int(value: str) -> int:
@@ -238,74 +269,129 @@ def _int(value: str) -> int:
     return int(value)
 
 
+def _signature(data: dict) -> str:
+    """What a preview showed: a confirm applies only these values (edited fields are previewed again first)."""
+    return "|".join(data.get(k) or "" for k in ("source", "medium", "campaign", "result_channel"))
+
+
+def _backlog_answer(request) -> HttpResponse:
+    """After an assignment or revert: POST-redirect-GET without JavaScript; the refreshed card for htmx."""
+    if not request.htmx:
+        return redirect(request.get_full_path())
+    return _render(request, "dashboard/direct.html", "dashboard/_backlog.html", _backlog_context(request))
+
+
 def _assign(request):
     if not request.user.has_perm("attribution.assign_attribution"):
         raise PermissionDenied
-    if request.POST.get("revert"):
+    if request.POST.get("revert") or request.POST.get("revert_batch"):
         try:
-            services.manual_attribution_revert(manual_id=_int(request.POST["revert"]), user=request.user)
-            messages.success(request, "Assignment reverted.")
+            if request.POST.get("revert_batch"):
+                batch = request.POST["revert_batch"]
+                if not re.fullmatch(r"[0-9a-f]{32}", batch):
+                    raise ValueError(f"{batch[:40]!r} is not a bulk assignment")
+                n = services.manual_attribution_revert_batch(batch=batch, user=request.user)
+                messages.success(request, f"Bulk assignment reverted: {n} booking{'s' if n != 1 else ''}.")
+            else:
+                services.manual_attribution_revert(manual_id=_int(request.POST["revert"]), user=request.user)
+                messages.success(request, "Assignment reverted.")
         except ValueError as exc:
             messages.error(request, f"Not reverted: {exc}.")
-        return redirect(request.get_full_path())
-    ids = [int(i) for i in request.POST.getlist("booking") if i.isascii() and i.isdigit()]
-    if not ids:
+        return _backlog_answer(request)
+    bulk = "answer" in request.POST  # "They said": every booking of the selection with this answer
+    answer = request.POST.get("answer", "")[:255]
+    ids = [int(i) for i in request.POST.getlist("booking") if i.isascii() and i.isdigit() and len(i) < 19]
+    if not bulk and not ids:
         messages.error(request, "Select at least one booking.")
-        return redirect(request.get_full_path())
-    form = AssignForm(request.POST)
-    if not form.is_valid():
+        return _backlog_answer(request)
+    form = AssignForm(request.POST, ruleset=ruleset_current(), mediums=selectors.source_mediums)
+    valid = form.is_valid()
+    if bulk and (not answer or "\x00" in answer):
+        form.add_error(None, "Bookings whose people gave no answer can't be assigned by their answer." if not answer
+                       else "That answer holds a NUL character: no booking has it.")
+        answer, valid = "", False
+    period = _period(request)
+    start, end = period.bounds()
+    filters = BacklogFilterForm(request.GET)
+    filters.is_valid()
+    selection = {"booked_after": start, "booked_before": end, "event_type": filters.value("event_type"),
+                 "month": filters.value("month")}
+    if bulk and not answer:
+        moving = 0
+    elif bulk:
+        narrowed = selectors.direct_backlog_filters(**selection, said=answer)
+        moving = min(sum(g["bookings"] for g in selectors.direct_backlog_said(**narrowed)), selectors.BULK_ASSIGN_LIMIT)
+    else:
+        moving = len(selectors.direct_backlog_ids(booking_ids=ids))
+    signature = _signature(form.cleaned_data) if valid else ""
+    if valid and request.POST.get("confirm") and moving and request.POST.get("previewed") == signature:
+        data = form.cleaned_data
+        if bulk:
+            ids = selectors.direct_backlog_ids(**selection, said=answer)
+        n = services.bookings_assign_attribution(
+            booking_ids=ids, source=data["source"], medium=data["medium"], campaign=data["campaign"], user=request.user,
+            batch=uuid.uuid4().hex if bulk else "")
+        messages.success(request, f"{n} booking{'s' if n != 1 else ''} attributed to {data['source']}"
+                                  f" ({data['result_channel']}).")
+        return _backlog_answer(request)
+    if not valid:
         messages.error(request, f"Not assigned: {form_errors(form)}")
-        return redirect(request.get_full_path())
-    try:
-        n = services.bookings_assign_attribution(booking_ids=ids, **form.cleaned_data, user=request.user)
-    except ValueError as exc:
-        messages.error(request, str(exc).capitalize() + ".")
-        return redirect(request.get_full_path())
-    messages.success(request, f"{n} booking{'s' if n != 1 else ''} attributed to {form.cleaned_data['source']}.")
-    return redirect(request.get_full_path())
+    preview = {"form": form, "valid": valid, "bulk": bulk, "answer": answer, "ids": ids, "moving": moving,
+               "signature": signature}
+    return _render(request, "dashboard/direct.html", "dashboard/_assign_preview.html",
+                   _backlog_context(request, period=period, preview=preview))
 
 
 @login_required
 @permission_required("attribution.view_dashboard", raise_exception=True)
 def hygiene(request):
+    failed = None
     if request.method == "POST":
-        return _hygiene_action(request)
+        failed = _hygiene_action(request)
+        if failed is None:
+            return redirect("dashboard-hygiene")
     data = selectors.hygiene()
     if request.GET.get("export") == "unassigned":
         return _csv("unassigned.csv", data["unassigned"], ["source", "medium", "bookings"])
-    return render(request, "dashboard/hygiene.html", {"data": data, "reattribute": selectors.reattribute_job_banner()})
+    ruleset = ruleset_current()
+    return render(request, "dashboard/hygiene.html", {
+        "data": data, "reattribute": selectors.reattribute_job_banner(), "failed": failed,
+        "channels": [c for c in ruleset_channels(ruleset) if c not in (DIRECT, UNASSIGNED)],
+        "sources": selectors.source_choices()})
 
 
-def _hygiene_action(request):
+def _hygiene_action(request) -> dict | None:
+    """Add an alias or a rule; None when done (the view redirects), else the failed form, shown next to its row."""
     action = request.POST.get("action")
     if action == "alias":
         if not request.user.has_perm("attribution.add_alias"):
             raise PermissionDenied
-        form = AliasForm(request.POST)
+        form = AliasForm(request.POST, ruleset=ruleset_current())
         if not form.is_valid():
             missing = any(e.code == "required" for errors in form.errors.as_data().values() for e in errors)
             messages.error(request, "Both the spelling and the canonical value are needed." if missing
                            else f"Alias not added: {form_errors(form)}")
-            return redirect("dashboard-hygiene")
-        value, canonical = form.cleaned_data["value"], form.cleaned_data["canonical"]
-        services.alias_create(field_name="source", value=value, canonical=canonical)
-        _reattribute_queue(request, f"Alias {value} → {canonical} added", where_source=utm_normalize(value))
+            return {"action": "alias", "key": request.POST.get("value", ""), "form": form}
+        value, canonical, field = form.cleaned_data["value"], form.cleaned_data["canonical"], form.cleaned_data["field"]
+        services.alias_create(field_name=field, value=value, canonical=canonical)
+        _reattribute_queue(request, f"Alias {value} → {canonical} added",
+                           where_source=utm_normalize(value) if field == "source" else None)
     elif action == "rule":
         if not request.user.has_perm("attribution.add_channelrule"):
             raise PermissionDenied
-        form = RuleForm(request.POST)
+        form = RuleForm(request.POST, channels=ruleset_channels(ruleset_current()))
         if not form.is_valid():
             missing = any(e.code == "required" for errors in form.errors.as_data().values() for e in errors)
             messages.error(request, "A channel name and a source are needed." if missing
                            else f"Rule not added: {form_errors(form)}")
-            return redirect("dashboard-hygiene")
+            return {"action": "rule", "key": request.POST.get("source", ""), "form": form}
         channel, source = form.cleaned_data["channel"], form.cleaned_data["source"]
         services.channel_rule_create(channel=channel, source=source, medium=form.cleaned_data["medium"])
         _reattribute_queue(request, f"Rule “{source} → {channel}” added", where_source=utm_normalize(source))
-    return redirect("dashboard-hygiene")
+    return None
 
 
-def _reattribute_queue(request, done: str, *, where_source: str) -> None:
+def _reattribute_queue(request, done: str, *, where_source: str | None) -> None:
     """The request only queues the job; a worker re-attributes batch by batch (progress on this page)."""
     job, created = services.reattribute_job_start(where_source=where_source, user=request.user)
     if created:

@@ -23,7 +23,7 @@ def delivery_list_for_booking(*, booking: Booking) -> QuerySet[WebhookDelivery]:
 
 
 class EmailDomain(Func):
-    """lower(split_part(email, '@', 2)): the expression of index `booking_email_domain` (migration 0016). The
+    """lower(split_part(email, '@', 2)): the expression of index `booking_email_domain` (migration 0017). The
     constants are written into the SQL, not bound, so the planner matches the index under server-side binding."""
 
     template = "LOWER(SPLIT_PART(%(expressions)s, '@', 2))"

@@ -145,6 +145,7 @@ except (ValueError, zoneinfo.ZoneInfoNotFoundError):
     raise ImproperlyConfigured(f"SOURCEBOOK_TIME_ZONE={TIME_ZONE!r} is not an IANA time zone (e.g. Europe/Berlin, "
                                "America/New_York, UTC).") from None
 USE_I18N = True
+FORMAT_MODULE_PATH = ["project.formats"]  # one date format in the UI (project/formats/en/formats.py)
 USE_TZ = True
 
 STATIC_URL = "static/"

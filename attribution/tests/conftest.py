@@ -36,3 +36,12 @@ def run_queued_reattribute() -> None:
     """Do what the Celery worker does with a queued re-attribution job (tests never run a broker consumer)."""
     for job_id in ReattributeJob.objects.filter(state__in=ReattributeJob.ACTIVE_STATES).values_list("pk", flat=True):
         reattribute_job_run(job_id=job_id)
+
+
+def assign_confirmed(client, data: dict, *, url: str = "/dashboard/direct/", **kwargs):
+    """An assignment as the backlog makes it: POST → the preview → POST its confirm (the values it previewed)."""
+    preview = client.post(url, data, **kwargs)
+    assert preview.status_code == 200, preview.status_code
+    signature = preview.context["preview"]["signature"]
+    assert signature, preview.context["preview"]["form"].errors
+    return client.post(url, {**data, "confirm": "1", "previewed": signature}, **kwargs)

@@ -1,5 +1,5 @@
-"""The (direct) backlog's filters: event type and month narrow the list; a month that can't be read is said and
-ignored (the whole backlog shows)."""
+"""The (direct) backlog's filters: event type and month narrow the list; a month that can't be read is an error next
+to its field and ignored (the whole period shows)."""
 
 from datetime import datetime, timezone
 
@@ -44,9 +44,10 @@ def test_a_month_that_cannot_be_read_is_ignored(backlog):
     assert len(selectors.direct_backlog_bookings(month="May")) == 4
 
 
-def test_the_page_says_it_ignored_a_bad_month(login_as, backlog):
+def test_the_page_says_it_ignored_a_bad_month_next_to_the_field(login_as, backlog):
     client = login_as("mkt", perms=("view_dashboard",))
-    page = client.get("/dashboard/direct/", {"month": "2026-13"}).content.decode()
-    assert "The month filter was ignored" in page and "demo-june@example.com" in page
-    narrowed = client.get("/dashboard/direct/", {"event_type": "Intro call"}).content.decode()
+    page = client.get("/dashboard/direct/", {"range": "all", "month": "2026-13"}).content.decode()
+    assert 'id="month-error">&#x27;2026-13&#x27; is not a month between 1900 and 2100: showing every month' in page
+    assert "demo-june@example.com" in page
+    narrowed = client.get("/dashboard/direct/", {"range": "all", "event_type": "Intro call"}).content.decode()
     assert "intro-may@example.com" in narrowed and "demo-june@example.com" not in narrowed

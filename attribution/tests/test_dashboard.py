@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 
 from attribution.periods import PRESETS, months_shift, period_parse
 from attribution.services import bookings_reattribute
-from attribution.tests.conftest import run_queued_reattribute
+from attribution.tests.conftest import assign_confirmed, run_queued_reattribute
 from bookings.models import Booking
 
 pytestmark = pytest.mark.django_db
@@ -128,8 +128,11 @@ def test_the_range_changes_the_numbers(client, roles, recent):
 def test_assigning_backlog_bookings_is_audited_reversible_and_survives_reattribute(client, roles, recent):
     client.force_login(roles("m", "Marketing"))
     direct = list(Booking.objects.filter(channel="Direct").values_list("pk", flat=True)[:2])
-    response = client.post("/dashboard/direct/", {"booking": direct, "source": "newsletter", "medium": "email"}, follow=True)
-    assert "2 bookings attributed to newsletter" in response.content.decode()
+    preview = client.post("/dashboard/direct/", {"booking": direct, "source": "newsletter", "medium": "email"})
+    assert preview.context["preview"]["moving"] == 2 and 'id="preview-channel">Email<' in preview.content.decode()
+    assert Booking.objects.filter(pk__in=direct, channel="Direct").count() == 2  # a preview moves nothing
+    response = assign_confirmed(client, {"booking": direct, "source": "newsletter", "medium": "email"}, follow=True)
+    assert "2 bookings attributed to newsletter (Email)" in response.content.decode()
     assert client.get("/dashboard/?range=30d").context["data"]["kpis"]["direct"] == 2
     assert set(Booking.objects.filter(pk__in=direct).values_list("channel", flat=True)) == {"Email"}
     bookings_reattribute()
@@ -138,8 +141,13 @@ def test_assigning_backlog_bookings_is_audited_reversible_and_survives_reattribu
 
     entry = ManualAttribution.objects.first()
     assert entry.user.username == "m" and entry.from_values["channel"] == "Direct"
-    # A second assignment of the same booking: the first can't be reverted out of order.
-    client.post("/dashboard/direct/", {"booking": [entry.booking_id], "source": "podcast", "medium": "audio"})
+    # An assigned booking left the backlog: the page no longer moves it (nothing to confirm)...
+    again = client.post("/dashboard/direct/", {"booking": [entry.booking_id], "source": "podcast", "medium": "audio"})
+    assert again.context["preview"]["moving"] == 0 and 'id="confirm"' not in again.content.decode()
+    # ...a second assignment through the service (the admin's way): the first can't be reverted out of order.
+    from attribution.services import bookings_assign_attribution
+
+    bookings_assign_attribution(booking_ids=[entry.booking_id], source="podcast", medium="audio", campaign="", user=entry.user)
     later = ManualAttribution.objects.filter(booking=entry.booking_id).latest("pk")
     refused = client.post("/dashboard/direct/", {"revert": entry.pk}, follow=True).content.decode()
     assert "Not reverted" in refused and Booking.objects.get(pk=entry.booking_id).channel == "Audio"
@@ -153,7 +161,8 @@ def test_adding_an_alias_from_hygiene_moves_the_unassigned_row(client, roles, re
     client.force_login(roles("m", "Marketing"))
     before = client.get("/dashboard/hygiene/").context["data"]["unassigned"]
     assert {"source": "partnerportal", "medium": "widget", "bookings": 2} in before
-    response = client.post("/dashboard/hygiene/", {"action": "rule", "source": "partnerportal", "channel": "Partners"}, follow=True)
+    response = client.post("/dashboard/hygiene/", {"action": "rule", "source": "partnerportal", "channel": "Partners",
+                                                        "new_channel": "1"}, follow=True)
     assert "re-attributed in the background" in response.content.decode()
     run_queued_reattribute()  # the worker's part
     assert "2 bookings re-attributed" in client.get("/dashboard/hygiene/").content.decode()

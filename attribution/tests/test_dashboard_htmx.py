@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
+from attribution.tests.conftest import assign_confirmed
 from bookings.models import Booking
 
 from .test_dashboard import recent, roles  # noqa: F401 (fixtures)
@@ -43,8 +44,8 @@ def test_a_filter_warning_comes_with_the_partial(client, roles, recent):
 def test_an_htmx_assignment_answers_with_the_backlog_and_its_message_not_a_redirect(client, roles, recent):
     client.force_login(roles("m", "Marketing"))
     direct = list(Booking.objects.filter(channel="Direct").values_list("pk", flat=True)[:2])
-    response = client.post("/dashboard/direct/?event_type=&month=", {"booking": direct, "source": "newsletter",
-                                                                     "medium": "email"}, headers=HX)
+    response = assign_confirmed(client, {"booking": direct, "source": "newsletter", "medium": "email"},
+                                url="/dashboard/direct/?event_type=&month=", headers=HX)
     page = response.content.decode()
     assert response.status_code == 200 and "<html" not in page
     assert "2 bookings attributed to newsletter" in page
@@ -76,7 +77,7 @@ def test_an_htmx_assignment_still_needs_the_permission(client, roles, recent):
 def test_without_htmx_an_assignment_still_redirects(client, roles, recent):
     client.force_login(roles("m", "Marketing"))
     direct = list(Booking.objects.filter(channel="Direct").values_list("pk", flat=True)[:1])
-    response = client.post("/dashboard/direct/?month=", {"booking": direct, "source": "newsletter"})
+    response = assign_confirmed(client, {"booking": direct, "source": "newsletter"}, url="/dashboard/direct/?month=")
     assert response.status_code == 302 and response["Location"] == "/dashboard/direct/?month="
     page = client.get("/dashboard/direct/").content.decode()
     assert "<html" in page and "1 booking attributed to newsletter" in page and "hx-swap-oob" not in page

@@ -206,3 +206,39 @@ def test_odd_parameters_fall_back_to_defaults(marketer, post_signed, frozen, que
     response = marketer.get(f"/dashboard/?{query}")
     assert response.status_code == 200
     assert response.context["data"]["kpis"]["bookings"] in (0, 1)
+
+
+def test_the_filter_forms_empty_choices_filter_nothing(marketer, post_signed, frozen):
+    """The form sends every field: an empty event type or status means all of them."""
+    book(post_signed, 2, on=at(date(2026, 10, 12)), campaign="x")
+    response = marketer.get("/dashboard/?dim=campaign&dim2=&range=last_month&start=2026-10-30&end=2026-11-18"
+                            "&compare=previous&event_type=&status=&interval=day")
+    assert response.context["data"]["kpis"]["bookings"] == 2
+
+
+def test_the_backlog_says_when_the_dashboard_counts_only_some_event_types(marketer, post_signed, frozen):
+    book(post_signed, 1, on=at(date(2026, 11, 10)), source=None, event_type="Support call")
+    assert "counted-note" not in marketer.get("/dashboard/direct/").content.decode()
+    DemoEventType.objects.create(name="Product demo")
+    page = marketer.get("/dashboard/direct/").content.decode()
+    assert 'id="counted-note"' in page and "(Product demo)" in page
+
+
+def test_the_landing_page_is_a_rollup_dimension_kept_by_changes_and_rebuilds(marketer, post_signed, frozen):
+    from bookings.models import Booking
+
+    book(post_signed, 3, on=at(date(2026, 11, 10)), campaign="x")
+    book(post_signed, 1, on=at(date(2026, 11, 11)), source=None)
+    ids = list(Booking.objects.order_by("id").values_list("id", flat=True))
+    Booking.objects.filter(id__in=ids[:2]).update(first_touch_landing_path="/pricing")  # the journey's landing page
+
+    def rows():
+        data = marketer.get("/dashboard/?range=30d&dim=landing_page&dim2=channel").context["data"]
+        return sorted((r["landing_page"], r["channel"], r["bookings"]) for r in data["rows"])
+
+    expected = [("", "Direct", 1), ("", "Paid Social", 1), ("/pricing", "Paid Social", 2)]
+    assert rows() == expected
+    rollup_rebuild()
+    assert rows() == expected
+    page = marketer.get("/dashboard/?range=30d&dim=landing_page").content.decode()
+    assert "/pricing" in page and "(not set)" in page

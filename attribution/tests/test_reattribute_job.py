@@ -192,8 +192,8 @@ def test_the_hygiene_page_only_queues_the_job(client, book):
     book(utm={"utm_source": "partnerportal", "utm_medium": "widget"})
     before = _attribution_state()
     client.force_login(_marketing())
-    response = client.post("/dashboard/hygiene/", {"action": "rule", "source": "partnerportal", "channel": "Partners"},
-                           follow=True)
+    response = client.post("/dashboard/hygiene/", {"action": "rule", "source": "partnerportal", "channel": "Partners",
+                                                   "new_channel": "1"}, follow=True)
     assert "re-attributed in the background" in response.content.decode()
     job = ReattributeJob.objects.get()
     assert (job.state, job.where_source) == ("queued", "partnerportal")

@@ -9,7 +9,7 @@ from attribution import selectors
 from attribution.rollup import rollup_compact, rollup_rebuild
 from attribution.ruleset import ruleset_changed
 from attribution.services import bookings_reattribute
-from attribution.models import ChannelRule, DailyStat
+from attribution.models import ChannelRule, DailyStat, TotalStat
 from bookings import calendly
 from bookings.models import Booking
 from bookings.samples import invitee_payload
@@ -70,7 +70,7 @@ def test_rollup_equals_the_bookings_table(post_signed, steps, compact_at):
         else:
             post_signed(invitee_payload(invitee_id=f"N{who}", event_id=f"EV-N{who}", booked_at=common["booked_at"] + timedelta(hours=3),
                                         old_invitee=f"https://api.calendly.com/scheduled_events/EV-R{who}/invitees/R{who}"))
-    assert_same()
+    assert_same()  # without dates: the all-time rollup (TotalStat) against the bookings table
     assert_same(booked_after=T0 + timedelta(days=5) - timedelta(hours=12), booked_before=T0 + timedelta(days=30) - timedelta(hours=12))
     assert_same(status="canceled")
     rollup_compact()
@@ -86,6 +86,7 @@ def test_reattribute_and_hubspot_state_changes_flow_into_the_rollup(book):
     rollup_compact()
     assert [r["channel"] for r in selectors.breakdown(group_by=["channel"])["rows"]] == ["Review Sites"]
     assert DailyStat.objects.count() == 1  # the emptied Unassigned group is dropped, not kept as a row of zeros
+    assert list(TotalStat.objects.values_list("channel", "bookings")) == [("Review Sites", 1)]  # and from all time
     Booking.objects.update(hubspot_state="synced")
     assert selectors.kpis()["synced"] == 1
     assert DailyStat.objects.filter(bookings__gt=0).count() == 1
@@ -101,3 +102,4 @@ def test_rebuild_recomputes_from_bookings(book):
     assert selectors.kpis()["bookings"] == 0  # proves the rollup is what we read
     rollup_rebuild()
     assert selectors.kpis()["bookings"] == 2
+    assert sum(TotalStat.objects.values_list("bookings", flat=True)) == 2

@@ -247,7 +247,7 @@ def test_search_by_invitee_uri(sales):
 @pytest.mark.parametrize(("term", "index"), [("@acme.com", "booking_email_domain"), ("ada@acme.com", "booking_email_lower"),
                                              ("acme.com", "booking_email_domain"), ("ada", "booking_name_lower")])
 def test_each_search_is_answered_by_an_index_not_a_scan(people, term, index):
-    """The planner can use the expression indexes of migration 0016 (the expression must match them exactly)."""
+    """The planner can use the expression indexes of migration 0017 (the expression must match them exactly)."""
     queryset = booking_search(Booking.objects.all(), term).order_by()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")

@@ -84,14 +84,14 @@ def test_assigning_a_backlog_booking_lowers_the_direct_tile(browser, site, shot)
     page = login(browser, site, "marketing")
     page.goto(f"{site}/dashboard/?range=all")
     direct_before = number(page.locator('[data-kpi="direct"] .delta').inner_text().split()[0])
-    page.goto(f"{site}/dashboard/direct/")
+    page.goto(f"{site}/dashboard/direct/?range=all")
     shot(page, "direct-backlog")
     page.locator('#backlog input[name="booking"]').first.check()
     page.get_by_label("Source to assign").fill("newsletter")
     page.get_by_label("Medium to assign").fill("email")
-    page.get_by_role("button", name="Assign to selected").click()
-    page.wait_for_load_state()
-    assert "1 booking attributed to newsletter" in page.locator(".messages").inner_text()
+    page.get_by_role("button", name="Preview assignment").click()
+    page.get_by_role("button", name="Confirm: move 1 booking").click()
+    page.locator(".messages", has_text="1 booking attributed to newsletter").wait_for()
     page.goto(f"{site}/dashboard/?range=all")
     assert number(page.locator('[data-kpi="direct"] .delta').inner_text().split()[0]) == direct_before - 1
 
@@ -103,6 +103,7 @@ def test_adding_a_rule_from_hygiene_moves_the_unassigned_row(browser, site, shot
     row = page.locator('#unassigned tr[data-source="partnerportal"]')
     assert row.count() == 1
     row.get_by_label("Channel for partnerportal").fill("Partners")
+    row.get_by_label("partnerportal: a new channel").check()  # not one of the rules' channels: say it is new
     row.get_by_role("button", name="Add rule").click()
     page.wait_for_load_state()
     assert "re-attributed" in page.locator(".messages").inner_text()
@@ -138,3 +139,38 @@ def test_sales_sees_bookings_in_admin_but_not_the_dashboard(browser, site, shot)
     assert page.locator("#result_list tbody tr").count() > 0
     assert page.locator("text=Add booking").count() == 0
     shot(page, "admin-sales")
+
+
+def test_which_campaign_booked_most_last_month_and_the_comparison_choices(browser, site, shot):
+    from datetime import date
+
+    from attribution.periods import DATE_FORMAT, months_shift
+
+    page = login(browser, site, "marketing", width=1440)
+    page.goto(f"{site}/dashboard/")
+    page.get_by_label("Rows by").select_option("campaign")
+    page.get_by_label("Period").select_option("last_month")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**/dashboard/?*dim=campaign*")
+    month = months_shift(date.today().replace(day=1), -1)
+    before = months_shift(month, -1)
+    label = page.locator("#period-label").inner_text()
+    assert month.strftime(DATE_FORMAT) in label and f"compared with {before.strftime(DATE_FORMAT)}" in label
+    assert page.locator("#breakdown thead th").first.inner_text().lower() == "campaign"
+    top = page.locator("#breakdown tbody tr").first
+    answer = page.locator("#answer").inner_text()
+    assert answer.startswith(top.get_attribute("data-key")) or "(not set)" in top.inner_text()
+    # The Previous column adds up to the comparison's total, rows booked only then included.
+    previous = [number(c.inner_text()) for c in page.locator('#breakdown tbody [data-col="previous"]').all()]
+    assert sum(previous) == number(page.locator("#previous-total").inner_text())
+    shot(page, "dashboard-campaign-last-month")
+
+    page.get_by_label("Compare with").select_option("year")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**compare=year*")
+    assert f"compared with {months_shift(month, -12).strftime(DATE_FORMAT)}" in page.locator("#period-label").inner_text()
+    page.get_by_label("Compare with").select_option("none")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**compare=none*")
+    assert "no comparison" in page.locator("#period-label").inner_text()
+    assert page.locator("#previous-total").count() == 0 and page.locator("#breakdown thead").inner_text().count("Previous") == 0

@@ -40,7 +40,7 @@ def page(browser, site):
 
 
 def test_assigning_a_backlog_booking_swaps_the_backlog_without_a_reload(page, site):
-    page.goto(f"{site}/dashboard/direct/")
+    page.goto(f"{site}/dashboard/direct/?range=all")
     page.wait_for_load_state("load")
     page.evaluate("window.__notReloaded = true")
     rows_before = page.locator('#backlog input[name="booking"]').count()
@@ -50,9 +50,12 @@ def test_assigning_a_backlog_booking_swaps_the_backlog_without_a_reload(page, si
     page.get_by_label("Source to assign").fill("newsletter")
     page.get_by_label("Medium to assign").fill("email")
     with page.expect_response(lambda r: r.request.method == "POST" and "/dashboard/direct/" in r.url) as answer:
-        page.get_by_role("button", name="Assign to selected").click()
+        page.get_by_role("button", name="Preview assignment").click()
     assert answer.value.status == 200 and answer.value.request.headers.get("hx-request") == "true"
-    assert "1 booking attributed to newsletter" in page.locator("#backlog-card .messages").inner_text()
+    assert page.locator("#preview-channel").inner_text() == "Email"  # the preview swapped in: nothing moved yet
+    assert Booking.objects.get(pk=booking_id).channel == "Direct"
+    page.get_by_role("button", name="Confirm: move 1 booking").click()
+    page.locator("#backlog-card .messages", has_text="1 booking attributed to newsletter").wait_for()
     assert page.evaluate("window.__notReloaded") is True  # the page survived: only the card was swapped
     assert page.locator(f'#backlog input[name="booking"][value="{booking_id}"]').count() == 0
     assert page.locator('#backlog input[name="booking"]').count() in (rows_before - 1, 50)  # a next page may refill
@@ -61,7 +64,8 @@ def test_assigning_a_backlog_booking_swaps_the_backlog_without_a_reload(page, si
     # The swapped-in form works again, still without a reload.
     page.locator('#backlog input[name="booking"]').first.check()
     page.get_by_label("Source to assign").fill("podcast")
-    page.get_by_role("button", name="Assign to selected").click()
+    page.get_by_role("button", name="Preview assignment").click()
+    page.get_by_role("button", name="Confirm: move 1 booking").click()
     page.locator("#backlog-card .messages", has_text="attributed to podcast").wait_for()
     assert page.evaluate("window.__notReloaded") is True
 

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
     dependencies = [
-        ("bookings", "0015_upcoming_index"),
+        ("bookings", "0016_booking_direct_backlog"),
     ]
 
     operations = [
