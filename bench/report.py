@@ -1,4 +1,5 @@
-"""Report API latency at 1M bookings: breakdown and timeseries, 90-day and all-time windows.
+"""Report API latency at 1M bookings (or 10M: `--db` a copy of the 10M load with `--reuse`): breakdown and
+timeseries, 90-day and all-time windows.
 
 Server time measured in-process through the real URLs (Django test client, DRF, selectors,
 PostgreSQL). Target: p95 < 150 ms at 1M bookings.
@@ -26,12 +27,13 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--reuse", action="store_true", help="Keep/reuse the loaded database (skip loading).")
+    parser.add_argument("--db", default=DB, help="bench database (e.g. a copy of the 10M load, with --reuse)")
     args = parser.parse_args()
 
-    os.environ.update(bench_env(DB))
+    os.environ.update(bench_env(args.db))
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     if not args.reuse:
-        fresh_database(DB)
+        fresh_database(args.db)
         from bench.load import load_bookings
 
         seconds = load_bookings(os.environ["DATABASE_URL"], args.n)
