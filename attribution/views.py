@@ -188,7 +188,7 @@ def _dashboard_csv(export: str, data: dict, dims: list[str], names: str, period)
     """CSV files named after their dimension and range; shares in percent (the header says so)."""
     if export == "timeseries":
         column = DIMENSIONS[dims[0]].column
-        rows = [{"period": max(timezone.localtime(r["period"]).date(), period.start).isoformat(), dims[0]: r[column],
+        rows = [{"period": max(r["period"], period.start).isoformat(), dims[0]: r[column],
                  "bookings": r["bookings"], "held": r["held"], "canceled": r["canceled"], "no_show": r["no_show"]}
                 for r in data["series"]]
         return _csv(f"bookings-over-time-by-{names.split('-and-')[0]}-{period.slug}.csv", rows,
