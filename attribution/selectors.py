@@ -351,44 +351,6 @@ def contact_attribution(*, email: str) -> dict | None:
 
 
 
-LEVELS = ("channel", "source", "medium", "campaign")
-
-
-def dashboard_report(*, start, end, prev_start, prev_end, drill: dict, interval: str = "day") -> dict:
-    """Everything the dashboard shows for one period, with the previous period for deltas."""
-    level = next((name for name in LEVELS if name not in drill), "campaign")
-    current = {"booked_after": start, "booked_before": end, **drill}
-    previous = {"booked_after": prev_start, "booked_before": prev_end, **drill}
-    now_kpis, then_kpis = kpis(**current), kpis(**previous)
-    table = breakdown(group_by=[level], **current)
-    before = {row[level]: row["bookings"] for row in breakdown(group_by=[level], **previous)["rows"]}
-    for row in table["rows"]:
-        row["previous"] = before.get(row[level], 0)
-        row["delta"] = row["bookings"] - row["previous"]
-    series = timeseries(interval=interval, group_by=level, **current)
-    said = breakdown(group_by=["self_reported_source", "channel"], **current)["rows"]
-    self_reported = {}
-    for row in said:
-        if not row["self_reported_source"]:
-            continue
-        entry = self_reported.setdefault(row["self_reported_source"], {"self_reported_source": row["self_reported_source"],
-                                                                       "bookings": 0, "direct": 0, "by_channel": {}})
-        entry["bookings"] += row["bookings"]
-        entry["by_channel"][row["channel"]] = row["bookings"]
-        if row["channel"] == DIRECT:
-            entry["direct"] += row["bookings"]
-    comparison = sorted(self_reported.values(), key=lambda e: -e["bookings"])
-    for entry in comparison:
-        entry["top_utm_channel"] = max(entry["by_channel"].items(), key=lambda kv: kv[1])[0]
-    deltas = {}
-    for key in ("bookings",):
-        deltas[key] = now_kpis[key] - then_kpis[key]
-    for key in ("canceled_pct", "no_show_pct", "direct_pct", "unassigned_pct", "synced_pct"):
-        deltas[key] = round(now_kpis[key] - then_kpis[key], 1)
-    return {"level": level, "kpis": now_kpis, "previous_kpis": then_kpis, "deltas": deltas, "table": table,
-            "series": series, "self_reported": comparison[:15]}
-
-
 def journey_rescued_count(**filters) -> int:
     """Bookings without UTMs of their own that their visitor's journey attributed: out of the (direct) backlog."""
     return report_bookings(**filters).filter(attributed_by=Booking.AttributedBy.JOURNEY).count()

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import PY, ROOT, machine, percentile  # noqa: E402
-from bench.load import million_booking_database  # noqa: E402
+from bench.harness import machine  # noqa: E402
+from bench.pages import pages_database, pages_time  # noqa: E402
 
 TARGETS_MS = {"direct backlog": 150, "hygiene": 200}
 
@@ -35,25 +32,13 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="use --db as it is (migrated first), don't load")
     parser.add_argument("--db", default="sourcebook_bench_backlog")
     args = parser.parse_args()
-    million_booking_database(n=args.n, reuse=args.reuse, db=args.db)
-    # Production settings (DEBUG=0) serve hashed static files: build the manifest first.
-    subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=os.environ.copy(), check=True)
-    import django
-
-    django.setup()
+    pages_database(n=args.n, reuse=args.reuse, db=args.db)
     from django.contrib.auth.models import User
-    from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
-    from attribution.rollup import rollup_compact
     from bookings.models import Booking
 
-    rollup_compact()
-    connection.ensure_connection()
-    connection.connection.autocommit = True
-    with connection.cursor() as cursor:  # steady state: what beat's compaction and autovacuum reach in a minute
-        cursor.execute("VACUUM ANALYZE attribution_dailystatdelta, attribution_dailystat, bookings_booking")
     user, _ = User.objects.get_or_create(username="bench-backlog", defaults={"is_superuser": True, "is_staff": True})
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
@@ -71,22 +56,8 @@ def main() -> int:
                .values_list("pk", flat=True)[:50])
     preview = {"booking": [str(i) for i in ids], "source": "newsletter", "channel": "Email"}
     cases["direct backlog: preview assigning 50 (POST)"] = "/dashboard/direct/?range=all"
-    results = {}
-    for name, url in cases.items():
-        def request():
-            return client.post(url, preview) if "POST" in name else client.get(url)
-
-        assert request().status_code == 200, url
-        statements = []
-        with connection.execute_wrapper(lambda ex, sql, params, many, ctx: statements.append(sql) or ex(sql, params, many, ctx)):
-            request()
-        times = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            request()
-            times.append((time.perf_counter() - started) * 1000)
-        results[name] = {"p50_ms": round(percentile(times, 50), 1), "p95_ms": round(percentile(times, 95), 1),
-                         "queries": len(statements)}
+    results = pages_time({name: (lambda n=name, u=url: client.post(u, preview) if "POST" in n else client.get(u))
+                          for name, url in cases.items()}, repeat=args.repeat)
     print(json.dumps({"machine": machine(), "bookings": Booking.objects.count(), "results": results}, indent=2))
     for name, result in results.items():
         target = next((ms for prefix, ms in TARGETS_MS.items() if name.startswith(prefix)), None)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import machine, percentile  # noqa: E402
-from bench.load import REPORT_DB, million_booking_database  # noqa: E402
+from bench.harness import machine  # noqa: E402
+from bench.load import REPORT_DB  # noqa: E402
+from bench.pages import pages_database, pages_time  # noqa: E402
 
 
 def main() -> int:
@@ -31,29 +30,12 @@ def main() -> int:
     parser.add_argument("--db", default=REPORT_DB, help="bench database (e.g. a copy of a 10M load)")
     parser.add_argument("--only", default="", help="run only the cases whose name contains this")
     args = parser.parse_args()
-    million_booking_database(n=args.n, reuse=args.reuse, db=args.db)
-    import subprocess
-
-    from bench.harness import PY, ROOT
-
-    # Production settings (DEBUG=0) serve hashed static files: build the manifest first.
-    subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=os.environ.copy(), check=True)
-    import django
-
-    django.setup()
+    pages_database(n=args.n, reuse=args.reuse, db=args.db)
     from django.contrib.auth.models import Permission, User
-    from django.db import connection
     from django.test import Client
 
-    from attribution.rollup import rollup_compact
     from bookings.models import Booking
 
-    rollup_compact()
-    # Steady state: what beat's compaction and autovacuum reach within a minute of a bulk change.
-    connection.ensure_connection()
-    connection.connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE attribution_dailystatdelta, attribution_dailystat, bookings_booking")
     user, _ = User.objects.get_or_create(username="bench-dash", defaults={"is_superuser": True, "is_staff": True})
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
@@ -83,21 +65,8 @@ def main() -> int:
             sales, admin + "?channel__exact=Paid+Search&counted=yes&booked_at__gte="
             f"{today - timedelta(days=90)}T00:00:00%2B00:00&booked_at__lt={today + timedelta(days=1)}T00:00:00%2B00:00"),
     }
-    results = {}
-    for name, (client, url) in cases.items():
-        if args.only not in name:
-            continue
-        assert client.get(url).status_code == 200
-        statements = []
-        with connection.execute_wrapper(lambda ex, sql, params, many, ctx: statements.append(sql) or ex(sql, params, many, ctx)):
-            client.get(url)
-        times = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            client.get(url)
-            times.append((time.perf_counter() - started) * 1000)
-        results[name] = {"p50_ms": round(percentile(times, 50), 1), "p95_ms": round(percentile(times, 95), 1),
-                         "queries": len(statements)}
+    results = pages_time({name: (lambda c=c, u=u: c.get(u)) for name, (c, u) in cases.items()}, repeat=args.repeat,
+                         only=args.only)
     print(json.dumps({"machine": machine(), "bookings": Booking.objects.count(), "results": results}, indent=2))
     targets = {"dashboard 90 days": 100, "dashboard all time": 200, "dashboard by campaign, last month with comparison": 150,
                **{name: 300 for name in results if name.startswith("sales admin")}}

@@ -3,30 +3,22 @@ the bookings (with htmx and without JavaScript); "They said" assigns every booki
 390 px phone (tables scroll inside their box, not the page)."""
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.core.management import call_command
 
 from attribution.models import ManualAttribution
 from bookings.models import Booking
+from tests.browser.pages import demo_site, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "browser-pw-123"
 
 
 @pytest.fixture
 def site(live_server):
-    from attribution.services import defaults_install
-
-    defaults_install()  # transactional tests truncate tables, seeded rules included
-    call_command("setup_roles", verbosity=0)
-    call_command("seed_demo", "--count", "160", verbosity=0)
-    user = User.objects.create_user("marketing", password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketing"))
+    url = demo_site(live_server)
     # A very long untagged value and answer: the phone test needs something wide to fit.
     Booking.objects.filter(channel="Direct").order_by("-booked_at").filter(
         pk=Booking.objects.filter(channel="Direct").order_by("-booked_at").values("pk")[:1]).update(
         email="a.very.long.address.that.does.not.wrap.nicely@subdomain.example-company-with-a-long-name.com")
-    return live_server.url
+    return url
 
 
 def open_page(browser, site, *, width=1280, javascript=True):
@@ -35,11 +27,7 @@ def open_page(browser, site, *, width=1280, javascript=True):
     problems = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(f"{site}/accounts/login/")
-    page.get_by_label("Username").fill("marketing")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    log_in(page, site, "marketing")
     page.problems = problems
     return page
 

@@ -1,22 +1,15 @@
 """The Content-Security-Policy in a real browser: no violation, the chart, htmx, Swagger UI and the admin work."""
 
 import pytest
-from django.contrib.auth.models import User
-from django.core.management import call_command
+
+from tests.browser.pages import PASSWORD, demo_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "browser-pw-123"
 
 
 @pytest.fixture
 def site(live_server):
-    from attribution.services import defaults_install
-
-    defaults_install()
-    call_command("setup_roles", verbosity=0)
-    call_command("seed_demo", "--count", "40", verbosity=0)
-    User.objects.create_superuser("boss", password=PASSWORD)
-    return live_server.url
+    return demo_site(live_server, count=40, users=(), superuser="boss")
 
 
 def test_no_page_breaks_the_content_security_policy(browser, site):

@@ -4,36 +4,16 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.core.management import call_command
 
 from attribution.tests.conftest import run_queued_reattribute
+from tests.browser.pages import demo_site, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "browser-pw-123"
 
 
 @pytest.fixture
 def site(live_server):
-    from attribution.services import defaults_install
-
-    defaults_install()  # transactional tests truncate tables, seeded rules included
-    call_command("setup_roles", verbosity=0)
-    call_command("seed_demo", "--count", "160", verbosity=0)
-    for name, role in (("marketing", "Marketing"), ("sales", "Sales"), ("boss", "Admin")):
-        user = User.objects.create_user(name, password=PASSWORD, is_staff=True)
-        user.groups.add(Group.objects.get(name=role))
-    return live_server.url
-
-
-def login(browser, site, username, *, width=1280):
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    page.goto(f"{site}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
-    return page
+    return demo_site(live_server, users=("marketing", "sales", "boss"))
 
 
 def kpi(page, name) -> str:

@@ -1,25 +1,16 @@
 """htmx in a real browser: the backlog assignment and the dashboard filters swap a part of the page, never reload it."""
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.core.management import call_command
 
 from bookings.models import Booking
+from tests.browser.pages import demo_site, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "browser-pw-123"
 
 
 @pytest.fixture
 def site(live_server):
-    from attribution.services import defaults_install
-
-    defaults_install()  # transactional tests truncate tables, seeded rules included
-    call_command("setup_roles", verbosity=0)
-    call_command("seed_demo", "--count", "60", verbosity=0)
-    user = User.objects.create_user("marketing", password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketing"))
-    return live_server.url
+    return demo_site(live_server, count=60)
 
 
 @pytest.fixture
@@ -30,11 +21,7 @@ def page(browser, site):
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.add_init_script("document.addEventListener('securitypolicyviolation', e => "
                          "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))")
-    page.goto(f"{site}/accounts/login/")
-    page.get_by_label("Username").fill("marketing")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    log_in(page, site, "marketing")
     yield page
     assert problems == []  # no CSP violation, no eval, no script error
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_dashboard_browser import login, site  # noqa: F401  (fixture)
+from tests.browser.pages import login
+from tests.browser.test_dashboard_browser import site  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = {
