@@ -24,7 +24,8 @@ from attribution.dashboard import (DIMENSIONS, DRILL, STATUSES, channel_color, c
 from attribution.forms import FILTER_VALUE_LENGTH, AliasForm, AssignForm, BacklogFilterForm, RuleForm, form_errors
 from attribution.periods import COMPARISONS, PRESETS, period_parse
 from attribution.rollup import rollup_time_zone_stale
-from attribution.rules import DIRECT, UNASSIGNED, ruleset_channels, utm_normalize
+from attribution.rules import (DIRECT, DIRECT_MEDIUM, DIRECT_SOURCE, NOT_SET, UNASSIGNED, ruleset_channels,
+                               utm_normalize)
 from attribution.ruleset import ruleset_current
 from bookings.models import Booking
 from journeys.apis import short_url
@@ -163,7 +164,8 @@ def dashboard(request):
     series_column = DIMENSIONS[dims[0]].column
     chart = chart_data(data["series"], series_column, list(dict.fromkeys(groups)), period.start, period.end, interval)
     # "Which campaign booked the most?" means a named one: not "(not set)", and not the backlog or Unassigned.
-    named = [r for r in data["rows"] if r["bookings"] and r[dims[0]] and r[dims[0]] not in (DIRECT, UNASSIGNED)]
+    unnamed = (DIRECT, UNASSIGNED, NOT_SET, DIRECT_SOURCE, DIRECT_MEDIUM)
+    named = [r for r in data["rows"] if r["bookings"] and r[dims[0]] and r[dims[0]] not in unnamed]
     query = urlencode({**base, **drill, "dim": dims[0], **({"dim2": dim2} if dim2 else {})})
     return _render(request, "dashboard/index.html", "dashboard/_report.html", {
         "data": data, "period": period, "previous_period": before, "presets": PRESETS, "comparisons": COMPARISONS,

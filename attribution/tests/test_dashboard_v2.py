@@ -242,3 +242,11 @@ def test_the_landing_page_is_a_rollup_dimension_kept_by_changes_and_rebuilds(mar
     assert rows() == expected
     page = marketer.get("/dashboard/?range=30d&dim=landing_page").content.decode()
     assert "/pricing" in page and "(not set)" in page
+
+
+def test_the_answer_names_a_real_campaign_not_the_untagged_ones(marketer, post_signed, frozen):
+    book(post_signed, 5, on=at(date(2026, 10, 3)), source="linkedin", campaign="")  # tagged, no campaign: "(not set)"
+    book(post_signed, 2, on=at(date(2026, 10, 4)), campaign="launch_202610")
+    response = marketer.get("/dashboard/?dim=campaign&range=last_month")
+    assert response.context["data"]["rows"][0]["campaign"] == "(not set)"  # the table keeps it first
+    assert response.context["top"]["campaign"] == "launch_202610"  # the answer names a campaign
