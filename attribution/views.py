@@ -259,6 +259,8 @@ def _backlog_context(request, period=None, **extra) -> dict:
         "history": selectors.assignment_history(),
         "sources": sources, "channels": [c for c in ruleset_channels(ruleset) if c != DIRECT],
         "counted": demo_event_types(),
+        # The filter's choices: the known event types, and the one asked for if the rollup has none of it yet.
+        "event_types": sorted({*known_values("event_type_name"), *([event_type] if event_type else [])}),
         "base_query": urlencode(base), "selection_query": urlencode({**base, **selection}),
         "narrowing_query": urlencode({**base, **narrowing}), "bulk_limit": selectors.BULK_ASSIGN_LIMIT,
         **extra,
