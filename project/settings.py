@@ -118,8 +118,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 # database restart the first request of each worker fails (a webhook gets 503 and Calendly retries).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
-# Server-side binding lets psycopg prepare the hot webhook statements (less parse/plan work per request).
+# Server-side binding lets psycopg prepare the hot webhook statements (less parse/plan work per request):
+# a statement run DB_PREPARE_THRESHOLD times on a connection is prepared (Django's default, None, never does).
+# Behind PgBouncer in transaction mode set DB_PREPARE_THRESHOLD=0 (no prepared statements).
 DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool("DB_SERVER_SIDE_BINDING", default=True)
+_prepare = env.int("DB_PREPARE_THRESHOLD", default=5)
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _prepare if _prepare > 0 else None
 # The webhook view manages its own transactions: the raw delivery must commit on its own.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
