@@ -255,10 +255,12 @@ class HubSpotClient:
             raise ValueError(f"at most {MAX_BATCH} deals per associations read, got {len(deal_ids)}")
         found = {str(i): [] for i in deal_ids}
         pending = [{"id": str(i)} for i in deal_ids]
+        missing = set()
         while pending:
             data = self._request("POST", PATHS["associations_batch_read"].format(from_type="deals", to_type="contacts"),
                                  json={"inputs": pending}).json()
             pending = []
+            missing |= {str(((e.get("context") or {}).get("fromObjectId") or [None])[0]) for e in data.get("errors") or []}
             for result in data.get("results", []):
                 deal_id = str((result.get("from") or {}).get("id"))
                 found.setdefault(deal_id, []).extend(str(link["toObjectId"]) for link in result.get("to") or []
@@ -266,7 +268,6 @@ class HubSpotClient:
                 after = ((result.get("paging") or {}).get("next") or {}).get("after")
                 if after:
                     pending.append({"id": deal_id, "after": after})
-        missing = {str(((e.get("context") or {}).get("fromObjectId") or [None])[0]) for e in data.get("errors") or []}
         return {k: v for k, v in found.items() if k not in missing}
 
     def deals_archived(self, *, after: str | None = None) -> dict:
