@@ -1,8 +1,9 @@
 """Read deals back from HubSpot for money reports: the deals of contacts that booked.
 
 Incremental: a search by `hs_lastmodifieddate` from the stored cursor. A search query pages through at most
-10,000 results, so a window whose `total` reaches that is split in halves until each fits; the cursor moves to a
-window's end only once the whole window is stored (a crash re-reads, never skips). Search answers carry no
+10,000 results, so a window whose `total` reaches that is split in halves until each fits; within a window pages
+are read by keyset (from the last modified time read), so a deal modified mid-read cannot shift another out of
+sight; the cursor moves to a window's end only once the whole window is stored (a crash re-reads, never skips). Search answers carry no
 associations (read in batches of 100) and never archived deals (the archived list marks them). Search has its own
 per-second limit (HUBSPOT_SEARCH_RATE_LIMIT, a Redis limiter shared by all workers) on top of the burst limit every
 request draws from. A 429 waits its Retry-After and tries again; other failures are recorded on DealSyncState
@@ -175,6 +176,7 @@ def deals_read(*, client: HubSpotClient, since: datetime | None = None, until: d
                                                      exchange_rates=currencies["rates"])
     start = since or state.cursor or Booking.objects.aggregate(first=Min("booked_at"))["first"]
     end = until or timezone.now() - timedelta(seconds=settings.HUBSPOT_DEAL_READ_LAG_SECONDS)
+    seen: set[str] = set()
     if start is not None and start < end:
         windows = [(_ms(start), _ms(end))]  # a stack: the left half is read first, so the cursor only moves forward
         while windows:
@@ -187,21 +189,33 @@ def deals_read(*, client: HubSpotClient, since: datetime | None = None, until: d
                 windows += [(middle, high), (low, middle)]
                 report.splits += 1
                 continue
-            page = first
+            if first.get("total", 0) >= SEARCH_MAX_RESULTS:
+                logger.warning("deal read: over %s deals modified in one millisecond; the rest of it is not read",
+                               SEARCH_MAX_RESULTS)
+            page, floor = first, low
             while True:
                 results = page.get("results", [])
-                report.seen += len(results)
+                seen.update(str(d["id"]) for d in results)
                 reader.store(results, currencies["company"])
                 after = ((page.get("paging") or {}).get("next") or {}).get("after")
                 if not after:
                     break
-                page = reader.call(client.deals_search_modified, since_ms=low, until_ms=high, after=after)
+                # Keyset paging: ask again from the last modified time read (its ties are read twice, harmlessly).
+                # An offset (`after`) would skip a deal whenever one read before it is modified meanwhile and leaves
+                # the window. Only a page of one single millisecond falls back to the offset.
+                last = max((_ms(m) for d in results if (m := _when((d.get("properties") or {}).get("hs_lastmodifieddate")))),
+                           default=floor)
+                if last > floor:
+                    floor, after = last, None
+                page = reader.call(client.deals_search_modified, since_ms=floor, until_ms=high, after=after)
                 report.pages += 1
             if state.cursor is None or _from_ms(high) > state.cursor:  # a backfill never moves it back
                 state.cursor = _from_ms(high)
                 DealSyncState.objects.filter(pk=state.pk).update(cursor=state.cursor)
             if progress:
+                report.seen = len(seen)
                 progress(report, _from_ms(high))
+    report.seen = len(seen)
     report.archived = _archived_read(reader)
     return report
 

@@ -124,6 +124,26 @@ def test_a_window_past_10000_results_is_split_and_nothing_is_lost(hs, client):
     assert Deal.objects.count() == 11
 
 
+def test_a_deal_modified_while_the_window_is_paged_does_not_hide_another(hs, client):
+    """With offset paging, the first deal leaving the window (modified now) would shift the 201st out of page 2."""
+    hs.fake.config.search_per_second = 0
+    contact = seed_booked(hs)
+    ids = [hs.fake.deal_seed(contacts=[contact], amount="1", modified=iso(T0 + timedelta(minutes=i))) for i in range(450)]
+    search_page = client.deals_search_modified
+    calls = []
+
+    def search_then_modify(**kwargs):
+        page = search_page(**kwargs)
+        if not calls:
+            hs.fake.deals[ids[0]]["properties"]["hs_lastmodifieddate"] = iso(T0 + timedelta(days=60))
+        calls.append(kwargs)
+        return page
+
+    client.deals_search_modified = search_then_modify
+    report = deals_read(client=client, since=T0, until=T0 + timedelta(days=30), sleep=lambda s: None)
+    assert report.seen == 450 and Deal.objects.count() == 450
+
+
 def test_deletions_come_from_the_archived_read(hs, client):
     hs.fake.config.search_per_second = 0
     contact = seed_booked(hs)
