@@ -206,3 +206,22 @@ def test_sync_deals_refuses_a_bad_date(hs):
 
     with pytest.raises(CommandError, match="--since must be a date"):
         call_command("sync_deals", "--since", "yesterday")
+
+
+def test_deals_and_the_read_state_show_in_the_admin_read_only(admin_user):
+    from django.test import Client
+
+    client = Client()  # this module's `client` fixture is the HubSpot client
+    deal = Deal.objects.create(hubspot_id="4242", name="Acme renewal", amount=Decimal("10"), currency="USD")
+    DealContact.objects.create(deal=deal, hubspot_contact_id="7", email="ann@example.com")
+    DealSyncState.objects.create(failures=3, last_error="HubSpot is down (fake)")
+    client.force_login(admin_user)
+    listing = client.get("/admin/hubspot_sync/deal/?q=ann@example.com")
+    assert listing.status_code == 200 and "Acme renewal" in listing.content.decode()
+    page = client.get(f"/admin/hubspot_sync/deal/{deal.pk}/change/")
+    assert page.status_code == 200 and "ann@example.com" in page.content.decode()
+    assert client.get("/admin/hubspot_sync/deal/add/").status_code == 403
+    state = client.get("/admin/hubspot_sync/dealsyncstate/")
+    assert state.status_code == 200
+    detail = client.get(f"/admin/hubspot_sync/dealsyncstate/{DealSyncState.objects.get().pk}/change/")
+    assert detail.status_code == 200 and "HubSpot is down (fake)" in detail.content.decode()
