@@ -122,7 +122,10 @@ class BreakdownReportApi(APIView):
         if metric:
             group_by = params.validated_data.get("group_by", ["channel"])
             self.csv_columns = [*group_by, metric, *(["deals"] if metric in money.AMOUNT_METRICS else [])]
-            return Response(money.metric_breakdown(metric=metric, **params.validated_data))
+            report = money.metric_breakdown(metric=metric, **params.validated_data)
+            if getattr(request, "accepted_renderer", None) and request.accepted_renderer.format == "csv":
+                report["rows"] = money.rows_flat(report, metric)  # one column per currency, never a dict in a cell
+            return Response(report)
         self.csv_columns = [*params.validated_data.get("group_by", ["channel"]), *selectors.COUNT_COLUMNS, "share"]
         return Response(selectors.breakdown(**params.validated_data))
 

@@ -127,3 +127,15 @@ def metric_breakdown(*, metric: str, group_by: list[str], model: str = "booking"
         report["note"] = ("Deals in several currencies and no HubSpot exchange rates for them: amounts are reported "
                           "per currency code, never summed.")
     return report
+
+
+def rows_flat(report: dict, metric: str) -> list[dict]:
+    """Rows for a CSV: an amount per currency becomes one column per currency code (`revenue EUR`)."""
+    codes = sorted({c for row in report["rows"] if isinstance(row.get(metric), dict) for c in row[metric]})
+    if not codes:
+        return report["rows"]
+    flat = []
+    for row in report["rows"]:
+        amounts = row[metric]
+        flat.append({k: v for k, v in row.items() if k != metric} | {f"{metric} {c}": amounts.get(c, "0.00") for c in codes})
+    return flat

@@ -99,6 +99,18 @@ def test_mixed_currencies_without_rates_are_reported_per_currency_and_converted_
     assert by_channel(body, "revenue") == {"Email": "100.00", "Paid Social": "220.00"}
 
 
+def test_the_csv_has_a_column_per_currency(api):
+    book("e@example.com", "Email", days=0)
+    book("f@example.com", "Paid Social", days=0)
+    deal("e@example.com", created_days=1, amount="100", currency="USD")
+    deal("f@example.com", created_days=1, amount="200", currency="EUR")
+    response = api.get(URL, {"group_by": "channel", "metric": "pipeline", "format": "csv"})
+    assert response.status_code == 200
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "channel,deals,pipeline EUR,pipeline USD"
+    assert sorted(lines[1:]) == ["Email,1,0.00,100.00", "Paid Social,1,200.00,0.00"]
+
+
 def test_bookings_and_held_metrics(api):
     now = datetime.now(timezone.utc)
     BookingFactory(channel="Email", booked_at=T0, start_time=now - timedelta(days=1))
