@@ -9,7 +9,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from attribution import selectors
+from attribution import money, selectors
 from attribution.links import LinkError, link_build
 from attribution.ruleset import ruleset_current
 from attribution.periods import EARLIEST, LATEST
@@ -85,6 +85,7 @@ class BreakdownReportApi(APIView):
 
     class InputSerializer(ModelReportSerializer):
         group_by = serializers.CharField(required=False, default="channel")
+        metric = serializers.ChoiceField(choices=list(money.METRICS), required=False)
 
         def validate_group_by(self, value):
             fields = [f.strip() for f in value.split(",") if f.strip()]
@@ -102,16 +103,29 @@ class BreakdownReportApi(APIView):
     @extend_schema_serializer(component_name="BreakdownReport")
     class OutputSerializer(serializers.Serializer):
         rows = serializers.ListField(child=serializers.DictField())
-        total = serializers.IntegerField()
+        total = serializers.JSONField(help_text="an integer; with metric=pipeline|revenue a decimal string, or an "
+                                                 "object per currency code when currencies are mixed without rates")
 
     @extend_schema(
         parameters=[OpenApiParameter("group_by", str, description="comma list of " + ", ".join(selectors.GROUP_FIELDS)),
+                    OpenApiParameter("metric", str, enum=list(money.METRICS), description=(
+                        "what rows and `total` measure: bookings, held meetings, credited HubSpot deals, pipeline "
+                        "(their amounts, any state), won deals, revenue (won amounts). Money is a decimal string; "
+                        "in several currencies without HubSpot exchange rates, an object per currency code.")),
                     *FILTER_PARAMETERS, *MODEL_PARAMETER],
         responses=OutputSerializer,
     )
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
+        metric = params.validated_data.pop("metric", None)
+        if metric:
+            group_by = params.validated_data.get("group_by", ["channel"])
+            self.csv_columns = [*group_by, metric, *(["deals"] if metric in money.AMOUNT_METRICS else [])]
+            report = money.metric_breakdown(metric=metric, **params.validated_data)
+            if getattr(request, "accepted_renderer", None) and request.accepted_renderer.format == "csv":
+                report["rows"] = money.rows_flat(report, metric)  # one column per currency, never a dict in a cell
+            return Response(report)
         self.csv_columns = [*params.validated_data.get("group_by", ["channel"]), *selectors.COUNT_COLUMNS, "share"]
         return Response(selectors.breakdown(**params.validated_data))
 

@@ -30,6 +30,12 @@ RETIRED_PREFIXES = ("/crm/v3/", "/crm/v4/", "/oauth/v1/", "/oauth/v3/", "/accoun
 OUTCOMES = ["SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"]
 STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
           "closedwon", "closedlost"]
+CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY"]
+# Search (PublicObjectSearchRequest): operators HubSpot's Filter.operator enum accepts; a query answers at most
+# 10,000 results (paging past it is a 400); search has its own per-second limit and never returns archived objects.
+SEARCH_OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
+                    "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
+SEARCH_MAX_RESULTS = 10_000
 LIFECYCLE = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
              "evangelist", "other"]
 
@@ -47,7 +53,10 @@ DEFAULT_PROPERTIES = {
                  "hs_meeting_external_url": _prop(), "hubspot_owner_id": _prop(), "hs_internal_meeting_notes": _prop("string", "html")},
     "deals": {"dealname": _prop(), "dealstage": _prop("enumeration", "radio", STAGES),
               "pipeline": _prop("enumeration", "select", ["default"]), "amount": _prop("number", "number"),
-              "closedate": _prop("datetime", "date")},
+              "closedate": _prop("datetime", "date"), "createdate": _prop("datetime", "date"),
+              "hs_lastmodifieddate": _prop("datetime", "date"), "deal_currency_code": _prop("enumeration", "select", CURRENCIES),
+              "hubspot_owner_id": _prop(), "hs_is_closed_won": _prop("bool", "booleancheckbox"),
+              "hs_is_closed": _prop("bool", "booleancheckbox"), "hs_object_id": _prop("number", "number")},
 }
 SOURCEBOOK_PROPERTIES = {
     "contacts": {**{name: _prop() for name in (
@@ -93,6 +102,9 @@ class FakeConfig:
     client_id: str = "fake-client"
     client_secret: str = "fake-secret"
     scopes: list = field(default_factory=lambda: list(DEFAULT_SCOPES))
+    search_per_second: int = 5  # CRM search's own limit (SECONDLY policy), apart from the burst window
+    company_currency: str = "USD"
+    exchange_rates: dict = field(default_factory=dict)  # {"EUR": 1.08}: from EUR to the company currency
     missing_on_update: str = "404"  # batch update of a deleted id: whole-batch "404", or "207" with per-input errors
     seed: int | None = None
 
@@ -111,7 +123,10 @@ class FakeHubSpot:
         with self.lock:
             self.contacts: dict[str, dict] = {}  # email -> {"id", "properties"}
             self.meetings: dict[str, dict] = {}  # id -> {"id", "properties", "contacts": [...]}
-            self.deals: dict[str, dict] = {}
+            self.deals: dict[str, dict] = {}  # id -> {"id", "properties", "contacts", "archived", "archivedAt"}
+            self.owners: list[dict] = [{"id": "501", "email": "owner@example.com", "firstName": "Olive", "lastName": "Owner",
+                                        "userId": 9001, "archived": False}]
+            self.search_times: deque = deque()
             self.gdpr_blocklist: set[str] = set()  # emails a GDPR delete blocklisted
             self.gdpr_deleted: list[str] = []  # contact ids permanently deleted
             self.next_id = 1000
@@ -456,8 +471,10 @@ class FakeHubSpot:
             problems += assoc_problems
             if problems:
                 return 400, _validation_error(problems)
-            deal = {"id": self._id(), "properties": {}, "contacts": targets}
+            deal = {"id": self._id(), "properties": {}, "contacts": targets, "archived": False}
             _apply(deal["properties"], props)
+            deal["properties"].setdefault("createdate", _now())
+            deal["properties"]["hs_lastmodifieddate"] = _now()
             self.deals[deal["id"]] = deal
         return 201, {"id": deal["id"], "properties": dict(deal["properties"]), "archived": False,
                      "createdAt": _now(), "updatedAt": _now()}
@@ -471,10 +488,13 @@ class FakeHubSpot:
             if problems:
                 return 400, _validation_error(problems)
             _apply(deal["properties"], body.get("properties") or {})
+            deal["properties"]["hs_lastmodifieddate"] = _now()
         return 200, {"id": deal_id, "properties": dict(deal["properties"]), "archived": False}
 
     def associations_read(self, from_type: str, to_type: str, body: dict) -> tuple[int, dict]:
         """POST /crm/associations/{date}/{from}/{to}/batch/read — only contacts → deals|meetings here."""
+        if (from_type, to_type) == ("deals", "contacts"):
+            return self._deal_contacts_read(body)
         if from_type != "contacts" or to_type not in ("deals", "meetings"):
             return 400, _error("VALIDATION_ERROR", f"unsupported association {from_type} -> {to_type} (fake)")
         type_id = next(iter(ASSOCIATION_TYPES[(from_type, to_type)]))
@@ -493,8 +513,170 @@ class FakeHubSpot:
     def deals_read(self, body: dict) -> tuple[int, dict]:
         with self.lock:
             found = [{"id": d["id"], "properties": dict(d["properties"]), "archived": False}
-                     for i in body.get("inputs") or [] if (d := self.deals.get(str(i.get("id"))))]
+                     for i in body.get("inputs") or [] if (d := self.deals.get(str(i.get("id")))) and not d.get("archived")]
         return 200, {"status": "COMPLETE", "results": found, "startedAt": _now(), "completedAt": _now()}
+
+    # --- deals: seeding, search, archived list, associations, owners, currencies ----------------------
+    def deal_seed(self, *, contacts: list[str] = (), modified: str | None = None, **props) -> str:
+        """Test helper (not an endpoint): a deal as HubSpot would hold it, `modified` its hs_lastmodifieddate."""
+        with self.lock:
+            deal = {"id": self._id(), "properties": {}, "contacts": [str(c) for c in contacts], "archived": False}
+            _apply(deal["properties"], {"createdate": _now(), **props})
+            deal["properties"]["hs_lastmodifieddate"] = modified or _now()
+            deal["properties"]["hs_object_id"] = deal["id"]
+            self.deals[deal["id"]] = deal
+            return deal["id"]
+
+    def deal_archive(self, deal_id: str) -> None:
+        with self.lock:
+            deal = self.deals[deal_id]
+            deal["archived"], deal["archivedAt"] = True, _now()
+
+    def search_budget(self) -> bool:
+        """CRM search's own limit: `search_per_second` requests in any second (SECONDLY)."""
+        now = time.monotonic()
+        with self.lock:
+            while self.search_times and self.search_times[0] <= now - 1.0:
+                self.search_times.popleft()
+            if self.config.search_per_second and len(self.search_times) >= self.config.search_per_second:
+                self.throttled += 1
+                return False
+            self.search_times.append(now)
+            return True
+
+    def deals_search(self, body: dict) -> tuple[int, dict]:
+        """PublicObjectSearchRequest: filterGroups (≤ 6, ≤ 3 filters each... HubSpot caps at 6 × 18 total), sorts
+        (one), properties, limit 1-200, after. Unknown properties in filters, sorts or `properties` and unknown
+        operators are a 400; paging beyond 10,000 results is a 400; archived deals never match."""
+        unknown_fields = sorted(set(body) - {"filterGroups", "sorts", "properties", "limit", "after", "query"})
+        if unknown_fields:
+            return 400, _error("VALIDATION_ERROR", f"Invalid input JSON on line 1: Unrecognized field(s) {unknown_fields}")
+        limit = body.get("limit", 10)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= 200:
+            return 400, _validation_error([{"message": f"limit must be between 1 and 200, got {limit!r}", "code": "INVALID_LIMIT",
+                                            "in": "limit"}])
+        try:
+            offset = int(body.get("after") or 0)
+        except (TypeError, ValueError):
+            return 400, _validation_error([{"message": "after must be a paging cursor", "code": "INVALID_AFTER", "in": "after"}])
+        if offset + limit > SEARCH_MAX_RESULTS:
+            return 400, _error("VALIDATION_ERROR", f"Search results are limited to {SEARCH_MAX_RESULTS}: after + limit may not "
+                                                   f"exceed it (after={offset}, limit={limit}); narrow the query")
+        groups = body.get("filterGroups") or []
+        if not isinstance(groups, list) or len(groups) > 6:
+            return 400, _validation_error([{"message": "at most 6 filterGroups", "code": "TOO_MANY_FILTER_GROUPS"}])
+        if sum(len((g or {}).get("filters") or []) for g in groups) > 18:
+            return 400, _validation_error([{"message": "at most 18 filters in all", "code": "TOO_MANY_FILTERS"}])
+        known = self.properties["deals"]
+        problems = []
+        for group in groups:
+            for f in (group or {}).get("filters") or []:
+                name, operator = (f or {}).get("propertyName"), (f or {}).get("operator")
+                if name not in known:
+                    problems.append({"message": f"Property \"{name}\" does not exist", "code": "PROPERTY_DOESNT_EXIST", "in": name})
+                if operator not in SEARCH_OPERATORS:
+                    problems.append({"message": f"Unknown operator {operator!r}", "code": "INVALID_OPERATOR", "in": "operator"})
+                elif operator in ("IN", "NOT_IN") and not isinstance(f.get("values"), list):
+                    problems.append({"message": f"{operator} needs `values`", "code": "REQUIRED_FIELD", "in": "values"})
+                elif operator == "BETWEEN" and (f.get("value") is None or f.get("highValue") is None):
+                    problems.append({"message": "BETWEEN needs value and highValue", "code": "REQUIRED_FIELD", "in": "highValue"})
+                elif operator not in ("IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "BETWEEN") and f.get("value") is None:
+                    problems.append({"message": f"{operator} needs `value`", "code": "REQUIRED_FIELD", "in": "value"})
+        sorts = body.get("sorts") or []
+        if len(sorts) > 1:
+            problems.append({"message": "only one sort is supported", "code": "TOO_MANY_SORTS", "in": "sorts"})
+        for sort in sorts:
+            if not isinstance(sort, dict) or sort.get("propertyName") not in known or sort.get("direction", "ASCENDING") not in (
+                    "ASCENDING", "DESCENDING"):
+                problems.append({"message": f"invalid sort {sort!r}", "code": "INVALID_SORT", "in": "sorts"})
+        wanted = body.get("properties") or []
+        problems += [{"message": f"Property \"{n}\" does not exist", "code": "PROPERTY_DOESNT_EXIST", "in": n}
+                     for n in wanted if n not in known]
+        if problems:
+            return 400, _validation_error(problems)
+        with self.lock:
+            found = [d for d in self.deals.values() if not d.get("archived")
+                     and (not groups or any(_matches(d["properties"], g.get("filters") or [], known) for g in groups))]
+        if sorts:
+            name, reverse = sorts[0]["propertyName"], sorts[0].get("direction") == "DESCENDING"
+            found.sort(key=lambda d: (_sort_key(d["properties"].get(name), known[name]), int(d["id"])), reverse=reverse)
+        else:
+            found.sort(key=lambda d: int(d["id"]))
+        page = found[offset:offset + limit]
+        payload = {"total": len(found), "results": [_deal_out(d, wanted) for d in page]}
+        if offset + limit < len(found) and offset + limit < SEARCH_MAX_RESULTS:
+            payload["paging"] = {"next": {"after": str(offset + limit)}}
+        return 200, payload
+
+    def deals_list(self, query: dict) -> tuple[int, dict]:
+        """GET /crm/objects/{date}/deals: limit ≤ 100, `after`, `properties` (comma list), `archived=true` lists only
+        archived (deleted) deals, with `archivedAt`."""
+        try:
+            limit = int(query.get("limit", "10"))
+            offset = int(query.get("after") or 0)
+        except ValueError:
+            return 400, _error("VALIDATION_ERROR", "limit and after must be integers")
+        if not 0 < limit <= 100:
+            return 400, _error("VALIDATION_ERROR", f"limit must be between 1 and 100, got {limit}")
+        archived = query.get("archived", "false").lower() == "true"
+        wanted = [n for n in (query.get("properties") or "").split(",") if n]
+        with self.lock:
+            found = sorted((d for d in self.deals.values() if bool(d.get("archived")) == archived), key=lambda d: int(d["id"]))
+        page = found[offset:offset + limit]
+        payload = {"results": [_deal_out(d, wanted) for d in page]}
+        if offset + limit < len(found):
+            payload["paging"] = {"next": {"after": str(offset + limit)}}
+        return 200, payload
+
+    def _deal_contacts_read(self, body: dict) -> tuple[int, dict]:
+        """POST /crm/associations/{date}/deals/contacts/batch/read: ≤ 1000 inputs (BatchInputPublicFetchAssociationsBatchRequest);
+        an unknown or archived deal is a per-input error in a 207."""
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
+        if len(inputs) > 1000:
+            return 400, _error("VALIDATION_ERROR", "The maximum number of inputs supported in a batch is 1000")
+        results, errors = [], []
+        with self.lock:
+            for item in inputs:
+                deal = self.deals.get(str((item or {}).get("id")))
+                if deal is None or deal.get("archived"):
+                    errors.append({**_error("OBJECT_NOT_FOUND", "No deal with that id"), "context": {"fromObjectId": [str((item or {}).get("id"))]}})
+                    continue
+                results.append({"from": {"id": deal["id"]}, "to": [
+                    {"toObjectId": int(c), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None}]}
+                    for c in deal["contacts"]]})
+        payload = {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
+        if errors:
+            payload.update(numErrors=len(errors), errors=errors)
+            return 207, payload
+        return 200, payload
+
+    def owners_list(self, query: dict) -> tuple[int, dict]:
+        """GET /crm/owners/{date}: limit ≤ 500, after, email, archived."""
+        try:
+            limit, offset = int(query.get("limit", "100")), int(query.get("after") or 0)
+        except ValueError:
+            return 400, _error("VALIDATION_ERROR", "limit and after must be integers")
+        if not 0 < limit <= 500:
+            return 400, _error("VALIDATION_ERROR", f"limit must be between 1 and 500, got {limit}")
+        with self.lock:
+            found = [o for o in self.owners if not query.get("email") or o["email"] == query["email"]]
+        page = found[offset:offset + limit]
+        payload = {"results": [{**o, "createdAt": _now(), "updatedAt": _now()} for o in page]}
+        if offset + limit < len(found):
+            payload["paging"] = {"next": {"after": str(offset + limit)}}
+        return 200, payload
+
+    def company_currency(self) -> tuple[int, dict]:
+        return 200, {"currencyCode": self.config.company_currency, "currencyName": self.config.company_currency}
+
+    def exchange_rates(self, query: dict) -> tuple[int, dict]:
+        """GET /settings/currencies/{date}/exchange-rates: ExchangeRate rows to the company currency."""
+        rates = [{"id": str(i), "fromCurrencyCode": code, "toCurrencyCode": self.config.company_currency,
+                  "conversionRate": rate, "effectiveAt": _now(), "visibleInUI": True, "createdAt": _now(), "updatedAt": _now()}
+                 for i, (code, rate) in enumerate(sorted(self.config.exchange_rates.items()), 1)]
+        return 200, {"results": rates}
 
     def account_details(self) -> tuple[int, dict]:
         return 200, {"portalId": 4242, "accountType": "STANDARD", "timeZone": self.config.time_zone, "companyCurrency": "USD",
@@ -617,15 +799,60 @@ def _apply(stored: dict, props: dict) -> None:
             stored[key] = str(value)
 
 
-def _matches(properties: dict, filters: list) -> bool:
+def _matches(properties: dict, filters: list, definitions: dict | None = None) -> bool:
     for f in filters:
-        value = properties.get(f.get("propertyName"))
+        name = f.get("propertyName")
+        value = properties.get(name)
         operator = f.get("operator")
-        if operator == "EQ" and value != f.get("value"):
+        definition = (definitions or {}).get(name, {"type": "string"})
+        if operator == "EQ" and _sort_key(value, definition) != _sort_key(f.get("value"), definition):
             return False
-        if operator == "IN" and value not in (f.get("values") or []):
+        if operator == "NEQ" and _sort_key(value, definition) == _sort_key(f.get("value"), definition):
             return False
+        if operator == "IN" and value not in [str(v) for v in f.get("values") or []]:
+            return False
+        if operator == "NOT_IN" and value in [str(v) for v in f.get("values") or []]:
+            return False
+        if operator == "HAS_PROPERTY" and value in (None, ""):
+            return False
+        if operator == "NOT_HAS_PROPERTY" and value not in (None, ""):
+            return False
+        if operator in ("LT", "LTE", "GT", "GTE", "BETWEEN"):
+            if value in (None, ""):
+                return False
+            have, low = _sort_key(value, definition), _sort_key(f.get("value"), definition)
+            if (operator == "LT" and not have < low) or (operator == "LTE" and not have <= low) or (
+                    operator == "GT" and not have > low) or (operator == "GTE" and not have >= low):
+                return False
+            if operator == "BETWEEN" and not low <= have <= _sort_key(f.get("highValue"), definition):
+                return False
     return True
+
+
+def _sort_key(value, definition: dict):
+    """Datetimes compare as instants (epoch ms or ISO), numbers as numbers, the rest as text."""
+    if value in (None, ""):
+        return (0, 0)
+    if definition["type"] in ("datetime", "date"):
+        parsed = _parse_when(str(value))
+        return (1, parsed.timestamp() if parsed else 0)
+    if definition["type"] == "number":
+        try:
+            return (1, float(value))
+        except ValueError:
+            return (1, 0)
+    return (1, str(value))
+
+
+def _deal_out(deal: dict, wanted: list) -> dict:
+    """SimplePublicObject: the default properties plus those asked for."""
+    names = {"createdate", "hs_lastmodifieddate", "hs_object_id", *wanted}
+    props = {n: deal["properties"].get(n) for n in names}
+    out = {"id": deal["id"], "properties": props, "archived": bool(deal.get("archived")),
+           "createdAt": deal["properties"].get("createdate"), "updatedAt": deal["properties"].get("hs_lastmodifieddate")}
+    if deal.get("archived"):
+        out["archivedAt"] = deal.get("archivedAt")
+    return out
 
 
 def _now() -> str:
@@ -666,6 +893,14 @@ ROUTES = [
     ("POST", rf"/crm/objects/{D}/deals/batch/read", lambda f, m, b: f.deals_read(b)),
     ("POST", rf"/crm/associations/{D}/(\w+)/(\w+)/batch/read", lambda f, m, b: f.associations_read(m[1], m[2], b)),
     ("GET", rf"/account-info/{D}/details", lambda f, m, b: f.account_details()),
+    ("POST", rf"/crm/objects/{D}/deals/search", lambda f, m, b: f.deals_search(b)),
+    ("GET", rf"/settings/currencies/{D}/company-currency", lambda f, m, b: f.company_currency()),
+]
+# Routes that read the query string: (method, pattern, handler(fake, match, query)).
+QUERY_ROUTES = [
+    ("GET", rf"/crm/objects/{D}/deals", lambda f, m, q: f.deals_list(q)),
+    ("GET", rf"/crm/owners/{D}", lambda f, m, q: f.owners_list(q)),
+    ("GET", rf"/settings/currencies/{D}/exchange-rates", lambda f, m, q: f.exchange_rates(q)),
 ]
 
 
@@ -736,6 +971,12 @@ def make_handler(fake: FakeHubSpot):
                 return self._send(429, {"status": "error", "message": "You have reached your daily limit.",
                                         "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()), "policyName": "DAILY"},
                                   {**limit_headers, "X-HubSpot-RateLimit-Daily-Remaining": 0})
+            if not policy and method == "POST" and path.endswith("/search") and not fake.search_budget():
+                with fake.lock:
+                    fake.requests[f"{method} {path} 429 SECONDLY"] += 1
+                return self._send(429, {"status": "error", "message": "You have reached your secondly limit.",
+                                        "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()), "policyName": "SECONDLY"},
+                                  {"Retry-After": 1})
             if policy or roll < cfg.rate_429:
                 with fake.lock:
                     fake.requests[f"{method} {path} 429"] += 1
@@ -755,6 +996,14 @@ def make_handler(fake: FakeHubSpot):
                 return self._send(400, _error("VALIDATION_ERROR", "Invalid input JSON on line 1"), limit_headers)
             if not isinstance(body, dict):
                 return self._send(400, _error("VALIDATION_ERROR", "Invalid input JSON: expected an object"), limit_headers)
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            for route_method, pattern, handler in QUERY_ROUTES:
+                match = re.fullmatch(pattern, path)
+                if route_method == method and match:
+                    status, payload = handler(fake, match, query)
+                    with fake.lock:
+                        fake.requests[f"{method} {pattern} {status}"] += 1
+                    return self._send(status, payload, limit_headers)
             for route_method, pattern, handler in ROUTES:
                 match = re.fullmatch(pattern, path)
                 if route_method == method and match:

@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from hubspot_sync.models import BookingSync, ContactErasure, DealRule, HubspotConnection
+from hubspot_sync.models import BookingSync, ContactErasure, Deal, DealContact, DealRule, DealSyncState, HubspotConnection
 from hubspot_sync.services import erasure, outbox
 from hubspot_sync.services.connection import ReconnectFailed, connection_reconnect
 
@@ -186,3 +186,38 @@ class HubspotConnectionAdmin(admin.ModelAdmin):
 class DealRuleAdmin(admin.ModelAdmin):
     list_display = ("event_type_name", "enabled", "pipeline_id", "stage_id")
     list_filter = ("enabled",)
+
+
+class DealContactInline(admin.TabularInline):
+    model = DealContact
+    extra = 0
+    can_delete = False
+    readonly_fields = ["hubspot_contact_id", "email"]
+
+
+@admin.register(Deal)
+class DealAdmin(admin.ModelAdmin):
+    """Read back from HubSpot (hubspot_sync/services/deal_read.py): read-only here, HubSpot is the source."""
+
+    list_display = ["hubspot_id", "name", "amount", "currency", "stage", "closed_won", "closed_lost", "created_at", "archived"]
+    list_filter = ["closed_won", "closed_lost", "archived", "currency", "pipeline"]
+    search_fields = ["hubspot_id", "name", "contacts__email"]
+    inlines = [DealContactInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DealSyncState)
+class DealSyncStateAdmin(admin.ModelAdmin):
+    """The deal read's cursor and failures (also in /healthz/details as `deal_read`)."""
+
+    list_display = ["name", "cursor", "last_run_at", "failures", "dead", "next_attempt_at", "company_currency"]
+    readonly_fields = ["name", "cursor", "last_run_at", "failures", "dead", "next_attempt_at", "last_error",
+                       "company_currency", "exchange_rates", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -26,6 +26,12 @@ PATHS = {
     # The 2026-09 associations API has no per-object GET list: batch read is the way (Associations 2026-09 spec).
     "associations_batch_read": f"/crm/associations/{_V}/{{from_type}}/{{to_type}}/batch/read",
     "account_details": f"/account-info/{_V}/details",
+    # Deals read back for money reports (CRM Deals, Associations, Owners, Settings Multicurrency 2026-09 specs).
+    "deals_search": f"/crm/objects/{_V}/deals/search",
+    "deals_list": f"/crm/objects/{_V}/deals",  # GET; ?archived=true lists deleted deals (search never returns them)
+    "owners": f"/crm/owners/{_V}",
+    "company_currency": f"/settings/currencies/{_V}/company-currency",
+    "exchange_rates": f"/settings/currencies/{_V}/exchange-rates",
     # Permanent (GDPR) delete; by email it also blocklists an email HubSpot does not know (Contacts 2026-09 spec).
     "contacts_gdpr_delete": f"/crm/objects/{_V}/contacts/gdpr-delete",
     "token": f"/oauth/{_V}/token",
@@ -35,6 +41,10 @@ PATHS = {
 MEETING_TO_CONTACT = 200
 DEAL_TO_CONTACT = 3
 SEARCH_PAGE = 200  # search `limit` is at most 200 (PublicObjectSearchRequest)
+SEARCH_MAX_RESULTS = 10_000  # one search query pages through at most 10,000 results
+LIST_PAGE = 100  # GET object lists take `limit` ≤ 100
+DEAL_PROPERTIES = ["dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "createdate", "closedate",
+                   "hubspot_owner_id", "hs_is_closed_won", "hs_is_closed", "hs_lastmodifieddate"]
 MAX_BATCH = 100
 
 
@@ -92,8 +102,9 @@ class HubSpotClient:
     def __init__(self, *, base_url: str, token: str | Callable[[], str], timeout: float = 10.0,
                  before_request: Callable[[], None] | None = None,
                  after_response: Callable[[httpx.Response], None] | None = None,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, before_search: Callable[[], None] | None = None):
         self.token = token
+        self.before_search = before_search  # CRM search has its own per-second limit on top of the burst window
         self.before_request, self.after_response = before_request, after_response
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
                                  headers={"Content-Type": "application/json", "User-Agent": "sourcebook/1.0"})
@@ -223,6 +234,71 @@ class HubSpotClient:
 
     def deal_update(self, deal_id: str, properties: dict) -> dict:
         return self._request("PATCH", PATHS["deal_update"].format(deal_id=deal_id), json={"properties": properties}).json()
+
+    # --- deals read back (money reports) ---
+    def deals_search_modified(self, *, since_ms: int, until_ms: int, after: str | None = None) -> dict:
+        """One page of deals with since_ms <= hs_lastmodifieddate < until_ms, oldest first: {total, results,
+        paging}. A query pages through at most SEARCH_MAX_RESULTS results: the caller narrows the window."""
+        if self.before_search:
+            self.before_search()
+        body = {"filterGroups": [{"filters": [
+                    {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since_ms)},
+                    {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": str(until_ms)}]}],
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": DEAL_PROPERTIES, "limit": SEARCH_PAGE, "after": after or "0"}
+        return self._request("POST", PATHS["deals_search"], json=body).json()
+
+    def deal_contacts(self, deal_ids: list[str]) -> dict[str, list[str]]:
+        """Deal id -> associated contact ids (associations batch read, ≤ MAX_BATCH deals a request). A deal HubSpot
+        no longer has is left out (a per-input error in a 207)."""
+        if len(deal_ids) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} deals per associations read, got {len(deal_ids)}")
+        found = {str(i): [] for i in deal_ids}
+        pending = [{"id": str(i)} for i in deal_ids]
+        missing = set()
+        while pending:
+            data = self._request("POST", PATHS["associations_batch_read"].format(from_type="deals", to_type="contacts"),
+                                 json={"inputs": pending}).json()
+            pending = []
+            missing |= {str(((e.get("context") or {}).get("fromObjectId") or [None])[0]) for e in data.get("errors") or []}
+            for result in data.get("results", []):
+                deal_id = str((result.get("from") or {}).get("id"))
+                found.setdefault(deal_id, []).extend(str(link["toObjectId"]) for link in result.get("to") or []
+                                                     if link.get("toObjectId"))
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending.append({"id": deal_id, "after": after})
+        return {k: v for k, v in found.items() if k not in missing}
+
+    def deals_archived(self, *, after: str | None = None) -> dict:
+        """One page of archived (deleted) deals: {results: [{id, archivedAt, ...}], paging}."""
+        params = {"archived": "true", "limit": LIST_PAGE, "properties": "hs_lastmodifieddate"}
+        if after:
+            params["after"] = after
+        return self._request("GET", PATHS["deals_list"], params=params).json()
+
+    def owners(self) -> list[dict]:
+        results, after = [], None
+        while True:
+            params = {"limit": 500, **({"after": after} if after else {})}
+            data = self._request("GET", PATHS["owners"], params=params).json()
+            results += data.get("results", [])
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return results
+
+    def currencies(self) -> dict:
+        """{"company": "USD", "rates": {"EUR": Decimal-able conversion rate to the company currency}}."""
+        company = self._request("GET", PATHS["company_currency"]).json().get("currencyCode", "")
+        rates, after = {}, None
+        while True:
+            data = self._request("GET", PATHS["exchange_rates"], params={"limit": 100, **({"after": after} if after else {})}).json()
+            for rate in data.get("results", []):
+                if rate.get("toCurrencyCode") == company:
+                    rates[rate["fromCurrencyCode"]] = str(rate["conversionRate"])
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return {"company": company, "rates": rates}
 
     def account_details(self) -> dict:
         """The portal's time zone (`timeZone`): its midnight is when the daily request limit resets."""

@@ -129,3 +129,63 @@ class ContactErasure(models.Model):
 
     def __str__(self):
         return f"erasure {self.email_hash[:12]}… ({self.state})"
+
+
+class Deal(models.Model):
+    """A HubSpot deal of a contact who booked, read back for money reports (services/deal_read.py). Amount and
+    currency as HubSpot holds them: never converted here. `archived`: deleted in HubSpot (found through the
+    archived read), kept out of reports."""
+
+    hubspot_id = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, help_text="deal_currency_code; empty: the company currency.")
+    stage = models.CharField(max_length=64, blank=True)
+    pipeline = models.CharField(max_length=64, blank=True)
+    closed_won = models.BooleanField(default=False)
+    closed_lost = models.BooleanField(default=False)
+    created_at = models.DateTimeField(null=True, blank=True, help_text="HubSpot createdate: credit goes to bookings before it.")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    owner_id = models.CharField(max_length=32, blank=True)
+    archived = models.BooleanField(default=False)
+    modified_at = models.DateTimeField(null=True, blank=True, help_text="HubSpot hs_lastmodifieddate.")
+    read_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="deal_created_live", condition=Q(archived=False))]
+
+    def __str__(self):
+        return f"deal {self.hubspot_id} {self.name}"
+
+
+class DealContact(models.Model):
+    """A deal's association with a HubSpot contact that booked, and that contact's email (from the bookings synced
+    to it): the email is how a deal finds its bookings."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="contacts")
+    hubspot_contact_id = models.CharField(max_length=32)
+    email = models.EmailField(max_length=254)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["deal", "hubspot_contact_id"], name="deal_contact_once")]
+        indexes = [models.Index(fields=["email"], name="deal_contact_email")]
+
+
+class DealSyncState(models.Model):
+    """One row: the deal read's cursor (the hs_lastmodifieddate watermark already read), its failures (retried
+    with the outbox's backoff, `dead` after HUBSPOT_MAX_ATTEMPTS in a row, shown by /healthz), and the portal's
+    currencies (company currency, rates to it)."""
+
+    name = models.CharField(max_length=32, unique=True, default="deals")
+    cursor = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    dead = models.BooleanField(default=False, help_text="Failed HUBSPOT_MAX_ATTEMPTS times in a row: needs a look.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    company_currency = models.CharField(max_length=3, blank=True)
+    exchange_rates = models.JSONField(default=dict, blank=True, help_text="{code: rate to the company currency}")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"deal read (cursor {self.cursor})"

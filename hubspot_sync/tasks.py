@@ -4,6 +4,7 @@
 from celery import shared_task
 
 from hubspot_sync.services import erasure, outbox
+from hubspot_sync.services.deal_read import deal_read_run
 from hubspot_sync.services.sync import sync_drain
 
 
@@ -30,3 +31,9 @@ def hubspot_erasure_drain_task() -> dict:
     """Send queued GDPR deletes (privacy's forget_person); safe in parallel (claims use SKIP LOCKED)."""
     report = erasure.erasure_drain()
     return {"claimed": report.claimed, "done": report.done, "retried": report.retried, "dead": report.dead}
+
+
+@shared_task(name="hubspot_sync.deal_read", ignore_result=True)
+def hubspot_deal_read_task() -> dict:
+    """Beat, every 15 minutes: deals modified since the cursor (a failure backs off and shows in /healthz)."""
+    return deal_read_run()

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from bookings.models import WebhookDelivery
-from hubspot_sync.models import BookingSync
+from hubspot_sync.models import BookingSync, DealSyncState
 from hubspot_sync.services.connection import connection_status
 
 HEARTBEAT_KEY = "sourcebook:worker:heartbeat"
@@ -74,6 +74,12 @@ def health_report() -> tuple[bool, dict]:
     checks["outbox"] = {"ok": outbox_ok, "depth": queue["pending"], "oldest_pending_age_seconds": round(oldest_age, 1)}
     checks["dead_letters"] = {"ok": True, "count": queue["dead"]}
     healthy &= outbox_ok
+    deals = DealSyncState.objects.filter(name="deals").values("dead", "failures", "last_error", "cursor").first()
+    deals_ok = not (deals and deals["dead"])  # failing HUBSPOT_MAX_ATTEMPTS times in a row
+    checks["deal_read"] = {"ok": deals_ok, "failures": deals["failures"] if deals else 0,
+                           "last_error": (deals or {}).get("last_error", "")[:200],
+                           "cursor": deals["cursor"].isoformat() if deals and deals["cursor"] else None}
+    healthy &= deals_ok
     return bool(healthy), checks
 
 

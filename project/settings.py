@@ -236,6 +236,10 @@ HUBSPOT_RATE_WINDOW_SECONDS = env.int("HUBSPOT_RATE_WINDOW_SECONDS", default=10)
 HUBSPOT_TIMEOUT_SECONDS = env.float("HUBSPOT_TIMEOUT_SECONDS", default=10.0)
 HUBSPOT_BATCH_SIZE = env.int("HUBSPOT_BATCH_SIZE", default=100)
 HUBSPOT_MAX_ATTEMPTS = env.int("HUBSPOT_MAX_ATTEMPTS", default=8)
+# CRM search has its own limit (5 requests/s per account); the deal read stays under this many per second.
+HUBSPOT_SEARCH_RATE_LIMIT = env.int("HUBSPOT_SEARCH_RATE_LIMIT", default=4)
+# The deal read asks for deals modified until this many seconds ago: HubSpot's search index lags by seconds.
+HUBSPOT_DEAL_READ_LAG_SECONDS = env.int("HUBSPOT_DEAL_READ_LAG_SECONDS", default=60)
 # Exponential backoff (with jitter) between attempts is capped here.
 HUBSPOT_RETRY_MAX_SECONDS = env.int("HUBSPOT_RETRY_MAX_SECONDS", default=600)
 # After a meeting create that may have happened (timeout, 5xx), wait this long before searching for it:
@@ -273,6 +277,8 @@ CELERY_BEAT_SCHEDULE = {
     "calendly-subscription-check": {"task": "bookings.calendly_subscription_check", "schedule": 900.0},
 }
 # Re-attribution jobs: one whose message was lost, or whose worker died mid-way, is enqueued again (it resumes).
+# Deals of contacts that booked, read back from HubSpot for money reports (hubspot_sync/services/deal_read.py).
+CELERY_BEAT_SCHEDULE["hubspot-deal-read"] = {"task": "hubspot_sync.deal_read", "schedule": 900.0}
 CELERY_BEAT_SCHEDULE["reattribute-sweep"] = {"task": "attribution.reattribute_job_sweep", "schedule": 60.0}
 
 # --- Webhook intake: hostile input ------------------------------------------------------------
