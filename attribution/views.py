@@ -325,8 +325,9 @@ def _assign(request):
     elif bulk:
         narrowed = selectors.direct_backlog_filters(**selection, said=answer)
         moving = min(sum(g["bookings"] for g in selectors.direct_backlog_said(**narrowed)), selectors.BULK_ASSIGN_LIMIT)
-    else:
-        moving = len(selectors.direct_backlog_ids(booking_ids=ids))
+    else:  # only the chosen bookings still in the backlog: a tampered id, or one assigned since, is left alone
+        ids = selectors.direct_backlog_ids(booking_ids=ids)
+        moving = len(ids)
     signature = _signature(form.cleaned_data) if valid else ""
     if valid and request.POST.get("confirm") and moving and request.POST.get("previewed") == signature:
         data = form.cleaned_data
