@@ -328,7 +328,11 @@ def _assign(request):
     else:  # only the chosen bookings still in the backlog: a tampered id, or one assigned since, is left alone
         ids = selectors.direct_backlog_ids(booking_ids=ids)
         moving = len(ids)
-    signature = _signature(form.cleaned_data) if valid else ""
+    # What the preview showed also covers which bookings and how many: a confirm for another selection (an edited
+    # URL, other ids) or after the backlog changed (a booking came or went) is previewed again, never applied.
+    shown = [start.isoformat(), end.isoformat(), selection["event_type"] or "", selection["month"] or "", str(moving),
+             ",".join(map(str, sorted(ids))) if not bulk else ""]
+    signature = "|".join([_signature(form.cleaned_data), *shown]) if valid else ""
     if valid and request.POST.get("confirm") and moving and request.POST.get("previewed") == signature:
         data = form.cleaned_data
         if bulk:

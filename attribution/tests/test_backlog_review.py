@@ -28,3 +28,25 @@ def test_a_double_submitted_confirm_assigns_once(marketing, said):
     marketing.post(URL, confirm)
     marketing.post(URL, {**confirm, "booking": [first.pk, second.pk]})  # resubmitted with another id added
     assert ManualAttribution.objects.filter(booking=first).count() == 1
+
+
+def test_a_bulk_confirm_for_another_period_than_previewed_is_previewed_again(marketing, said):
+    data = {"answer": "linkedin", "source": "linkedin", "channel": "Paid Social"}
+    preview = marketing.post(URL, data)
+    assert preview.context["preview"]["moving"] == 3
+    # The same confirm posted to the whole history (a stale tab, an edited URL) would also move the May booking.
+    again = marketing.post("/dashboard/direct/?range=all",
+                           {**data, "confirm": "1", "previewed": preview.context["preview"]["signature"]})
+    assert again.status_code == 200 and again.context["preview"]["moving"] == 4
+    assert ManualAttribution.objects.count() == 0
+
+
+def test_a_bulk_confirm_after_the_backlog_grew_is_previewed_again(marketing, said, book):
+    data = {"answer": "linkedin", "source": "linkedin", "channel": "Paid Social"}
+    preview = marketing.post(URL, data)
+    book(days=6, answer="LinkedIn")  # one more booking says LinkedIn between the preview and the confirm
+    again = marketing.post(URL, {**data, "confirm": "1", "previewed": preview.context["preview"]["signature"]})
+    assert again.status_code == 200 and again.context["preview"]["moving"] == 4
+    assert ManualAttribution.objects.count() == 0
+    assign_confirmed(marketing, data, url=URL)
+    assert ManualAttribution.objects.count() == 4
