@@ -339,7 +339,7 @@ def _assign(request):
             ids = selectors.direct_backlog_ids(**selection, said=answer)
         n = services.bookings_assign_attribution(
             booking_ids=ids, source=data["source"], medium=data["medium"], campaign=data["campaign"], user=request.user,
-            batch=uuid.uuid4().hex if bulk else "")
+            batch=uuid.uuid4().hex if bulk else "", backlog_only=True)
         messages.success(request, f"{n} booking{'s' if n != 1 else ''} attributed to {data['source']}"
                                   f" ({data['result_channel']}).")
         return _backlog_answer(request)

@@ -50,3 +50,18 @@ def test_a_bulk_confirm_after_the_backlog_grew_is_previewed_again(marketing, sai
     assert ManualAttribution.objects.count() == 0
     assign_confirmed(marketing, data, url=URL)
     assert ManualAttribution.objects.count() == 4
+
+
+def test_two_confirms_at_once_assign_each_booking_once(marketing, said, monkeypatch):
+    """Two confirms (a double click) both read the backlog before either commits: the second one's ids are stale
+    by the time it locks them, and it must not audit a second assignment on top of the first."""
+    from attribution import selectors
+    first = Booking.objects.filter(channel="Direct").order_by("pk").first()
+    data = {"booking": [first.pk], "source": "g2", "channel": "Referral"}
+    preview = marketing.post(URL, data)
+    confirm = {**data, "confirm": "1", "previewed": preview.context["preview"]["signature"]}
+    stale = selectors.direct_backlog_ids(booking_ids=[first.pk])
+    marketing.post(URL, confirm)
+    monkeypatch.setattr(selectors, "direct_backlog_ids", lambda **kwargs: stale)  # read before the first committed
+    marketing.post(URL, confirm)
+    assert ManualAttribution.objects.filter(booking=first).count() == 1
