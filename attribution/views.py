@@ -331,7 +331,7 @@ def _assign(request):
     # What the preview showed also covers which bookings and how many: a confirm for another selection (an edited
     # URL, other ids) or after the backlog changed (a booking came or went) is previewed again, never applied.
     shown = [start.isoformat(), end.isoformat(), selection["event_type"] or "", selection["month"] or "", str(moving),
-             ",".join(map(str, sorted(ids))) if not bulk else ""]
+             ",".join(map(str, sorted(ids))) if not bulk else answer]
     signature = "|".join([_signature(form.cleaned_data), *shown]) if valid else ""
     if valid and request.POST.get("confirm") and moving and request.POST.get("previewed") == signature:
         data = form.cleaned_data

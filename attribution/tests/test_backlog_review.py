@@ -65,3 +65,14 @@ def test_two_confirms_at_once_assign_each_booking_once(marketing, said, monkeypa
     monkeypatch.setattr(selectors, "direct_backlog_ids", lambda **kwargs: stale)  # read before the first committed
     marketing.post(URL, confirm)
     assert ManualAttribution.objects.filter(booking=first).count() == 1
+
+
+def test_a_bulk_confirm_for_another_answer_than_previewed_is_previewed_again(marketing, said, book):
+    book(days=6, answer="Reddit")  # as many as said ChatGPT: the count alone can't tell the two apart
+    data = {"answer": "chatgpt", "source": "g2", "channel": "Referral"}
+    preview = marketing.post(URL, data)
+    assert preview.context["preview"]["moving"] == 1 and preview.context["preview"]["signature"]
+    again = marketing.post(URL, {**data, "answer": "reddit", "confirm": "1",
+                                 "previewed": preview.context["preview"]["signature"]})
+    assert again.status_code == 200 and again.context["preview"]["moving"] == 1, again.status_code
+    assert ManualAttribution.objects.count() == 0
