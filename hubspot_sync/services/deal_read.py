@@ -72,7 +72,10 @@ def _when(text) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)
+    try:  # in UTC, as the database gives it back: 9999-12-31T23:59-12:00 is year 10000 there, and unreadable
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)).astimezone(dt_timezone.utc)
+    except OverflowError:
+        return None
 
 
 AMOUNT_LIMIT = Decimal(10) ** 16  # Deal.amount holds 18 digits, 2 after the point

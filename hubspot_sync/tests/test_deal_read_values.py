@@ -43,3 +43,11 @@ def test_any_amount_text_parses_to_none_or_a_value_the_column_holds(text):
 def test_any_date_text_parses_to_none_or_an_aware_datetime(text):
     value = _when(text)
     assert value is None or value.tzinfo is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "253402300799999"])
+def test_a_date_at_the_calendars_edge_is_stored_and_read_back(text, admin_client):
+    Deal.objects.create(hubspot_id="EDGE", created_at=_when(text), closed_at=_when(text), modified_at=_when(text))
+    assert Deal.objects.values_list("created_at", flat=True).get() is None or Deal.objects.get().created_at.tzinfo
+    assert admin_client.get("/admin/hubspot_sync/deal/").status_code == 200
