@@ -13,7 +13,7 @@ read) they are converted to the company currency; without, money is reported per
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -24,6 +24,7 @@ from hubspot_sync.models import Deal, DealContact, DealSyncState
 MONEY_METRICS = ("deals", "pipeline", "won", "revenue")
 METRICS = ("bookings", "held", *MONEY_METRICS)
 AMOUNT_METRICS = ("pipeline", "revenue")
+RATE_LIMIT = Decimal(10) ** 9  # no currency is worth a billion of another: a larger rate is a broken value
 
 
 def _credited_booking(model: str) -> Subquery:
@@ -66,7 +67,22 @@ def _bookings(model: str, filters: dict):
 
 def _currency_plan() -> tuple[str, dict]:
     state = DealSyncState.objects.filter(name="deals").values("company_currency", "exchange_rates").first() or {}
-    return state.get("company_currency") or "", {k: Decimal(str(v)) for k, v in (state.get("exchange_rates") or {}).items()}
+    rates = {}
+    for code, text in (state.get("exchange_rates") or {}).items():
+        rate = _rate(text)
+        if rate is not None:
+            rates[code] = rate
+    return state.get("company_currency") or "", rates
+
+
+def _rate(text) -> Decimal | None:
+    """A conversion rate from HubSpot's text, or None when it isn't a positive number a sum can be multiplied by
+    (without a rate its currency is reported by code, never converted with a broken one)."""
+    try:
+        rate = Decimal(str(text)) if isinstance(text, (str, int, float)) else None
+    except InvalidOperation:
+        return None
+    return rate if rate is not None and rate.is_finite() and 0 < rate < RATE_LIMIT else None
 
 
 def _money(per_currency: dict, company: str, rates: dict):

@@ -397,11 +397,12 @@ def alias_create(*, field_name: str, value: str, canonical: str) -> Alias:
 
 
 def bookings_assign_attribution(*, booking_ids: list[int], source: str, medium: str, campaign: str, user,
-                                batch: str = "") -> int:
+                                batch: str = "", backlog_only: bool = False) -> int:
     """Marketing assigns a source to untagged bookings: audited, reversible, kept through reattribute.
 
     `batch` names a bulk assignment (the backlog's "They said" action): its audit rows carry it in `to_values`, so
-    the whole batch can be reverted at once (`manual_attribution_revert_batch`)."""
+    the whole batch can be reverted at once (`manual_attribution_revert_batch`). `backlog_only` (the backlog's
+    confirm) skips bookings no longer Direct once locked: a confirm racing another one assigns each booking once."""
 
     manual = {k: v for k, v in {"utm_source": source, "utm_medium": medium, "utm_campaign": campaign}.items() if v}
     if not manual.get("utm_source"):
@@ -410,8 +411,10 @@ def bookings_assign_attribution(*, booking_ids: list[int], source: str, medium: 
     count = 0
     with transaction.atomic():
         # Locked by id, all before the first outbox row (booking_reattribute goes through the seam's lock order).
-        bookings = list(Booking.objects.select_for_update(of=("self",)).filter(pk__in=booking_ids)
-                        .select_related("rescheduled_from").order_by("pk"))
+        bookings = Booking.objects.select_for_update(of=("self",)).filter(pk__in=booking_ids)
+        if backlog_only:  # re-checked after the lock (PostgreSQL re-reads a row another transaction changed)
+            bookings = bookings.filter(channel=DIRECT)
+        bookings = list(bookings.select_related("rescheduled_from").order_by("pk"))
         ManualAttribution.objects.bulk_create([
             ManualAttribution(booking=booking, user=user, to_values=audit,
                               from_values={"source": booking.source, "medium": booking.medium, "campaign": booking.campaign,

@@ -325,16 +325,21 @@ def _assign(request):
     elif bulk:
         narrowed = selectors.direct_backlog_filters(**selection, said=answer)
         moving = min(sum(g["bookings"] for g in selectors.direct_backlog_said(**narrowed)), selectors.BULK_ASSIGN_LIMIT)
-    else:
-        moving = len(selectors.direct_backlog_ids(booking_ids=ids))
-    signature = _signature(form.cleaned_data) if valid else ""
+    else:  # only the chosen bookings still in the backlog: a tampered id, or one assigned since, is left alone
+        ids = selectors.direct_backlog_ids(booking_ids=ids)
+        moving = len(ids)
+    # What the preview showed also covers which bookings and how many: a confirm for another selection (an edited
+    # URL, other ids) or after the backlog changed (a booking came or went) is previewed again, never applied.
+    shown = [start.isoformat(), end.isoformat(), selection["event_type"] or "", selection["month"] or "", str(moving),
+             ",".join(map(str, sorted(ids))) if not bulk else answer]
+    signature = "|".join([_signature(form.cleaned_data), *shown]) if valid else ""
     if valid and request.POST.get("confirm") and moving and request.POST.get("previewed") == signature:
         data = form.cleaned_data
         if bulk:
             ids = selectors.direct_backlog_ids(**selection, said=answer)
         n = services.bookings_assign_attribution(
             booking_ids=ids, source=data["source"], medium=data["medium"], campaign=data["campaign"], user=request.user,
-            batch=uuid.uuid4().hex if bulk else "")
+            batch=uuid.uuid4().hex if bulk else "", backlog_only=True)
         messages.success(request, f"{n} booking{'s' if n != 1 else ''} attributed to {data['source']}"
                                   f" ({data['result_channel']}).")
         return _backlog_answer(request)

@@ -64,20 +64,34 @@ def _when(text) -> datetime | None:
         return None
     text = str(text)
     if text.isdigit():
-        return _from_ms(int(text))
+        try:
+            return _from_ms(int(text))
+        except (OverflowError, OSError, ValueError):  # past year 9999: a broken value, not a reason to stop the read
+            return None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)
+    try:  # in UTC, as the database gives it back: 9999-12-31T23:59-12:00 is year 10000 there, and unreadable
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)).astimezone(dt_timezone.utc)
+    except OverflowError:
+        return None
+
+
+AMOUNT_LIMIT = Decimal(10) ** 16  # Deal.amount holds 18 digits, 2 after the point
 
 
 def _amount(text) -> Decimal | None:
+    """The amount in cents, or None when it is not a number Deal.amount can hold (one such deal must not stop the
+    read: the whole batch's INSERT would fail)."""
     try:
         value = Decimal(str(text))
+        if not value.is_finite():
+            return None
+        value = value.quantize(Decimal("0.01"))
     except (InvalidOperation, TypeError, ValueError):
         return None
-    return value.quantize(Decimal("0.01")) if value.is_finite() else None
+    return value if abs(value) < AMOUNT_LIMIT else None
 
 
 def deal_state() -> DealSyncState:
