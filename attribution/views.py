@@ -194,7 +194,7 @@ def _dashboard_csv(export: str, data: dict, dims: list[str], names: str, period)
                  "bookings": r["bookings"], "held": r["held"], "canceled": r["canceled"], "no_show": r["no_show"]}
                 for r in data["series"]]
         return _csv(f"bookings-over-time-by-{names.split('-and-')[0]}-{period.slug}.csv", rows,
-                    ["period", dims[0], "bookings", "canceled", "no_show"])
+                    ["period", dims[0], "bookings", "held", "canceled", "no_show"])
     if export == "self_reported":
         return _csv(f"self-reported-vs-utm-{period.slug}.csv", data["self_reported"],
                     ["self_reported_source", "bookings", "direct", "top_utm_channel"])
