@@ -27,7 +27,7 @@ from django.utils.html import format_html_join
 
 from attribution.models import ROLLUP_DIMENSIONS, DemoEventType
 from attribution.rules import DIRECT, UNASSIGNED
-from attribution.selectors import _credited_bookings, _split_days, report_bookings, rollup_where
+from attribution.selectors import _split_days, _sum_rows, credited_bookings, rollup_where
 from bookings.models import Booking
 
 
@@ -138,10 +138,7 @@ def _grouped_rollup(filters: dict, model: str, sets: dict, interval: str) -> dic
 
 def _grouped_table(filters: dict, model: str, sets: dict, interval: str) -> dict[str, list[dict]]:
     """The same sets from the bookings table (partial days, and dimensions the rollup does not hold)."""
-    if model != "booking":
-        qs, names = _credited_bookings(model, filters)
-    else:
-        qs, names = report_bookings(**filters), {}
+    qs, names = credited_bookings(model, filters)
     qs = qs.annotate(period=_TRUNC[interval]("booked_at"))
     out = {}
     for name, cols in sets.items():
@@ -159,19 +156,7 @@ def _grouped_table(filters: dict, model: str, sets: dict, interval: str) -> dict
 def _merged(parts: list[dict[str, list[dict]]], sets: dict) -> dict[str, list[dict]]:
     if len(parts) == 1:
         return parts[0]
-    out = {}
-    for name, cols in sets.items():
-        merged: dict = {}
-        for part in parts:
-            for row in part[name]:
-                key = tuple(row[c] for c in cols)
-                if key in merged:
-                    for count in COUNTS:
-                        merged[key][count] += row[count]
-                else:
-                    merged[key] = dict(row)
-        out[name] = list(merged.values())
-    return out
+    return {name: _sum_rows([part[name] for part in parts], list(cols), counts=COUNTS) for name, cols in sets.items()}
 
 
 def _upcoming(filters: dict, model: str, columns: list[str], now: datetime,
@@ -179,10 +164,7 @@ def _upcoming(filters: dict, model: str, columns: list[str], now: datetime,
     """Meetings not canceled and not a no-show that haven't started yet (starting before `before`, if given),
     per row key (and () for the total): what `held` must not count. Read through the partial index on
     start_time (bookings migration 0015)."""
-    if model != "booking":
-        qs, names = _credited_bookings(model, filters)
-    else:
-        qs, names = report_bookings(**filters), {}
+    qs, names = credited_bookings(model, filters)
     qs = qs.filter(start_time__gt=now, no_show=False).exclude(status=Booking.Status.CANCELED)
     if before is not None:
         qs = qs.filter(start_time__lt=before)

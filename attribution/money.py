@@ -45,7 +45,7 @@ def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors
                  .values("pk", "hubspot_id", "amount", "currency", "closed_won", "booking_id"))
     if not deals:
         return []
-    qs, names = _bookings(model, filters)
+    qs, names = selectors.credited_bookings(model, filters)
     fields = [names.get(g, g) for g in group_by]
     bookings = {row["pk"]: row for row in qs.filter(pk__in={d["booking_id"] for d in deals})
                 .values("pk", "booked_at", *fields)}
@@ -57,12 +57,6 @@ def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors
             credited.append({**deal, "booked_at": booking["booked_at"],
                              **{back[f]: booking[f] for f in fields}})
     return credited
-
-
-def _bookings(model: str, filters: dict):
-    if model == "booking":
-        return selectors.report_bookings(**filters), {}
-    return selectors._credited_bookings(model, filters)
 
 
 def _currency_plan() -> tuple[str, dict]:
@@ -104,7 +98,7 @@ def metric_breakdown(*, metric: str, group_by: list[str], model: str = "booking"
         report = selectors.breakdown(group_by=group_by, model=model, **filters)
         return {"metric": metric, **report}
     if metric == "held":
-        qs, names = _bookings(model, filters)
+        qs, names = selectors.credited_bookings(model, filters)
         fields = [names.get(g, g) for g in group_by]
         held = Q(status="active", no_show=False, start_time__lte=timezone.now())
         rows = [{g: row[names.get(g, g)] for g in group_by} | {"held": row["held"]}

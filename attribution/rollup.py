@@ -24,13 +24,12 @@ KEYS = ("model", *DIMS)  # a rollup row's key besides its day
 COMPACT_LOCK = 7_401_001  # pg advisory lock id
 
 
-def _day(row: str) -> str:
-    tz = settings.TIME_ZONE.replace("'", "")
-    return f"({row}.booked_at AT TIME ZONE '{tz}')::date"
-
-
 def _tz() -> str:
     return settings.TIME_ZONE.replace("'", "")
+
+
+def _day(row: str) -> str:
+    return f"({row}.booked_at AT TIME ZONE '{_tz()}')::date"
 
 
 def _start_day(row: str) -> str:

@@ -44,9 +44,12 @@ def credited_values(model: str) -> dict:
     }
 
 
-def _credited_bookings(model: str, filters: dict) -> tuple[QuerySet[Booking], dict]:
+def credited_bookings(model: str, filters: dict) -> tuple[QuerySet[Booking], dict]:
     """Countable bookings with `credit_<field>` annotations for a touch model, drill filters applied to the
-    credited values; and the map from report field to the annotation that stands for it."""
+    credited values; and the map from report field to the annotation that stands for it. Under `booking` the
+    bookings' own fields are the credited ones: the report's bookings and an empty map."""
+    if model == "booking":
+        return report_bookings(**filters), {}
     filters = dict(filters)
     match = {name: filters.pop(name) for name in CREDITED if filters.get(name) is not None}
     qs = report_bookings(**filters).annotate(**{f"credit_{name}": e for name, e in credited_values(model).items()})
@@ -129,13 +132,15 @@ def _from_rollup_and_table(filters: dict, rollup, table) -> list:
     return ([rollup(core)] if core is not None else []) + [table(edge) for edge in edges]
 
 
-def _sum_rows(parts: list[list[dict]], keys: list[str]) -> list[dict]:
+def _sum_rows(parts: list[list[dict]], keys: list[str], counts=None) -> list[dict]:
+    """Rows of several parts (the rollup's whole days, the table's partial ones) summed per key: `counts`
+    (default COUNT_COLUMNS) added up, rows left with no bookings dropped."""
     merged: dict = {}
     for rows in parts:
         for row in rows:
             key = tuple(row[k] for k in keys)
             if key in merged:
-                for name in COUNT_COLUMNS:
+                for name in counts or COUNT_COLUMNS:
                     merged[key][name] += row[name]
             else:
                 merged[key] = dict(row)
@@ -196,10 +201,8 @@ def _breakdown_rollup(group_by: list[str], filters: dict, model: str = "booking"
 
 
 def _breakdown_table(group_by: list[str], filters: dict, model: str = "booking") -> list[dict]:
-    if model != "booking":
-        qs, names = _credited_bookings(model, filters)
-        return _renamed(list(qs.values(*[names.get(g, g) for g in group_by]).annotate(**_counts())), names)
-    return list(report_bookings(**filters).values(*group_by).annotate(**_counts()))
+    qs, names = credited_bookings(model, filters)
+    return _renamed(list(qs.values(*[names.get(g, g) for g in group_by]).annotate(**_counts())), names)
 
 
 def breakdown(*, group_by: list[str], model: str = "booking", **filters) -> dict:
@@ -225,15 +228,11 @@ def timeseries(*, interval: str = "day", group_by: str = "channel", model: str =
             row["canceled"] = row["canceled"] or 0
             row["period"] = timezone.make_aware(datetime.combine(row["period"], time.min))
         rows.sort(key=lambda r: (r["period"], r[group_by]))
-    elif model != "booking":
-        qs, names = _credited_bookings(model, filters)
+    else:
+        qs, names = credited_bookings(model, filters)
         field = names.get(group_by, group_by)
         rows = _renamed(list(qs.annotate(period=INTERVALS[interval]("booked_at")).values("period", field)
                              .annotate(**_counts()).order_by("period", field)), names)
-    else:
-        trunc = INTERVALS[interval]
-        qs = report_bookings(**filters).annotate(period=trunc("booked_at"))
-        rows = list(qs.values("period", group_by).annotate(**_counts()).order_by("period", group_by))
     return {"interval": interval, "group_by": group_by, "rows": rows, "total": sum(r["bookings"] for r in rows)}
 
 
