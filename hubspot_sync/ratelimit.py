@@ -62,3 +62,10 @@ class RateLimiter:
 
     def reset(self) -> None:
         self.redis.delete(*self.keys)
+
+
+def backoff_seconds(attempts: int, *, base: float = 1.0) -> float:
+    """How long to wait before trying HubSpot again after `attempts` failures: `base` × 2^attempts, capped at
+    HUBSPOT_RETRY_MAX_SECONDS, with jitter (half to all of it) so retries of many rows don't arrive together.
+    The one backoff of the outbox, the GDPR-erasure outbox and the deal read."""
+    return min(settings.HUBSPOT_RETRY_MAX_SECONDS, base * 2 ** attempts) * random.uniform(0.5, 1.0)

@@ -28,7 +28,7 @@ from django.utils import timezone
 from bookings.models import Booking
 from hubspot_sync.client import MAX_BATCH, SEARCH_MAX_RESULTS, HubSpotClient, HubSpotError
 from hubspot_sync.models import Deal, DealContact, DealSyncState
-from hubspot_sync.ratelimit import RateLimiter
+from hubspot_sync.ratelimit import RateLimiter, backoff_seconds
 from hubspot_sync.services.connection import connection_mode
 from hubspot_sync.services.sync import hubspot_client
 
@@ -264,7 +264,7 @@ def deal_read_run(*, client: HubSpotClient | None = None, force: bool = False) -
         report = deals_read(client=client)
     except (HubSpotError, TimeoutError) as exc:
         failures = state.failures + 1
-        delay = min(settings.HUBSPOT_RETRY_MAX_SECONDS, 60 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+        delay = backoff_seconds(failures - 1, base=60)
         message = exc.message if isinstance(exc, HubSpotError) else str(exc)
         DealSyncState.objects.filter(pk=state.pk).update(
             failures=failures, dead=failures >= settings.HUBSPOT_MAX_ATTEMPTS, last_error=message[:4000],

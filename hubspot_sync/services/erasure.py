@@ -10,7 +10,6 @@ row is `skipped`, and an admin "retry" sends it once credentials exist.
 from __future__ import annotations
 
 import logging
-import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +21,7 @@ from django.utils import timezone
 from hubspot_sync.client import HubSpotClient, HubSpotError
 from hubspot_sync.enqueue import erasure_drain_on_commit
 from hubspot_sync.models import ContactErasure
+from hubspot_sync.ratelimit import backoff_seconds
 from hubspot_sync.services.connection import (
     ConnectionBroken, connection_daily_blocked_until, connection_daily_limit_hit, connection_mode,
 )
@@ -85,8 +85,7 @@ def erasure_finish_retry(*, row: ContactErasure, error: str, status: int | None 
     if count_attempt and attempts >= settings.HUBSPOT_MAX_ATTEMPTS:
         erasure_finish_dead(row=row, error=f"gave up after {attempts} attempts: {error}", status=status)
         return State.DEAD
-    delay = retry_after if retry_after is not None else (
-        min(settings.HUBSPOT_RETRY_MAX_SECONDS, 2 ** attempts) * random.uniform(0.5, 1.0))
+    delay = retry_after if retry_after is not None else backoff_seconds(attempts)
     _ours(row).update(state=State.PENDING, attempts=attempts, next_attempt_at=timezone.now() + timedelta(seconds=delay),
                       last_error=error[:4000], last_status=status, updated_at=timezone.now())
     return State.PENDING

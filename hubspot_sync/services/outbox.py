@@ -9,7 +9,6 @@ id too, or skip locked ones, so none of them can close a deadlock cycle.
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from datetime import timedelta
 
@@ -21,6 +20,7 @@ from psycopg.types.json import Jsonb
 from bookings.models import Booking
 from bookings.services.changes import bookings_changed, bookings_lock, bookings_sync_state
 from hubspot_sync.models import BookingSync
+from hubspot_sync.ratelimit import backoff_seconds
 
 State = BookingSync.State
 _TABLE = BookingSync._meta.db_table
@@ -113,8 +113,7 @@ def sync_finish_retry(*, rows: list[BookingSync], error: str, status: int | None
             sync_finish_dead(rows=[row], error=f"gave up after {attempts} attempts: {error}", status=status,
                              request=request, response=response)
             continue
-        delay = max(min_delay, retry_after if retry_after is not None else (
-            min(settings.HUBSPOT_RETRY_MAX_SECONDS, 2 ** attempts) * random.uniform(0.5, 1.0)))
+        delay = max(min_delay, retry_after if retry_after is not None else backoff_seconds(attempts))
         BookingSync.objects.filter(pk=row.pk, state=State.IN_FLIGHT, claim_token=row.claim_token).update(
             state=State.PENDING, attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
             last_error=error[:4000], last_status=status, last_request=request, last_response=_jsonable(response),
