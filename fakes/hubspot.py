@@ -36,6 +36,12 @@ CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY"]
 SEARCH_OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
                     "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
 SEARCH_MAX_RESULTS = 10_000
+# Calculated properties: HubSpot sets them (from the deal stage, the clock, the id) and refuses a write with
+# READ_ONLY_VALUE. Stage ids -> (hs_is_closed, hs_is_closed_won), as the default pipeline's stage metadata says.
+READ_ONLY = {"deals": {"hs_is_closed", "hs_is_closed_won", "hs_lastmodifieddate", "hs_object_id"}}
+STAGE_CLOSED = {"closedwon": ("true", "true"), "closedlost": ("true", "false")}
+STAGE_PROBABILITY = {"appointmentscheduled": "0.2", "qualifiedtobuy": "0.4", "presentationscheduled": "0.6",
+                     "decisionmakerboughtin": "0.8", "contractsent": "0.9", "closedwon": "1.0", "closedlost": "0.0"}
 LIFECYCLE = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
              "evangelist", "other"]
 
@@ -186,6 +192,10 @@ class FakeHubSpot:
             if definition is None:
                 problems.append({"message": f"Property \"{name}\" does not exist", "code": "PROPERTY_DOESNT_EXIST",
                                  "in": name, "context": {"propertyName": [name]}})
+                continue
+            if name in READ_ONLY.get(object_type, ()):
+                problems.append({"message": f"{name} is a read only property; its value cannot be set.",
+                                 "code": "READ_ONLY_VALUE", "in": name, "context": {"propertyName": [name]}})
                 continue
             problem = _value_problem(definition, value)
             if problem:
@@ -459,7 +469,8 @@ class FakeHubSpot:
                                       "options": [{"label": o, "value": o} for o in d["options"]]} for n, d in sorted(props.items())]}
 
     def pipelines(self) -> tuple[int, dict]:
-        stages = [{"id": s, "label": s, "displayOrder": i, "metadata": {"isClosed": str(s.startswith("closed")).lower()}}
+        stages = [{"id": s, "label": s, "displayOrder": i,
+                   "metadata": {"isClosed": str(s.startswith("closed")).lower(), "probability": STAGE_PROBABILITY[s]}}
                   for i, s in enumerate(STAGES)]
         return 200, {"results": [{"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "stages": stages}]}
 
@@ -475,6 +486,7 @@ class FakeHubSpot:
             _apply(deal["properties"], props)
             deal["properties"].setdefault("createdate", _now())
             deal["properties"]["hs_lastmodifieddate"] = _now()
+            _deal_calculated(deal)
             self.deals[deal["id"]] = deal
         return 201, {"id": deal["id"], "properties": dict(deal["properties"]), "archived": False,
                      "createdAt": _now(), "updatedAt": _now()}
@@ -489,6 +501,7 @@ class FakeHubSpot:
                 return 400, _validation_error(problems)
             _apply(deal["properties"], body.get("properties") or {})
             deal["properties"]["hs_lastmodifieddate"] = _now()
+            _deal_calculated(deal)
         return 200, {"id": deal_id, "properties": dict(deal["properties"]), "archived": False}
 
     def associations_read(self, from_type: str, to_type: str, body: dict) -> tuple[int, dict]:
@@ -788,6 +801,14 @@ def _parse_when(text: str):
     except ValueError:
         return None
     return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _deal_calculated(deal: dict) -> None:
+    """What HubSpot calculates on a deal after a write: its id property and whether its stage is closed / won."""
+    props = deal["properties"]
+    props["hs_object_id"] = deal["id"]
+    closed, won = STAGE_CLOSED.get(props.get("dealstage", ""), ("false", "false"))
+    props["hs_is_closed"], props["hs_is_closed_won"] = closed, won
 
 
 def _apply(stored: dict, props: dict) -> None:

@@ -47,3 +47,13 @@ def signed(value):
     if isinstance(value, float):
         return f"{value:+.1f}"
     return f"{value:+d}" if value else "±0"
+
+
+@register.filter
+def money(value):
+    """An amount (attribution.money.Amount): "USD 12,400", cents only under 100; several currencies side by
+    side ("EUR 300 + USD 1,000"), never summed; "–" for none."""
+    if value is None or not getattr(value, "parts", None):
+        return "–"
+    return " + ".join(f"{code} {amount:,.0f}" if abs(amount) >= 100 else f"{code} {amount:,.2f}"
+                      for code, amount in value.parts)

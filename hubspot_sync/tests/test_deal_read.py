@@ -237,3 +237,19 @@ def test_values_longer_than_their_columns_are_cut_not_a_failed_read(hs, client):
     assert report.kept == 1
     deal = Deal.objects.get()
     assert (deal.stage, deal.pipeline, deal.owner_id) == ("s" * 64, "p" * 64, "9" * 32)
+
+
+def test_the_fake_calculates_closed_won_from_the_stage_and_refuses_writing_it_like_hubspot(hs, client):
+    """hs_is_closed_won is calculated by HubSpot: a write is a 400 READ_ONLY_VALUE; a deal moved to closedwon
+    through the API reads back as won."""
+    hs.fake.config.search_per_second = 0
+    upserted = client.contacts_batch_upsert([{"idProperty": "email", "id": "ann@example.com", "properties": {}}])
+    contact = seed_booked(hs, contact=str(upserted.results[0]["id"]))
+    with pytest.raises(HubSpotError) as refused:
+        client.deal_create({"dealname": "x", "dealstage": "closedwon", "hs_is_closed_won": "true"}, contact)
+    assert refused.value.status == 400 and "READ_ONLY_VALUE" in str(refused.value.body)
+    won = client.deal_create({"dealname": "won", "pipeline": "default", "dealstage": "contractsent", "amount": "10"}, contact)
+    client.deal_update(won["id"], {"dealstage": "closedwon"})
+    client.deal_create({"dealname": "lost", "pipeline": "default", "dealstage": "closedlost", "amount": "5"}, contact)
+    deals_read(client=client, since=T0, until=datetime.now(timezone.utc) + timedelta(minutes=1), sleep=lambda s: None)
+    assert sorted(Deal.objects.values_list("name", "closed_won", "closed_lost")) == [("lost", False, True), ("won", True, False)]
