@@ -11,6 +11,7 @@ Inspect with GET /__fake__/state; reconfigure with POST /__fake__/config; POST /
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import re
@@ -130,6 +131,8 @@ class FakeHubSpot:
             self.contacts: dict[str, dict] = {}  # email -> {"id", "properties"}
             self.meetings: dict[str, dict] = {}  # id -> {"id", "properties", "contacts": [...]}
             self.deals: dict[str, dict] = {}  # id -> {"id", "properties", "contacts", "archived", "archivedAt"}
+            self.deal_writes = 0  # bumped by every deal write: the search index below is rebuilt after one
+            self._search_index: tuple = (None, [], [])
             self.owners: list[dict] = [{"id": "501", "email": "owner@example.com", "firstName": "Olive", "lastName": "Owner",
                                         "userId": 9001, "archived": False}]
             self.search_times: deque = deque()
@@ -483,6 +486,7 @@ class FakeHubSpot:
             if problems:
                 return 400, _validation_error(problems)
             deal = {"id": self._id(), "properties": {}, "contacts": targets, "archived": False}
+            self.deal_writes += 1
             _apply(deal["properties"], props)
             deal["properties"].setdefault("createdate", _now())
             deal["properties"]["hs_lastmodifieddate"] = _now()
@@ -499,6 +503,7 @@ class FakeHubSpot:
             problems = self._property_problems("deals", body.get("properties") or {})
             if problems:
                 return 400, _validation_error(problems)
+            self.deal_writes += 1
             _apply(deal["properties"], body.get("properties") or {})
             deal["properties"]["hs_lastmodifieddate"] = _now()
             _deal_calculated(deal)
@@ -534,6 +539,7 @@ class FakeHubSpot:
         """Test helper (not an endpoint): a deal as HubSpot would hold it, `modified` its hs_lastmodifieddate."""
         with self.lock:
             deal = {"id": self._id(), "properties": {}, "contacts": [str(c) for c in contacts], "archived": False}
+            self.deal_writes += 1
             _apply(deal["properties"], {"createdate": _now(), **props})
             deal["properties"]["hs_lastmodifieddate"] = modified or _now()
             deal["properties"]["hs_object_id"] = deal["id"]
@@ -543,6 +549,7 @@ class FakeHubSpot:
     def deal_archive(self, deal_id: str) -> None:
         with self.lock:
             deal = self.deals[deal_id]
+            self.deal_writes += 1
             deal["archived"], deal["archivedAt"] = True, _now()
 
     def search_budget(self) -> bool:
@@ -556,6 +563,46 @@ class FakeHubSpot:
                 return False
             self.search_times.append(now)
             return True
+
+    @staticmethod
+    def _range_shape(groups, sorts, known) -> str | None:
+        """The deal read's query — one group of range filters on one datetime property, sorted by it ascending —
+        answered from a sorted index (the same rows in the same order as the full scan; a fake that took a second
+        per search at 100,000 deals would measure itself, not the client)."""
+        if len(groups) != 1 or len(sorts) != 1:
+            return None
+        filters = (groups[0] or {}).get("filters") or []
+        name = sorts[0].get("propertyName")
+        if (not filters or sorts[0].get("direction", "ASCENDING") != "ASCENDING"
+                or known.get(name, {}).get("type") not in ("datetime", "date")):
+            return None
+        if all(f.get("propertyName") == name and f.get("operator") in ("GT", "GTE", "LT", "LTE") for f in filters):
+            return name
+        return None
+
+    def _range_search(self, groups, sorts, known) -> list | None:
+        name = self._range_shape(groups, sorts, known)
+        if name is None:
+            return None
+        definition = known[name]
+        if self._search_index[0] != (name, self.deal_writes, len(self.deals)):
+            rows = sorted(((_sort_key(d["properties"].get(name), definition), int(d["id"])), d) for d in self.deals.values()
+                          if not d.get("archived") and d["properties"].get(name) not in (None, ""))
+            self._search_index = ((name, self.deal_writes, len(self.deals)), [k for k, _ in rows], [d for _, d in rows])
+        _, keys, deals = self._search_index
+        low, high = 0, len(keys)
+        for f in (groups[0] or {}).get("filters"):
+            key = _sort_key(f.get("value"), definition)
+            op = f["operator"]
+            if op == "GTE":
+                low = max(low, bisect.bisect_left(keys, (key, -1)))
+            elif op == "GT":
+                low = max(low, bisect.bisect_right(keys, (key, float("inf"))))
+            elif op == "LT":
+                high = min(high, bisect.bisect_left(keys, (key, -1)))
+            else:  # LTE
+                high = min(high, bisect.bisect_right(keys, (key, float("inf"))))
+        return deals[low:high] if low < high else []
 
     def deals_search(self, body: dict) -> tuple[int, dict]:
         """PublicObjectSearchRequest: filterGroups (≤ 6, ≤ 3 filters each... HubSpot caps at 6 × 18 total), sorts
@@ -608,12 +655,14 @@ class FakeHubSpot:
         if problems:
             return 400, _validation_error(problems)
         with self.lock:
-            found = [d for d in self.deals.values() if not d.get("archived")
-                     and (not groups or any(_matches(d["properties"], g.get("filters") or [], known) for g in groups))]
-        if sorts:
+            indexed = self._range_search(groups, sorts, known)
+            found = indexed if indexed is not None else [
+                d for d in self.deals.values() if not d.get("archived")
+                and (not groups or any(_matches(d["properties"], g.get("filters") or [], known) for g in groups))]
+        if indexed is None and sorts:
             name, reverse = sorts[0]["propertyName"], sorts[0].get("direction") == "DESCENDING"
             found.sort(key=lambda d: (_sort_key(d["properties"].get(name), known[name]), int(d["id"])), reverse=reverse)
-        else:
+        elif indexed is None:
             found.sort(key=lambda d: int(d["id"]))
         page = found[offset:offset + limit]
         payload = {"total": len(found), "results": [_deal_out(d, wanted) for d in page]}

@@ -57,3 +57,20 @@ def money(value):
         return "–"
     return " + ".join(f"{code} {amount:,.0f}" if abs(amount) >= 100 else f"{code} {amount:,.2f}"
                       for code, amount in value.parts)
+
+
+@register.filter
+def money_short(value):
+    """An amount for a headline tile: "USD 477k", "USD 1.05M"; several currencies side by side."""
+    if value is None or not getattr(value, "parts", None):
+        return "–"
+
+    def short(amount) -> str:
+        size = abs(amount)
+        if size >= 1_000_000:
+            return f"{amount / 1_000_000:,.2f}M"
+        if size >= 10_000:
+            return f"{amount / 1_000:,.0f}k"
+        return f"{amount:,.0f}"
+
+    return " + ".join(f"{code} {short(amount)}" for code, amount in value.parts)

@@ -38,6 +38,18 @@ def _stage(roll: float) -> str:
     return STAGES[-1][1]
 
 
+def _patiently(call, *args):
+    """A rate-limited answer waits its Retry-After and asks again (a round is ~2 requests per deal)."""
+    for _ in range(10):
+        try:
+            return call(*args)
+        except HubSpotError as exc:
+            if exc.kind != "rate_limit" or exc.daily:
+                raise
+            time.sleep(exc.retry_after or 1.0)
+    return call(*args)
+
+
 class Command(BaseCommand):
     help = "Demo only: open, win and lose HubSpot deals for held demo meetings in the fake HubSpot, then read them."
 
@@ -73,10 +85,10 @@ class Command(BaseCommand):
                 if contact_id in opened or _roll(f"deal:{email}") >= share:
                     continue
                 opened.add(contact_id)
-                if client.deals_for_contact(contact_id):
+                if _patiently(client.deals_for_contact, contact_id):
                     continue  # opened in an earlier run
                 roll = _roll(f"stage:{email}")
-                client.deal_create({
+                _patiently(client.deal_create, {
                     "dealname": f"{name or email} – Sourcebook demo", "pipeline": "default", "dealstage": _stage(roll),
                     "amount": str(AMOUNTS[int(_roll(f"amount:{email}") * len(AMOUNTS)) % len(AMOUNTS)]),
                     "deal_currency_code": "EUR" if roll > 0.9 else "USD",
