@@ -109,7 +109,7 @@ class FakeConfig:
     client_id: str = "fake-client"
     client_secret: str = "fake-secret"
     scopes: list = field(default_factory=lambda: list(DEFAULT_SCOPES))
-    search_per_second: int = 5  # CRM search's own limit (SECONDLY policy), apart from the burst window
+    search_per_second: int = 4  # CRM search's own limit, per token (SECONDLY policy), apart from the burst window
     company_currency: str = "USD"
     exchange_rates: dict = field(default_factory=dict)  # {"EUR": 1.08}: from EUR to the company currency
     missing_on_update: str = "404"  # batch update of a deleted id: whole-batch "404", or "207" with per-input errors
