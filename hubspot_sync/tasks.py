@@ -5,6 +5,7 @@ from celery import shared_task
 
 from hubspot_sync.services import erasure, outbox
 from hubspot_sync.services.deal_read import deal_read_run
+from hubspot_sync.services.owners import owners_refresh
 from hubspot_sync.services.sync import sync_drain
 
 
@@ -37,3 +38,9 @@ def hubspot_erasure_drain_task() -> dict:
 def hubspot_deal_read_task() -> dict:
     """Beat, every 15 minutes: deals modified since the cursor (a failure backs off and shows in /healthz)."""
     return deal_read_run()
+
+
+@shared_task(name="hubspot_sync.owners_refresh", ignore_result=True)
+def hubspot_owners_refresh_task() -> dict:
+    """Beat, daily: HubSpot's owners, so a Calendly host's email finds its owner (the contact owner mapping)."""
+    return owners_refresh()
