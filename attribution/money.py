@@ -36,11 +36,15 @@ def _credited_booking(model: str) -> Subquery:
                     .order_by(*order).values("pk")[:1])
 
 
-def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors.CREDITED, **filters) -> list[dict]:
+def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors.CREDITED, deal_ids=None,
+                   **filters) -> list[dict]:
     """One row per credited deal (archived deals left out): amount, currency, closed_won, `booking_id`,
     `booked_at` of the credited booking and its `group_by` values under `model`. Report filters (dates, status,
-    channel...) apply to the credited booking."""
-    deals = list(Deal.objects.filter(archived=False, created_at__isnull=False)
+    channel...) apply to the credited booking; `deal_ids` (Deal primary keys) narrows it to those deals."""
+    live = Deal.objects.filter(archived=False, created_at__isnull=False)
+    if deal_ids is not None:
+        live = live.filter(pk__in=deal_ids)
+    deals = list(live
                  .annotate(booking_id=_credited_booking(model)).exclude(booking_id=None)
                  .values("pk", "hubspot_id", "amount", "currency", "closed_won", "booking_id"))
     if not deals:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -67,6 +68,22 @@ class HubSpotError(Exception):
         if self.kind == "rate_limit":
             return self.policy != "DAILY"
         return self.kind in ("server", "timeout", "connection")
+
+
+_MISSING_IN_MESSAGE = re.compile(r'"error"\s*:\s*"PROPERTY_DOESNT_EXIST"\s*,\s*"name"\s*:\s*"([A-Za-z0-9_]+)"')
+
+
+def missing_properties(exc: HubSpotError) -> set[str]:
+    """The properties HubSpot refused as unknown (PROPERTY_DOESNT_EXIST): from `errors[]` (code, context.propertyName)
+    or, failing that, from the per-property results HubSpot embeds in its message."""
+    if exc.kind != "validation" or not isinstance(exc.body, dict):
+        return set()
+    names = set()
+    for error in exc.body.get("errors") or []:
+        if isinstance(error, dict) and error.get("code") == "PROPERTY_DOESNT_EXIST":
+            names.update(str(n) for n in ((error.get("context") or {}).get("propertyName") or [error.get("in")]) if n)
+    names.update(_MISSING_IN_MESSAGE.findall(str(exc.body.get("message") or "")))
+    return names
 
 
 @dataclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 
 import logging
 import time
@@ -15,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bookings.models import Booking
-from hubspot_sync.client import MAX_BATCH, MEETING_TO_CONTACT, HubSpotClient, HubSpotError
+from hubspot_sync.client import MAX_BATCH, MEETING_TO_CONTACT, HubSpotClient, HubSpotError, missing_properties
 from hubspot_sync.mapping import IF_EMPTY, properties_mapped, properties_to_read
 from hubspot_sync.models import BookingSync
 from hubspot_sync.ratelimit import RateLimiter
@@ -262,7 +260,7 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
         if result is None:
             return  # another worker took these rows over (ours stalled past the claim timeout)
     except HubSpotError as exc:
-        missing = _missing_properties(exc)
+        missing = missing_properties(exc)
         if missing:
             retry_inputs = _without_missing(client=client, missing=missing, contact_inputs=contact_inputs, report=report)
             if retry_inputs is not None:
@@ -294,22 +292,6 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
         report.retried += len(retry)
     _sync_meetings(client=client, rows=[r for rs in rows_by_email.values() for r in rs], bookings=bookings,
                    contact_ids=contact_ids, report=report)
-
-
-_MISSING_IN_MESSAGE = re.compile(r'"error"\s*:\s*"PROPERTY_DOESNT_EXIST"\s*,\s*"name"\s*:\s*"([A-Za-z0-9_]+)"')
-
-
-def _missing_properties(exc: HubSpotError) -> set[str]:
-    """The properties HubSpot refused as unknown (PROPERTY_DOESNT_EXIST): from `errors[]` (code, context.propertyName)
-    or, failing that, from the per-property results HubSpot embeds in its message."""
-    if exc.kind != "validation" or not isinstance(exc.body, dict):
-        return set()
-    names = set()
-    for error in exc.body.get("errors") or []:
-        if isinstance(error, dict) and error.get("code") == "PROPERTY_DOESNT_EXIST":
-            names.update(str(n) for n in ((error.get("context") or {}).get("propertyName") or [error.get("in")]) if n)
-    names.update(_MISSING_IN_MESSAGE.findall(str(exc.body.get("message") or "")))
-    return names
 
 
 def _without_missing(*, client, missing: set[str], contact_inputs: list[dict], report: BatchReport) -> list[dict] | None:
