@@ -563,7 +563,7 @@ class FakeHubSpot:
         wanted = {"email", "createdate", "lastmodifieddate", "hs_object_id", *[n for n in body["properties"] if isinstance(n, str)]}
         found, missing = [], []
         with self.lock:
-            by_id = {c["id"]: c for c in self.contacts.values()}
+            by_id = {c["id"]: c for c in self.contacts.values()} if id_property != "email" else {}
             for item in body["inputs"]:
                 key = str((item or {}).get("id") or "").strip()
                 contact = self.contacts.get(key.lower()) if id_property == "email" else by_id.get(key)

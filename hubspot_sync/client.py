@@ -86,6 +86,21 @@ def missing_properties(exc: HubSpotError) -> set[str]:
     return names
 
 
+_REFUSED_IN_MESSAGE = re.compile(r'"error"\s*:\s*"[A-Z_]+"\s*,\s*"name"\s*:\s*"([A-Za-z0-9_]+)"')
+
+
+def refused_properties(exc: HubSpotError) -> set[str]:
+    """Every property a validation error names, whatever the reason (unknown, bad value, not an allowed option)."""
+    if exc.kind != "validation" or not isinstance(exc.body, dict):
+        return set()
+    names = set()
+    for error in exc.body.get("errors") or []:
+        if isinstance(error, dict):
+            names.update(str(n) for n in ((error.get("context") or {}).get("propertyName") or [error.get("in")]) if n)
+    names.update(_REFUSED_IN_MESSAGE.findall(str(exc.body.get("message") or "")))
+    return names
+
+
 @dataclass
 class BatchResult:
     status: int

@@ -13,7 +13,9 @@ from django.db import connection
 from django.utils import timezone
 
 from bookings.models import Booking
-from hubspot_sync.client import MAX_BATCH, MEETING_TO_CONTACT, HubSpotClient, HubSpotError, missing_properties
+from hubspot_sync.client import (
+    MAX_BATCH, MEETING_TO_CONTACT, HubSpotClient, HubSpotError, missing_properties, refused_properties,
+)
 from hubspot_sync.mapping import IF_EMPTY, properties_mapped, properties_to_read
 from hubspot_sync.models import BookingSync
 from hubspot_sync.ratelimit import RateLimiter
@@ -24,7 +26,7 @@ from hubspot_sync.services.connection import (
 )
 from hubspot_sync.services.deals import deals_apply
 from hubspot_sync.selectors import mapping_rules, owners_by_email
-from hubspot_sync.services.mapping import mapping_mark_missing
+from hubspot_sync.services.mapping import mapping_mark_missing, owners_store
 from hubspot_sync.services.payloads import contact_values, meeting_properties
 from hubspot_sync.services.setup import properties_ensure
 from project.metrics import HUBSPOT_REQUESTS, SYNC_BATCH_SECONDS
@@ -43,6 +45,7 @@ class BatchReport:
     reads: int = 0  # contact batch reads for the only-if-empty policy (also counted in `requests`)
     errors: list = field(default_factory=list)
     properties_ensured: bool = False  # our properties were (re)created once in this batch
+    owners_reread: bool = False  # HubSpot refused a cached owner: the owners were read again once in this batch
 
 
 def hubspot_client(*, limiter: RateLimiter | None = None) -> HubSpotClient:
@@ -265,6 +268,15 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
             retry_inputs = _without_missing(client=client, missing=missing, contact_inputs=contact_inputs, report=report)
             if retry_inputs is not None:
                 return _sync_rows(client=client, rows=rows, bookings=bookings, contact_inputs=retry_inputs, report=report)
+        owner = _owner_refused(exc, contact_inputs, report)
+        if owner:
+            # An owner deactivated in HubSpot since the owners cache was read: the cache is refreshed now and the
+            # contacts whose owner is gone are written without one, never a dead letter over it.
+            active = _owners_reread(client, report)
+            stripped = [{**i, "properties": {k: v for k, v in i["properties"].items()
+                                             if k != owner or (active is not None and str(v) in active)}}
+                        for i in contact_inputs]
+            return _sync_rows(client=client, rows=rows, bookings=bookings, contact_inputs=stripped, report=report)
         if exc.kind == "validation" and len(contact_inputs) > 1:
             # Batch upsert is all or nothing: one bad input fails the batch with a 400. Bisect, so only
             # the bad input ends up a dead letter (log2(n) extra requests, not n).
@@ -292,6 +304,31 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
         report.retried += len(retry)
     _sync_meetings(client=client, rows=[r for rs in rows_by_email.values() for r in rs], bookings=bookings,
                    contact_ids=contact_ids, report=report)
+
+
+def _owner_refused(exc: HubSpotError, contact_inputs: list[dict], report: BatchReport) -> str | None:
+    """The owner property, when HubSpot refused it (not an active owner any more) and the inputs carry it."""
+    owner = next((r.prop for r in mapping_rules("contacts") if r.field == "owner"), None)
+    if not owner or owner not in refused_properties(exc) or not any(owner in i["properties"] for i in contact_inputs):
+        return None
+    report.errors.append(f"HubSpot refused a cached owner ({owner}): sent without it")
+    logger.warning("HubSpot refused a cached contact owner; sending the batch without %s", owner)
+    return owner
+
+
+def _owners_reread(client, report: BatchReport) -> set[str] | None:
+    """Read HubSpot's owners again into the cache (once per batch); the active owner ids, None if that failed."""
+    if report.owners_reread:
+        return None
+    report.owners_reread = True
+    try:
+        owners = client.owners()
+        report.requests += 1
+    except HubSpotError as exc:
+        logger.warning("could not re-read HubSpot's owners: %s", exc.message)
+        return None
+    owners_store(owners=owners)
+    return {str(o.get("id")) for o in owners if not o.get("archived")}
 
 
 def _without_missing(*, client, missing: set[str], contact_inputs: list[dict], report: BatchReport) -> list[dict] | None:

@@ -157,6 +157,22 @@ def test_the_hosts_hubspot_owner_becomes_the_contact_owner_only_if_empty(post_si
     assert "hubspot_owner_id" not in contacts["finn@example.com"]  # a host who is no HubSpot owner: nothing sent
 
 
+def test_an_owner_deactivated_since_the_cache_was_read_is_left_out_not_a_dead_letter(post_signed, fake_hubspot):
+    sam = fake_hubspot.fake.owner_add(email="sam@sourcebook.example")
+    kim = fake_hubspot.fake.owner_add(email="kim@sourcebook.example")
+    owners_refresh()
+    with fake_hubspot.fake.lock:  # deactivated in HubSpot before the daily refresh
+        next(o for o in fake_hubspot.fake.owners if o["id"] == sam)["archived"] = True
+    post_signed(invitee_payload(invitee_id="A", email="dana@example.com", name="Dana Reyes", host_email="sam@sourcebook.example"))
+    post_signed(invitee_payload(invitee_id="B", email="erin@example.com", name="Erin Cole", host_email="kim@sourcebook.example"))
+    report = sync_drain(max_seconds=10)
+    assert (report.synced, report.dead) == (2, 0)
+    contacts = fake_state(fake_hubspot)["contacts"]
+    assert "hubspot_owner_id" not in contacts["dana@example.com"]
+    assert contacts["erin@example.com"]["hubspot_owner_id"] == kim  # an active owner in the same batch is still written
+    assert not HubspotOwner.objects.filter(owner_id=sam).exists()  # the cache was read again
+
+
 def test_owners_are_read_page_by_page_and_refreshed_daily(fake_hubspot, settings):
     from project.celery import app
 
