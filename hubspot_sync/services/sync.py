@@ -114,12 +114,12 @@ def sync_batch(*, client: HubSpotClient | None) -> BatchReport:
     if client is None:  # dry run: show exactly what would be sent (only-if-empty fields as if HubSpot had none)
         contact_inputs = _contact_inputs(emails, history, values, rules, {})
         meetings = [meeting_properties(booking=bookings[r.booking_id]) for r in rows if bookings[r.booking_id].email]
-        outbox.sync_finish_ok(rows=[r for r in rows if r not in no_email], state=BookingSync.State.SKIPPED,
+        outbox.sync_finish_ok(rows=[r for r in rows if bookings[r.booking_id].email], state=BookingSync.State.SKIPPED,
                               request={"contacts_batch_upsert": {"inputs": contact_inputs}, "meetings": meetings})
         report.skipped = len(rows) - len(no_email)
         return report
 
-    live = [r for r in rows if r not in no_email]
+    live = [r for r in rows if bookings[r.booking_id].email]  # by id: `row in list` compares models, quadratic
     try:
         try:
             current = _current_values(client=client, emails=emails, values=values, rules=rules, rows=live,
@@ -404,7 +404,8 @@ def _sync_meetings(*, client, rows, bookings, contact_ids, report: BatchReport) 
                 bookings[row.booking_id].hubspot_meeting_id = ""
             Booking.objects.filter(pk__in=[r.booking_id for r in gone]).update(hubspot_meeting_id="")
             logger.info("hubspot meetings deleted in HubSpot; creating them again", extra={"count": len(gone)})
-        creates = [r for r in rows if not bookings[r.booking_id].hubspot_meeting_id and (r not in updates or r in gone)]
+        again = {r.booking_id for r in gone} | ({r.booking_id for r in rows} - {r.booking_id for r in updates})
+        creates = [r for r in rows if not bookings[r.booking_id].hubspot_meeting_id and r.booking_id in again]
     else:
         creates = list(rows)
     if creates:
@@ -452,7 +453,8 @@ def _send_meetings(method, inputs, rows, report, bookings, *, key) -> tuple[list
             gone_ids = _context_ids(exc.body)
             gone = [r for r in rows if bookings[r.booking_id].hubspot_meeting_id in gone_ids]
             if gone:  # HubSpot named the deleted ids: update the others, recreate these
-                rest = [(i, r) for i, r in zip(inputs, rows) if r not in gone]
+                gone_rows = {r.booking_id for r in gone}
+                rest = [(i, r) for i, r in zip(inputs, rows) if r.booking_id not in gone_rows]
                 done, more_gone = (_send_meetings(method, [i for i, _ in rest], [r for _, r in rest], report, bookings, key=key)
                                    if rest else ([], []))
                 return done, gone + more_gone
@@ -484,8 +486,10 @@ def _send_meetings(method, inputs, rows, report, bookings, *, key) -> tuple[list
         for error in result.errors:
             if error.get("category") == "OBJECT_NOT_FOUND":
                 missing |= _context_ids(error)
-        gone = [r for r in rows if r not in ok and bookings[r.booking_id].hubspot_meeting_id in missing]
-    rest = [r for r in rows if r not in ok and r not in gone]
+        ok_ids = {r.booking_id for r in ok}
+        gone = [r for r in rows if r.booking_id not in ok_ids and bookings[r.booking_id].hubspot_meeting_id in missing]
+    settled = {r.booking_id for r in ok} | {r.booking_id for r in gone}
+    rest = [r for r in rows if r.booking_id not in settled]
     if rest and key == "create":  # a 207: each failed input is named by its objectWriteTraceId
         by_trace = {}
         for error in result.errors:
