@@ -190,6 +190,10 @@ def test_owners_are_read_page_by_page_and_refreshed_daily(fake_hubspot, settings
     entry = settings.CELERY_BEAT_SCHEDULE["hubspot-owners-refresh"]
     assert entry == {"task": "hubspot_sync.owners_refresh", "schedule": 86400.0}
     assert "hubspot_sync.owners_refresh" in app.tasks
+    # HubSpot down: the cache stays as it was, the failure is reported (tomorrow's run tries again).
+    httpx.post(f"{fake_hubspot.url}/__fake__/config", json={"down": True})
+    assert "failed" in hubspot_owners_refresh_task()
+    assert HubspotOwner.objects.count() == 621
 
 
 # --- a mapped property the portal lacks ---------------------------------------------------------------------
