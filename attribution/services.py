@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from attribution import defaults
+from attribution.money import credited_deals
 from attribution.models import (Alias, BannedValue, ChannelRule, ManualAttribution, ReattributeJob, RulesetVersion,
                                 SourceCategory)
 from attribution.rules import DIRECT, attribution_compute, self_reported_normalize, utm_normalize
@@ -27,6 +28,8 @@ from attribution.ruleset import ruleset_build, ruleset_changed
 from bookings.models import Booking
 from bookings.services.changes import bookings_changed
 from bookings.services.fold import booking_reattribute
+from hubspot_sync.models import Deal
+from hubspot_sync.services.deal_write import deals_credit_write
 
 logger = logging.getLogger("sourcebook.attribution")
 
@@ -474,3 +477,19 @@ def channel_rule_create(*, channel: str, source: str = "", medium: str = "") -> 
                                       medium_values=[utm_normalize(medium)] if medium else [])
     ruleset_changed()
     return rule
+
+
+def deals_credit_push(*, since=None, client=None):
+    """Write the credited booking's channel, source and campaign onto its HubSpot deal (as the field mapping
+    allows): the deals read since `since` (all deals without it). The credit is attribution.money's rule (the
+    `booking` model: the contact's last countable booking before the deal was created); hubspot_sync does the
+    writing (deals_credit_write: one read and at most one update per 100 deals, only values that differ)."""
+    deal_ids = None
+    if since is not None:
+        deal_ids = list(Deal.objects.filter(read_at__gte=since, archived=False).values_list("pk", flat=True))
+        if not deal_ids:
+            return deals_credit_write(credits={}, client=client)
+    rows = credited_deals(model="booking", group_by=("channel", "source", "campaign"), deal_ids=deal_ids)
+    credits = {row["hubspot_id"]: {"channel": row["channel"], "source": row["source"], "campaign": row["campaign"]}
+               for row in rows}
+    return deals_credit_write(credits=credits, client=client)

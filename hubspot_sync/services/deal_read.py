@@ -36,7 +36,7 @@ from hubspot_sync.services.sync import hubspot_client
 logger = logging.getLogger("sourcebook.hubspot")
 RATE_LIMIT_RETRIES = 6
 FIELDS = ["name", "amount", "currency", "stage", "pipeline", "closed_won", "closed_lost", "created_at", "closed_at",
-          "owner_id", "archived", "modified_at"]
+          "owner_id", "archived", "modified_at", "read_at"]
 
 
 @dataclass
