@@ -41,8 +41,7 @@ def seed_deals(share: float) -> dict:
                    'default', id % 20 < 8, id % 20 >= 8 AND id % 20 < 13,
                    booked_at + ((1 + id % 30) || ' days')::interval, '', false, now(), now()
             FROM bookings_booking
-            WHERE NOT rescheduled AND booked_at IS NOT NULL AND email <> '' AND hashtext(id::text) % 1000 < {int(share * 1000)}
-                  AND hashtext(id::text) % 1000 >= 0
+            WHERE NOT rescheduled AND booked_at IS NOT NULL AND email <> '' AND abs(hashtext(id::text) % 1000) < {int(share * 1000)}
         """)
         cursor.execute("""
             INSERT INTO hubspot_sync_dealcontact (deal_id, hubspot_contact_id, email)
@@ -62,7 +61,7 @@ def seed_deals(share: float) -> dict:
     connection.ensure_connection()
     connection.connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE hubspot_sync_deal, hubspot_sync_dealcontact")
+        cursor.execute("VACUUM ANALYZE hubspot_sync_deal, hubspot_sync_dealcontact, hubspot_sync_dealcredit")
         cursor.execute("SELECT count(*) FROM hubspot_sync_deal")
         deals = cursor.fetchone()[0]
     return {"deals": deals, "insert_seconds": round(inserted, 1), "credited": credited,
