@@ -18,11 +18,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from import_export.formats.base_formats import CSV
 
 from attribution import defaults
 from attribution.models import (Alias, BannedValue, ChannelRule, ManualAttribution, ReattributeJob, RulesetVersion,
                                 SourceCategory, Spend, SpendImport)
 from attribution.rules import DIRECT, attribution_compute, self_reported_normalize, utm_normalize
+from attribution.resources import SpendResource
 from attribution.ruleset import ruleset_build, ruleset_changed
 from attribution.spend_csv import SpendFileError, headers_check, spend_file_text
 from bookings.models import Booking
@@ -497,8 +499,6 @@ class SpendImportOutcome:
 def spend_dataset(content: bytes):
     """The uploaded bytes as the dataset the import reads, after the checks the admin's form makes too (size, NUL
     bytes, UTF-8, the columns). Raises SpendFileError."""
-    from import_export.formats.base_formats import CSV  # noqa: PLC0415 -- only spend imports need tablib
-
     text = spend_file_text(content)
     try:
         dataset = CSV(encoding="utf-8").create_dataset(text)
@@ -513,8 +513,6 @@ def spend_csv_import(*, content: bytes, file_name: str = "", user=None, dry_run:
     """Import a spend CSV in one transaction: every row, or (with any bad row) none. The rows' key is (day or
     month, source, medium, campaign, currency): the same rows imported again replace their cost. The admin's upload
     runs the same resource (`attribution.resources.SpendResource`)."""
-    from attribution.resources import SpendResource  # noqa: PLC0415 -- import_export loads its admin machinery
-
     try:
         dataset = spend_dataset(content)
     except SpendFileError as exc:

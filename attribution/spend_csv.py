@@ -67,7 +67,13 @@ def header_normalize(name) -> str:
 
 
 def headers_check(headers) -> None:
-    names = {header_normalize(h) for h in headers or ()}
+    """The columns a spend file needs, each once (SpendFileError otherwise); unknown columns are ignored."""
+    listed = [header_normalize(h) for h in headers or ()]
+    twice = sorted({n for n in listed if n in COLUMNS and listed.count(n) > 1})
+    if twice:
+        raise SpendFileError(f"The column{'s' if len(twice) > 1 else ''} {', '.join(twice)} appear"
+                             f"{'' if len(twice) > 1 else 's'} more than once: which one is meant?")
+    names = set(listed)
     missing = [c for c in REQUIRED if c not in names]
     if "date" not in names and "month" not in names:
         missing.insert(0, "date or month")
