@@ -86,17 +86,34 @@ def spend_cost(*, group_by: list[str] | tuple = ("channel",), booked_after: date
 
 
 def spend_missing_days(*, booked_after: datetime | None = None, booked_before: datetime | None = None,
-                       today: date | None = None) -> list[date]:
-    """The days of the period (up to today) that no spend row covers, for any source: no spend data, not zero."""
+                       today: date | None = None, **filters) -> list[date]:
+    """The days of the period (up to today) that no spend row covers: no spend data, not zero cost. With drill
+    filters (channel, source, medium, campaign) only the spend rows in that scope count: a day with newsletter
+    spend but none for Paid Search is missing on the Paid Search drill-down."""
     span = spend_span(booked_after, booked_before)
     if span is None:
         return []
-    last = min(span[1], today or timezone.localdate())
-    if last < span[0]:
+    first, last = span[0], min(span[1], today or timezone.localdate())
+    if last < first:
         return []
+    match = {k: v for k, v in filters.items() if k in SPEND_GROUPS and v is not None}
+    if not match:
+        with connection.cursor() as cursor:
+            cursor.execute(_MISSING_SQL, {"first": first, "last": last})
+            return [row[0] for row in cursor.fetchall()]
     with connection.cursor() as cursor:
-        cursor.execute(_MISSING_SQL, {"first": span[0], "last": last})
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT DISTINCT source, medium, campaign, GREATEST(day, %(first)s), LEAST(last_day, %(last)s) "
+                       "FROM attribution_spend WHERE day <= %(last)s AND last_day >= %(first)s",
+                       {"first": first, "last": last})
+        rows = cursor.fetchall()
+    ruleset = ruleset_current()
+    covered: set[date] = set()
+    for source, medium, campaign, start, end in rows:
+        values = _classify(source, medium, campaign, ruleset)
+        if all(values[k] == v for k, v in match.items()):
+            covered.update(start + timedelta(days=i) for i in range((end - start).days + 1))
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)
+            if first + timedelta(days=i) not in covered]
 
 
 def day_ranges(days: list[date]) -> list[list[str]]:
@@ -184,7 +201,7 @@ def _won_revenue(*, group_by: list[str], model: str, **filters) -> tuple[dict, d
 
 
 def _missing(filters: dict) -> dict:
-    days = spend_missing_days(booked_after=filters.get("booked_after"), booked_before=filters.get("booked_before"))
+    days = spend_missing_days(**{k: v for k, v in filters.items() if k in ("booked_after", "booked_before", *SPEND_GROUPS)})
     return {"days_without_spend": len(days), "missing_days": day_ranges(days)}
 
 
