@@ -1,25 +1,27 @@
-"""Money in reports: which booking a HubSpot deal is credited to (`credited_deals`, the one home of that rule) and
-the money metrics of the breakdown report (`metric_breakdown`).
+"""Money in reports: the money metrics of the breakdown report (`metric_breakdown`) and of the dashboard
+(`money_table`), read from each deal's stored credit.
 
-The rule: a deal is credited to a booking of its contact (by the contact's email) made before the deal was
-created; a deal created before any booking is not credited. Under `booking` and `last_non_direct` it is the last
-such booking, under `first_touch` the first; the deal then takes that booking's values under the model
-(`selectors.credited_values`: its own attribution, or its journey's touch, or a manual assignment). So every model
-credits each deal exactly once and totals are equal under every model. The period is the credited booking's
-booked_at (a cohort view). Amounts are never converted silently: with the portal's exchange rates (read by the deal
-read) they are converted to the company currency; without, money is reported per currency code.
+Which booking a deal is credited to is decided in one place, `hubspot_sync/services/deal_credit.py`: the first
+and the last countable booking of its contacts made before the deal was created (none when the deal came first).
+Under `booking` and `last_non_direct` a deal is credited to the last such booking, under `first_touch` to the
+first; the deal then takes that booking's values under the model (`selectors.credited_values`: its own
+attribution, or its journey's touch, or a manual assignment). So every model credits each deal exactly once and
+totals are equal under every model. The period is the credited booking's booked_at (a cohort view). Amounts are
+never converted silently: with the portal's exchange rates (read by the deal read) they are converted to the
+company currency; without, money is reported per currency code.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from attribution import selectors
-from hubspot_sync.models import Deal, DealContact, DealSyncState
+from hubspot_sync.models import DealSyncState
 
 MONEY_METRICS = ("deals", "pipeline", "won", "revenue")
 METRICS = ("bookings", "held", *MONEY_METRICS)
@@ -27,36 +29,71 @@ AMOUNT_METRICS = ("pipeline", "revenue")
 RATE_LIMIT = Decimal(10) ** 9  # no currency is worth a billion of another: a larger rate is a broken value
 
 
-def _credited_booking(model: str) -> Subquery:
-    """The id of the deal's credited booking: of its contacts' countable bookings booked before the deal was
-    created, the first (first_touch) or the last (booking, last_non_direct)."""
-    order = ("booked_at", "pk") if model == "first_touch" else ("-booked_at", "-pk")
-    emails = DealContact.objects.filter(deal_id=OuterRef(OuterRef("pk"))).values("email")
-    return Subquery(selectors.report_bookings().filter(email__in=emails, booked_at__lt=OuterRef("created_at"))
-                    .order_by(*order).values("pk")[:1])
+def _credited(model: str, filters: dict) -> tuple:
+    """Credited bookings joined to the deals credited to them under `model` (archived deals left out, the
+    period applied to the credited booking's booked_at on both sides so an index on either can lead), the
+    reverse relation's name and the map from report field to annotation."""
+    side = "first" if model == "first_touch" else "last"
+    rel = f"deals_{side}"
+    qs, names = selectors.credited_bookings(model, filters)
+    deal = {f"{rel}__archived": False}
+    if filters.get("booked_after"):
+        deal[f"{rel}__{side}_booked_at__gte"] = filters["booked_after"]
+    if filters.get("booked_before"):
+        deal[f"{rel}__{side}_booked_at__lt"] = filters["booked_before"]
+    return qs.filter(**deal), rel, names  # one filter() call: one join, which the aggregates below reuse
 
 
 def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors.CREDITED, **filters) -> list[dict]:
-    """One row per credited deal (archived deals left out): amount, currency, closed_won, `booking_id`,
-    `booked_at` of the credited booking and its `group_by` values under `model`. Report filters (dates, status,
-    channel...) apply to the credited booking."""
-    deals = list(Deal.objects.filter(archived=False, created_at__isnull=False)
-                 .annotate(booking_id=_credited_booking(model)).exclude(booking_id=None)
-                 .values("pk", "hubspot_id", "amount", "currency", "closed_won", "booking_id"))
-    if not deals:
-        return []
-    qs, names = selectors.credited_bookings(model, filters)
+    """One row per credited deal: its pk, hubspot_id, amount, currency, closed_won, `booking_id` and `booked_at`
+    of the credited booking and its `group_by` values under `model`. Report filters (dates, status, channel...)
+    apply to the credited booking."""
+    qs, rel, names = _credited(model, filters)
+    columns = (f"{rel}__pk", f"{rel}__hubspot_id", f"{rel}__amount", f"{rel}__currency", f"{rel}__closed_won",
+               "pk", "booked_at", *[names.get(g, g) for g in group_by])
+    keys = ("pk", "hubspot_id", "amount", "currency", "closed_won", "booking_id", "booked_at", *group_by)
+    return [dict(zip(keys, row)) for row in qs.values_list(*columns).order_by(f"{rel}__pk")]
+
+
+@dataclass
+class Money:
+    """The money of one report row: deal counts, and amounts per currency code (never summed across codes here)."""
+
+    deals: int = 0
+    won: int = 0
+    lost: int = 0
+    pipeline: dict = field(default_factory=lambda: defaultdict(Decimal))
+    revenue: dict = field(default_factory=lambda: defaultdict(Decimal))
+
+    def add(self, other: "Money") -> None:
+        self.deals, self.won, self.lost = self.deals + other.deals, self.won + other.won, self.lost + other.lost
+        for code, value in other.pipeline.items():
+            self.pipeline[code] += value
+        for code, value in other.revenue.items():
+            self.revenue[code] += value
+
+
+def money_table(*, group_by: list[str], model: str = "booking", **filters) -> dict[tuple, Money]:
+    """Money per group (a tuple of the `group_by` values under `model`): one aggregate statement."""
+    qs, rel, names = _credited(model, filters)
     fields = [names.get(g, g) for g in group_by]
-    bookings = {row["pk"]: row for row in qs.filter(pk__in={d["booking_id"] for d in deals})
-                .values("pk", "booked_at", *fields)}
-    back = {names.get(g, g): g for g in group_by}
-    credited = []
-    for deal in deals:
-        booking = bookings.get(deal["booking_id"])
-        if booking is not None:
-            credited.append({**deal, "booked_at": booking["booked_at"],
-                             **{back[f]: booking[f] for f in fields}})
-    return credited
+    company = _currency_plan()[0]
+    won, lost = Q(**{f"{rel}__closed_won": True}), Q(**{f"{rel}__closed_lost": True})
+    rows = (qs.values(*fields, deal_currency=F(f"{rel}__currency"))
+            .annotate(n=Count(rel), n_won=Count(rel, filter=won), n_lost=Count(rel, filter=lost),
+                      pipeline=Sum(f"{rel}__amount"), revenue=Sum(f"{rel}__amount", filter=won))
+            .order_by())
+    table: dict[tuple, Money] = defaultdict(Money)
+    for row in rows:
+        money = table[tuple(row[f] for f in fields)]
+        code = row["deal_currency"] or company or "(none)"
+        money.deals += row["n"]
+        money.won += row["n_won"]
+        money.lost += row["n_lost"]
+        money.pipeline[code] += row["pipeline"] or Decimal(0)
+        if row["n_won"]:
+            money.revenue[code] += row["revenue"] or Decimal(0)
+    return dict(table)
 
 
 def _currency_plan() -> tuple[str, dict]:
@@ -105,23 +142,20 @@ def metric_breakdown(*, metric: str, group_by: list[str], model: str = "booking"
                 for row in qs.filter(held).values(*fields).annotate(held=Count("pk")).order_by(*fields)]
         rows.sort(key=lambda r: (-r["held"], *[str(r[g]) for g in group_by]))
         return {"metric": metric, "rows": rows, "total": sum(r["held"] for r in rows)}
-    deals = credited_deals(model=model, group_by=group_by, **filters)
-    if metric in ("won", "revenue"):
-        deals = [d for d in deals if d["closed_won"]]
-    company, rates = _currency_plan()
-    groups: dict = defaultdict(lambda: defaultdict(Decimal))
-    counts: dict = defaultdict(int)
-    all_currencies: dict = defaultdict(Decimal)
-    for deal in deals:
-        key = tuple(deal[g] for g in group_by)
-        counts[key] += 1
-        code = deal["currency"] or company or "(none)"
-        groups[key][code] += deal["amount"] or Decimal(0)
-        all_currencies[code] += deal["amount"] or Decimal(0)
+    table = money_table(group_by=group_by, model=model, **filters)
+    won_only = metric in ("won", "revenue")
+    counts = {key: (m.won if won_only else m.deals) for key, m in table.items()}
+    counts = {key: n for key, n in counts.items() if n}
     if metric in ("deals", "won"):
         rows = [dict(zip(group_by, key)) | {metric: n} for key, n in counts.items()]
         rows.sort(key=lambda r: (-r[metric], *[str(r[g]) for g in group_by]))
         return {"metric": metric, "rows": rows, "total": sum(counts.values())}
+    company, rates = _currency_plan()
+    groups = {key: (table[key].revenue if won_only else table[key].pipeline) for key in counts}
+    all_currencies: dict = defaultdict(Decimal)
+    for per_currency in groups.values():
+        for code, value in per_currency.items():
+            all_currencies[code] += value
     total, currency = _money(dict(all_currencies), company, rates)
     rows = []
     for key, per_currency in groups.items():

@@ -150,9 +150,22 @@ class Deal(models.Model):
     archived = models.BooleanField(default=False)
     modified_at = models.DateTimeField(null=True, blank=True, help_text="HubSpot hs_lastmodifieddate.")
     read_at = models.DateTimeField(auto_now=True)
+    # The credited bookings (services/deal_credit.py: the rule), stored so reports join instead of searching:
+    # the first and the last countable booking of the deal's contacts made before the deal was created, with
+    # their booked_at (a report's period selects deals by it).
+    first_booking = models.ForeignKey("bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="deals_first", editable=False)
+    first_booked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_booking = models.ForeignKey("bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="deals_last", editable=False)
+    last_booked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"], name="deal_created_live", condition=Q(archived=False))]
+        indexes = [
+            models.Index(fields=["created_at"], name="deal_created_live", condition=Q(archived=False)),
+            models.Index(fields=["first_booked_at"], name="deal_first_booked", condition=Q(archived=False)),
+            models.Index(fields=["last_booked_at"], name="deal_last_booked", condition=Q(archived=False)),
+        ]
 
     def __str__(self):
         return f"deal {self.hubspot_id} {self.name}"

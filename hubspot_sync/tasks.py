@@ -4,6 +4,7 @@
 from celery import shared_task
 
 from hubspot_sync.services import erasure, outbox
+from hubspot_sync.services.deal_credit import deals_credit_all
 from hubspot_sync.services.deal_read import deal_read_run
 from hubspot_sync.services.sync import sync_drain
 
@@ -37,3 +38,9 @@ def hubspot_erasure_drain_task() -> dict:
 def hubspot_deal_read_task() -> dict:
     """Beat, every 15 minutes: deals modified since the cursor (a failure backs off and shows in /healthz)."""
     return deal_read_run()
+
+
+@shared_task(name="hubspot_sync.deal_credit_all", ignore_result=True)
+def hubspot_deal_credit_all_task() -> int:
+    """Beat, daily: recompute every deal's credited bookings (repairs a change the sync did not see)."""
+    return deals_credit_all()

@@ -280,6 +280,7 @@ CELERY_BEAT_SCHEDULE = {
 # Re-attribution jobs: one whose message was lost, or whose worker died mid-way, is enqueued again (it resumes).
 # Deals of contacts that booked, read back from HubSpot for money reports (hubspot_sync/services/deal_read.py).
 CELERY_BEAT_SCHEDULE["hubspot-deal-read"] = {"task": "hubspot_sync.deal_read", "schedule": 900.0}
+CELERY_BEAT_SCHEDULE["hubspot-deal-credit"] = {"task": "hubspot_sync.deal_credit_all", "schedule": 86400.0}
 CELERY_BEAT_SCHEDULE["reattribute-sweep"] = {"task": "attribution.reattribute_job_sweep", "schedule": 60.0}
 
 # --- Webhook intake: hostile input ------------------------------------------------------------

@@ -14,6 +14,7 @@ from bookings.models import Booking
 from bookings.tests.factories import BookingFactory
 from hubspot_sync.client import HubSpotClient
 from hubspot_sync.models import Deal, DealContact, DealSyncState
+from hubspot_sync.services.deal_credit import deals_credit
 from hubspot_sync.services.deal_read import deals_read
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +36,7 @@ def deal(email, *, created_days, amount="100", currency="USD", won=False, hubspo
     d = Deal.objects.create(hubspot_id=hubspot_id or f"D{Deal.objects.count() + 1}", amount=Decimal(amount),
                             currency=currency, closed_won=won, created_at=T0 + timedelta(days=created_days))
     DealContact.objects.create(deal=d, hubspot_contact_id=f"C-{email}", email=email)
+    deals_credit(deal_ids=[d.pk])  # as the deal read does for every deal it stores
     return d
 
 

@@ -30,6 +30,7 @@ from hubspot_sync.client import MAX_BATCH, SEARCH_MAX_RESULTS, HubSpotClient, Hu
 from hubspot_sync.models import Deal, DealContact, DealSyncState
 from hubspot_sync.ratelimit import RateLimiter, backoff_seconds
 from hubspot_sync.services.connection import connection_mode
+from hubspot_sync.services.deal_credit import deals_credit
 from hubspot_sync.services.sync import hubspot_client
 
 logger = logging.getLogger("sourcebook.hubspot")
@@ -156,11 +157,11 @@ class _Reader:
                 props = deal.get("properties") or {}
                 won, lost = self.closed(props)
                 rows.append(Deal(
-                    hubspot_id=str(deal["id"]), name=(props.get("dealname") or "")[:255], amount=_amount(props.get("amount")),
-                    currency=(props.get("deal_currency_code") or company_currency or "")[:3], stage=props.get("dealstage") or "",
-                    pipeline=props.get("pipeline") or "", closed_won=won, closed_lost=lost,
+                    hubspot_id=str(deal["id"])[:32], name=(props.get("dealname") or "")[:255], amount=_amount(props.get("amount")),
+                    currency=(props.get("deal_currency_code") or company_currency or "")[:3], stage=(props.get("dealstage") or "")[:64],
+                    pipeline=(props.get("pipeline") or "")[:64], closed_won=won, closed_lost=lost,
                     created_at=_when(props.get("createdate") or deal.get("createdAt")), closed_at=_when(props.get("closedate")),
-                    owner_id=props.get("hubspot_owner_id") or "", archived=False,
+                    owner_id=(props.get("hubspot_owner_id") or "")[:32], archived=False,
                     modified_at=_when(props.get("hs_lastmodifieddate") or deal.get("updatedAt"))))
                 contacts[str(deal["id"])] = booked
             dropped = [str(d["id"]) for d in chunk if str(d["id"]) not in contacts]
@@ -173,6 +174,7 @@ class _Reader:
                     DealContact.objects.bulk_create([
                         DealContact(deal_id=ids[hubspot_id], hubspot_contact_id=contact, email=email)
                         for hubspot_id, booked in contacts.items() for contact, email in booked.items()])
+                    deals_credit(deal_ids=ids.values())
             self.report.kept += len(rows)
             self.report.dropped += len(dropped)
 

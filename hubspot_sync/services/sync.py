@@ -22,6 +22,7 @@ from hubspot_sync.services.connection import (
     ConnectionBroken, connection_daily_blocked_until, connection_daily_limit_hit, connection_get, connection_mark_broken,
     connection_mode, connection_refresh, connection_token,
 )
+from hubspot_sync.services.deal_credit import deals_credit
 from hubspot_sync.services.deals import deals_apply
 from hubspot_sync.services.payloads import contact_properties, meeting_properties
 from hubspot_sync.services.setup import properties_ensure
@@ -92,6 +93,7 @@ def sync_batch(*, client: HubSpotClient | None) -> BatchReport:
     bookings = {b.id: b for b in Booking.objects.filter(id__in=list(by_id))}
     # The contact is written from all of a person's bookings (first/last touch), not just this batch.
     emails = sorted({b.email for b in bookings.values() if b.email})
+    deals_credit(emails=emails)  # a new, late, moved or canceled booking can move a deal's credit
     history = defaultdict(list)
     for b in Booking.objects.filter(email__in=emails):
         history[b.email].append(b)

@@ -225,3 +225,15 @@ def test_deals_and_the_read_state_show_in_the_admin_read_only(admin_user):
     assert state.status_code == 200
     detail = client.get(f"/admin/hubspot_sync/dealsyncstate/{DealSyncState.objects.get().pk}/change/")
     assert detail.status_code == 200 and "HubSpot is down (fake)" in detail.content.decode()
+
+
+def test_values_longer_than_their_columns_are_cut_not_a_failed_read(hs, client):
+    """HubSpot's stage and pipeline ids are free text to us: a portal's 100-character id must not fail the read."""
+    hs.fake.config.search_per_second = 0
+    contact = seed_booked(hs)
+    hs.fake.deal_seed(contacts=[contact], dealstage="s" * 100, pipeline="p" * 100, hubspot_owner_id="9" * 40,
+                      createdate=iso(T0 + timedelta(days=2)), modified=iso(T0 + timedelta(days=3)))
+    report = deals_read(client=client, since=T0, until=T0 + timedelta(days=10), sleep=lambda s: None)
+    assert report.kept == 1
+    deal = Deal.objects.get()
+    assert (deal.stage, deal.pipeline, deal.owner_id) == ("s" * 64, "p" * 64, "9" * 32)

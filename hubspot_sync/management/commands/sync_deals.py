@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_date
 
 from hubspot_sync.client import HubSpotError
 from hubspot_sync.services.connection import connection_mode
+from hubspot_sync.services.deal_credit import deals_credit_all
 from hubspot_sync.services.deal_read import deals_read, search_limiter
 from hubspot_sync.services.sync import hubspot_client
 
@@ -37,6 +38,9 @@ class Command(BaseCommand):
             raise CommandError(f"HubSpot refused: {exc.message}") from exc
         finally:
             client.close()
+        credited = deals_credit_all(progress=lambda last, changed: self.stdout.write(
+            f"credit: deals up to id {last} checked, {changed} changed"))
         self.stdout.write(self.style.SUCCESS(
             f"done: {report.seen} deals read, {report.kept} kept, {report.dropped} without a booked contact, "
-            f"{report.archived} marked deleted, {report.requests} requests ({report.rate_limited} rate limited)"))
+            f"{report.archived} marked deleted, {report.requests} requests ({report.rate_limited} rate limited); "
+            f"{credited} deals' credit changed by the full pass"))

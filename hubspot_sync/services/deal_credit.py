@@ -1,0 +1,85 @@
+"""Which booking a HubSpot deal is credited to: the one home of that rule (reports read the result,
+`attribution/money.py`).
+
+A deal is credited to the countable bookings (bookings/counting.py) of its contacts — matched by the email of
+the bookings synced to each contact — made before the deal was created. A deal created before any booking, or
+without a create date, is credited to none. Two are stored per deal: the **first** such booking (the
+`first_touch` model credits it) and the **last** (the `booking` and `last_non_direct` models). Ties in booked_at
+are broken by booking id, as everywhere else.
+
+The credit is stored on the deal (`first_booking`, `last_booking` and their booked_at) so a report joins instead
+of searching, and it is refreshed where it can change:
+- the deal read, for the deals it stored (a deal created, moved, or its contacts changed);
+- the HubSpot sync, for the emails of each batch of changed bookings (a new, late, moved or canceled booking);
+- `deals_credit_all` (beat, nightly; and `manage.py sync_deals`), a full pass that repairs anything missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+
+from bookings.counting import countable_sql
+from bookings.models import Booking
+from hubspot_sync.models import Deal, DealContact
+
+_DEALS = Deal._meta.db_table
+_CONTACTS = DealContact._meta.db_table
+_BOOKINGS = Booking._meta.db_table
+
+
+def _credit_sql(target: str) -> str:
+    """One UPDATE that sets the credit of the deals `target` selects (a SELECT of deal ids, %s parameters
+    allowed); rows already right are not written. Locks are taken in id order and skip a deal another
+    transaction holds (the deal read storing it refreshes it itself after)."""
+
+    def pick(order: str) -> str:
+        return (f"SELECT b.id, b.booked_at FROM {_BOOKINGS} b WHERE b.email IN "
+                f"(SELECT c.email FROM {_CONTACTS} c WHERE c.deal_id = t.id) AND {countable_sql('b')} "
+                f"AND b.booked_at < t.created_at ORDER BY {order} LIMIT 1")
+
+    return f"""
+        WITH t AS (
+            SELECT id, created_at FROM {_DEALS} WHERE id IN ({target}) ORDER BY id FOR UPDATE SKIP LOCKED
+        ), credit AS (
+            SELECT t.id, f.id AS first_id, f.booked_at AS first_at, l.id AS last_id, l.booked_at AS last_at
+            FROM t
+            LEFT JOIN LATERAL ({pick("b.booked_at, b.id")}) f ON true
+            LEFT JOIN LATERAL ({pick("b.booked_at DESC, b.id DESC")}) l ON true
+        )
+        UPDATE {_DEALS} d SET first_booking_id = credit.first_id, first_booked_at = credit.first_at,
+                              last_booking_id = credit.last_id, last_booked_at = credit.last_at
+        FROM credit
+        WHERE d.id = credit.id
+          AND (d.first_booking_id, d.first_booked_at, d.last_booking_id, d.last_booked_at)
+              IS DISTINCT FROM (credit.first_id, credit.first_at, credit.last_id, credit.last_at)
+    """
+
+
+def deals_credit(*, deal_ids: Iterable[int] = (), emails: Iterable[str] = ()) -> int:
+    """Refresh the credit of these deals and of the deals of contacts with these emails. Returns how many
+    deals' credit changed."""
+    ids, addresses = sorted(set(deal_ids)), sorted({e for e in emails if e})
+    changed = 0
+    with connection.cursor() as cursor:
+        if ids:
+            cursor.execute(_credit_sql("SELECT unnest(%s::bigint[])"), [ids])
+            changed += cursor.rowcount
+        if addresses:
+            cursor.execute(_credit_sql(f"SELECT deal_id FROM {_CONTACTS} WHERE email = ANY(%s)"), [addresses])
+            changed += cursor.rowcount
+    return changed
+
+
+def deals_credit_all(*, batch: int = 5000, progress=None) -> int:
+    """Every deal, in batches by id (each its own short statement). Returns how many deals' credit changed."""
+    changed, last = 0, 0
+    while True:
+        ids = list(Deal.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return changed
+        changed += deals_credit(deal_ids=ids)
+        last = ids[-1]
+        if progress:
+            progress(last, changed)
