@@ -188,16 +188,10 @@ def currency_plan() -> tuple[str, dict]:
 
 
 def _won_revenue(*, group_by: list[str], model: str, **filters) -> tuple[dict, dict]:
-    """Won deals credited per group: (count per key, revenue per key per currency)."""
-    counts: dict = defaultdict(int)
-    revenue: dict = defaultdict(lambda: defaultdict(Decimal))
-    company, _ = currency_plan()
-    for deal in money.credited_deals(model=model, group_by=group_by, **filters):
-        if deal["closed_won"]:
-            key = tuple(deal[g] for g in group_by)
-            counts[key] += 1
-            revenue[key][deal["currency"] or company or "(none)"] += deal["amount"] or Decimal(0)
-    return dict(counts), {k: dict(v) for k, v in revenue.items()}
+    """Won deals credited per group (`money.money_table`): (count per key, revenue per key per currency)."""
+    table = money.money_table(group_by=group_by, model=model, **filters)
+    return ({k: m.won for k, m in table.items() if m.won},
+            {k: {c: v for c, v in m.revenue.items()} for k, m in table.items() if m.won})
 
 
 def _missing(filters: dict) -> dict:

@@ -16,6 +16,7 @@ from attribution.services import defaults_install, spend_csv_import, spend_impor
 from attribution.spend_csv import SpendRowError, spend_row_parse
 from bookings.tests.factories import BookingFactory
 from hubspot_sync.models import Deal, DealContact, DealSyncState
+from hubspot_sync.services.deal_credit import deals_credit
 
 pytestmark = pytest.mark.django_db
 HEADER = "date,month,source,medium,campaign,cost,currency\n"
@@ -202,6 +203,7 @@ def won_deal(email, amount, currency, *, channel="Paid Search", source="google",
     deal = Deal.objects.create(hubspot_id=f"D-{email}", amount=Decimal(amount), currency=currency, closed_won=True,
                                created_at=T0 + timedelta(days=3))
     DealContact.objects.create(deal=deal, hubspot_contact_id=f"C-{email}", email=email)
+    deals_credit(deal_ids=[deal.pk])  # as the deal read does for every deal it stores
 
 
 def test_metric_cost_and_roas_per_campaign_in_one_currency(api):
