@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
@@ -7,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV
-from import_export.forms import ImportForm
+from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.tmp_storages import CacheStorage
 from rangefilter.filters import DateRangeFilter
 
@@ -194,6 +195,13 @@ class SpendImportForm(ImportForm):
         return upload
 
 
+class SpendConfirmForm(ConfirmImportForm):
+    """The confirmation's hidden fields, checked: a forged format or resource gets a form error, not a 500."""
+
+    format = forms.ChoiceField(choices=[("0", "CSV")], widget=forms.HiddenInput())
+    resource = forms.ChoiceField(choices=[("", ""), ("0", "spend")], widget=forms.HiddenInput(), required=False)
+
+
 @admin.register(Spend)
 class SpendAdmin(ImportExportMixin, admin.ModelAdmin):
     """Spend rows, uploaded as CSV (“Import”) and exported the same way; each upload is a batch under “Spend
@@ -201,6 +209,7 @@ class SpendAdmin(ImportExportMixin, admin.ModelAdmin):
 
     resource_classes = [SpendResource]
     import_form_class = SpendImportForm
+    confirm_form_class = SpendConfirmForm
     import_template_name = "admin/attribution/spend/import.html"
     tmp_storage_class = SpendUploadStorage
     import_formats = [CSV]
@@ -241,6 +250,12 @@ class SpendAdmin(ImportExportMixin, admin.ModelAdmin):
             messages.error(request, "That upload is no longer waiting for confirmation (over an hour old, or already "
                                     "imported): upload the file again.")
             return HttpResponseRedirect(reverse("admin:attribution_spend_import"))
+
+    def export_action(self, request):
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters:  # a filter in the URL the list doesn't have: as the list itself answers
+            return HttpResponseRedirect(reverse("admin:attribution_spend_changelist") + "?e=1")
 
     def process_result(self, result, request):
         if result.has_errors() or result.has_validation_errors():  # rolled back: say so, nothing was imported

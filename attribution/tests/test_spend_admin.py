@@ -104,6 +104,16 @@ def test_a_confirmation_whose_file_is_gone_says_so(marketer):
     assert SpendImport.objects.count() == 0
 
 
+@pytest.mark.parametrize("forged", [{"format": "abc"}, {"format": "7"}, {"resource": "9"}, {"import_file_name": ""}])
+def test_a_forged_confirmation_is_refused_without_a_server_error(marketer, forged):
+    preview = upload(marketer, GOOD)
+    form = preview.context["confirm_form"]
+    data = {name: form.initial.get(name, "") for name in form.fields} | {"confirm": "1"} | forged
+    response = marketer.post(CONFIRM, data)
+    assert response.status_code == 200 and response.context["errors"]
+    assert Spend.objects.count() == 0
+
+
 def test_the_export_never_starts_a_formula(marketer):
     confirm(marketer, upload(marketer, b"date,source,medium,campaign,cost,currency\n"
                                        b"2026-10-01,=HYPERLINK(1),-x,@SUM(A1),10,EUR\n"))
