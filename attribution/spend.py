@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from attribution import money
+from attribution.models import Spend
 from attribution.rules import attribution_compute
 from attribution.ruleset import ruleset_current
 
@@ -266,3 +267,37 @@ def rows_flat(report: dict, metrics: tuple) -> list[dict]:
             for code in codes:
                 row[f"{metric} {code}"] = value.get(code, "") if isinstance(value, dict) else ""
     return rows
+
+
+# --- the dashboard's spend columns ------------------------------------------------------------------
+
+
+def has_spend() -> bool:
+    """Spend has been uploaded (the dashboard shows its columns only then)."""
+    return Spend.objects.exists()
+
+
+def spend_finish(*, rows: list[dict], kpis: dict, columns: list[str], bounds: tuple[datetime, datetime], filters: dict,
+                 plan: tuple[str, dict]) -> dict | None:
+    """Cost beside the dashboard's rows (keyed by `columns`) and headline: `cost`, `cost_per_booking`,
+    `cost_per_held`, `cost_per_won` and `roas` (won revenue ÷ cost; rows carry `won` and `revenue` from the money
+    columns, when deals exist). Returns what the page says about missing days ({"days": n, "ranges": [...]}), or
+    None when the rows are by something spend isn't uploaded by (event type, landing page...)."""
+    if not all(c in SPEND_GROUPS for c in columns) or not has_spend():
+        return None
+    period = {"booked_after": bounds[0], "booked_before": bounds[1]}
+    costs = spend_cost(group_by=columns, **period, **filters)
+    total: dict = defaultdict(Decimal)
+    for per in costs.values():
+        for code, value in per.items():
+            total[code] += value
+    for row, per in [*((r, costs.get(tuple(r[c] for c in columns), {})) for r in rows), (kpis, dict(total))]:
+        cost = money.amount(per, plan)
+        row["cost"] = cost if cost.parts else None
+        row["cost_per_booking"] = cost.per(row["bookings"]) if cost.parts else None
+        row["cost_per_held"] = cost.per(row["held"]) if cost.parts and row["held"] > 0 else None
+        row["cost_per_won"] = cost.per(row.get("won") or 0) if cost.parts else None
+        revenue = row.get("revenue")
+        row["roas"] = (None if not cost else revenue.ratio_to(cost) if revenue else 0.0 if "revenue" in row else None)
+    days = spend_missing_days(**period, **{k: v for k, v in filters.items() if k in SPEND_GROUPS})
+    return {"days": len(days), "ranges": day_ranges(days)}

@@ -145,3 +145,13 @@ def test_sales_can_not_upload_spend(client):
     assert client.get(IMPORT).status_code == 403
     assert upload(client, GOOD).status_code == 403
     assert Spend.objects.count() == 0
+
+
+def test_an_upload_links_to_its_rows(marketer):
+    confirm(marketer, upload(marketer, GOOD))
+    batch = SpendImport.objects.get()
+    listing = marketer.get("/admin/attribution/spendimport/")
+    link = f"/admin/attribution/spend/?batch__id__exact={batch.pk}"
+    assert link.encode() in listing.content.replace(b"&amp;", b"&")
+    rows = marketer.get(link)
+    assert rows.status_code == 200 and rows.context["cl"].result_count == 2
