@@ -212,6 +212,7 @@ class SpendAdmin(ImportExportMixin, admin.ModelAdmin):
     confirm_form_class = SpendConfirmForm
     import_template_name = "admin/attribution/spend/import.html"
     tmp_storage_class = SpendUploadStorage
+    skip_admin_log = True  # the upload (SpendImport: who, when, rows) is the record, not 20,000 log entries
     import_formats = [CSV]
     export_formats = [CSV]
     list_display = ("day", "covers", "source", "medium", "campaign", "cost", "currency", "batch")

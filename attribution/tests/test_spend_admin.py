@@ -47,6 +47,7 @@ def test_marketing_uploads_previews_confirms_and_undoes(marketer):
     assert page.status_code == 200 and b"spend_template.csv" in page.content and b"Spend uploads" in page.content
     preview = upload(marketer, GOOD)
     assert preview.status_code == 200 and Spend.objects.count() == 0  # a preview writes nothing
+    assert "2 new rows, 0 replacing imported rows." in preview.content.decode()
     done = confirm(marketer, preview)
     assert done.status_code == 302
     assert sorted(Spend.objects.values_list("source", "medium", "campaign", "cost", "currency")) == [
