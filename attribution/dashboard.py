@@ -3,6 +3,8 @@
 Where each dashboard rule lives:
 - the dimensions a report can be grouped by: `DIMENSIONS`;
 - what the metrics mean (booked, held, canceled, no-show rate): `_METRICS_SQL`, `_metrics_finish`;
+- the money beside them (pipeline, won revenue, win rate, revenue per booking): `_money_finish`, from
+  `attribution/money.py` (deals credited to bookings: `hubspot_sync/services/deal_credit.py`);
 - the period and its comparison: `attribution/periods.py`;
 - which event types count as demos: `attribution.models.DemoEventType` (read by `demo_event_types`);
 - a channel's colour: `channel_color`; the chart's continuous time axis: `chart_data`.
@@ -25,6 +27,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.html import format_html_join
 
+from attribution import money
 from attribution.models import ROLLUP_DIMENSIONS, DemoEventType
 from attribution.rules import DIRECT, UNASSIGNED
 from attribution.selectors import _split_days, _sum_rows, credited_bookings, rollup_where
@@ -246,6 +249,29 @@ def _metrics_finish(row: dict) -> dict:
     return row
 
 
+def _money_table(bounds: tuple[datetime, datetime], filters: dict, dims: list[Dimension]) -> dict[tuple, money.Money]:
+    model = next((d.model for d in dims if d.model != "booking"), "booking")
+    return money.money_table(group_by=[d.column for d in dims], model=model, booked_after=bounds[0],
+                             booked_before=bounds[1], **filters)
+
+
+def _money_finish(row: dict, m: money.Money, plan: tuple) -> dict:
+    """Money beside a row's bookings: deals credited to them (a cohort: the bookings of this period), their
+    pipeline (every state) and won revenue, win rate (won over closed) and won revenue per booking."""
+    row["deals"], row["won"] = m.deals, m.won
+    row["pipeline"], row["revenue"] = money.amount(m.pipeline, plan), money.amount(m.revenue, plan)
+    row["win_rate"] = money.win_rate(m)
+    row["revenue_per_booking"] = row["revenue"].per(row["bookings"]) if row["revenue"] else None
+    return row
+
+
+def _total(table: dict[tuple, money.Money]) -> money.Money:
+    total = money.Money()
+    for m in table.values():
+        total.add(m)
+    return total
+
+
 def dashboard_report(*, current: tuple[datetime, datetime], previous: tuple[datetime, datetime] | None,
                      dims: list[str], filters: dict, interval: str, now: datetime | None = None) -> dict:
     """Everything the dashboard shows: rows by `dims` (one or two keys of DIMENSIONS) with the comparison
@@ -273,7 +299,16 @@ def dashboard_report(*, current: tuple[datetime, datetime], previous: tuple[date
             row["delta"] = row["bookings"] - row["previous"]
         for dim, column in zip(dims, columns):
             row[dim] = row[column]  # rows are keyed by the dimension's name in templates and CSV
-    return {"dims": dims, "columns": columns, "rows": table, "kpis": kpis, "previous_kpis": then,
+    with_money = money.has_deals()
+    if with_money:  # money columns only once HubSpot deals have been read
+        plan = money.currency_plan()
+        credited = _money_table(current, filters, dimensions)
+        for row in table:
+            _money_finish(row, credited.get(tuple(row[c] for c in columns), money.Money()), plan)
+        _money_finish(kpis, _total(credited), plan)
+        if then is not None:
+            _money_finish(then, _total(_money_table(previous, filters, dimensions)), plan)
+    return {"dims": dims, "columns": columns, "rows": table, "kpis": kpis, "previous_kpis": then, "money": with_money,
             "series": this["series"], "self_reported": _self_reported(this["said"])}
 
 

@@ -21,7 +21,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from attribution import selectors
-from hubspot_sync.models import DealSyncState
+from hubspot_sync.models import Deal, DealSyncState
 
 MONEY_METRICS = ("deals", "pipeline", "won", "revenue")
 METRICS = ("bookings", "held", *MONEY_METRICS)
@@ -127,6 +127,63 @@ def _money(per_currency: dict, company: str, rates: dict):
         total = sum((v if c == company else v * rates[c] for c, v in per_currency.items()), Decimal(0))
         return f"{total:.2f}", company
     return {c: f"{v:.2f}" for c, v in sorted(per_currency.items())}, None
+
+
+@dataclass(frozen=True)
+class Amount:
+    """Money for display: one part (one currency, or converted to the company currency with HubSpot's rates)
+    or one part per currency code when they can't be summed. Never a silent sum across codes."""
+
+    parts: tuple  # ((code, Decimal), ...), sorted by code
+
+    @property
+    def single(self) -> Decimal | None:
+        return self.parts[0][1] if len(self.parts) == 1 else None
+
+    @property
+    def currency(self) -> str | None:
+        return self.parts[0][0] if len(self.parts) == 1 else None
+
+    def per(self, n: int) -> "Amount | None":
+        return Amount(tuple((code, value / n) for code, value in self.parts)) if n else None
+
+    def ratio_to(self, cost: "Amount") -> float | None:
+        """This amount over another in the same single currency (return on spend); None otherwise."""
+        if self.currency and self.currency == cost.currency and cost.single:
+            return float(self.single / cost.single)
+        return None
+
+    def __bool__(self) -> bool:
+        return any(value for _, value in self.parts)
+
+    def __str__(self) -> str:
+        return " + ".join(f"{code} {value:,.2f}" for code, value in self.parts) if self.parts else "–"
+
+
+def has_deals() -> bool:
+    """Deals have been read from HubSpot (money columns are shown only then)."""
+    return Deal.objects.filter(archived=False).exists()
+
+
+def currency_plan() -> tuple[str, dict]:
+    """The portal's company currency and its usable exchange rates (read once per report)."""
+    return _currency_plan()
+
+
+def amount(per_currency: dict, plan: tuple[str, dict] | None = None) -> Amount:
+    if not per_currency:
+        return Amount(())
+    company, rates = plan or _currency_plan()
+    value, code = _money(dict(per_currency), company, rates)
+    if code is None:
+        return Amount(tuple((c, Decimal(v)) for c, v in sorted(value.items())))
+    return Amount(((code, Decimal(value)),))
+
+
+def win_rate(money: "Money") -> float | None:
+    """Closed won over closed (won + lost): open deals are not yet lost."""
+    closed = money.won + money.lost
+    return money.won / closed if closed else None
 
 
 def metric_breakdown(*, metric: str, group_by: list[str], model: str = "booking", **filters) -> dict:

@@ -168,6 +168,8 @@ class Booking(models.Model):
             # Every webhook writes these, so each index is paid on the hot path: plain btrees (no
             # LIKE lookups use them), and `old_invitee_uri` only where set (a few % of rows).
             models.Index(fields=["email"], name="booking_email"),
+            # The deal read finds the bookings of a deal's contacts by HubSpot contact id (hubspot_sync deal_read).
+            models.Index(fields=["hubspot_contact_id"], name="booking_hubspot_contact", condition=~Q(hubspot_contact_id="")),
             models.Index(fields=["channel"], name="booking_channel"),
             models.Index(fields=["old_invitee_uri"], name="booking_old_invitee", condition=~Q(old_invitee_uri="")),
             # A touch that arrives after its booking finds the bookings to re-fold (most rows have no id).

@@ -11,6 +11,7 @@ Inspect with GET /__fake__/state; reconfigure with POST /__fake__/config; POST /
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import re
@@ -36,6 +37,12 @@ CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY"]
 SEARCH_OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
                     "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
 SEARCH_MAX_RESULTS = 10_000
+# Calculated properties: HubSpot sets them (from the deal stage, the clock, the id) and refuses a write with
+# READ_ONLY_VALUE. Stage ids -> (hs_is_closed, hs_is_closed_won), as the default pipeline's stage metadata says.
+READ_ONLY = {"deals": {"hs_is_closed", "hs_is_closed_won", "hs_lastmodifieddate", "hs_object_id"}}
+STAGE_CLOSED = {"closedwon": ("true", "true"), "closedlost": ("true", "false")}
+STAGE_PROBABILITY = {"appointmentscheduled": "0.2", "qualifiedtobuy": "0.4", "presentationscheduled": "0.6",
+                     "decisionmakerboughtin": "0.8", "contractsent": "0.9", "closedwon": "1.0", "closedlost": "0.0"}
 LIFECYCLE = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
              "evangelist", "other"]
 
@@ -102,7 +109,7 @@ class FakeConfig:
     client_id: str = "fake-client"
     client_secret: str = "fake-secret"
     scopes: list = field(default_factory=lambda: list(DEFAULT_SCOPES))
-    search_per_second: int = 5  # CRM search's own limit (SECONDLY policy), apart from the burst window
+    search_per_second: int = 4  # CRM search's own limit, per token (SECONDLY policy), apart from the burst window
     company_currency: str = "USD"
     exchange_rates: dict = field(default_factory=dict)  # {"EUR": 1.08}: from EUR to the company currency
     missing_on_update: str = "404"  # batch update of a deleted id: whole-batch "404", or "207" with per-input errors
@@ -124,6 +131,8 @@ class FakeHubSpot:
             self.contacts: dict[str, dict] = {}  # email -> {"id", "properties"}
             self.meetings: dict[str, dict] = {}  # id -> {"id", "properties", "contacts": [...]}
             self.deals: dict[str, dict] = {}  # id -> {"id", "properties", "contacts", "archived", "archivedAt"}
+            self.deal_writes = 0  # bumped by every deal write: the search index below is rebuilt after one
+            self._search_index: tuple = (None, [], [])
             self.owners: list[dict] = [{"id": "501", "email": "owner@example.com", "firstName": "Olive", "lastName": "Owner",
                                         "userId": 9001, "archived": False}]
             self.search_times: deque = deque()
@@ -186,6 +195,10 @@ class FakeHubSpot:
             if definition is None:
                 problems.append({"message": f"Property \"{name}\" does not exist", "code": "PROPERTY_DOESNT_EXIST",
                                  "in": name, "context": {"propertyName": [name]}})
+                continue
+            if name in READ_ONLY.get(object_type, ()):
+                problems.append({"message": f"{name} is a read only property; its value cannot be set.",
+                                 "code": "READ_ONLY_VALUE", "in": name, "context": {"propertyName": [name]}})
                 continue
             problem = _value_problem(definition, value)
             if problem:
@@ -459,7 +472,8 @@ class FakeHubSpot:
                                       "options": [{"label": o, "value": o} for o in d["options"]]} for n, d in sorted(props.items())]}
 
     def pipelines(self) -> tuple[int, dict]:
-        stages = [{"id": s, "label": s, "displayOrder": i, "metadata": {"isClosed": str(s.startswith("closed")).lower()}}
+        stages = [{"id": s, "label": s, "displayOrder": i,
+                   "metadata": {"isClosed": str(s.startswith("closed")).lower(), "probability": STAGE_PROBABILITY[s]}}
                   for i, s in enumerate(STAGES)]
         return 200, {"results": [{"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "stages": stages}]}
 
@@ -472,9 +486,11 @@ class FakeHubSpot:
             if problems:
                 return 400, _validation_error(problems)
             deal = {"id": self._id(), "properties": {}, "contacts": targets, "archived": False}
+            self.deal_writes += 1
             _apply(deal["properties"], props)
             deal["properties"].setdefault("createdate", _now())
             deal["properties"]["hs_lastmodifieddate"] = _now()
+            _deal_calculated(deal)
             self.deals[deal["id"]] = deal
         return 201, {"id": deal["id"], "properties": dict(deal["properties"]), "archived": False,
                      "createdAt": _now(), "updatedAt": _now()}
@@ -487,8 +503,10 @@ class FakeHubSpot:
             problems = self._property_problems("deals", body.get("properties") or {})
             if problems:
                 return 400, _validation_error(problems)
+            self.deal_writes += 1
             _apply(deal["properties"], body.get("properties") or {})
             deal["properties"]["hs_lastmodifieddate"] = _now()
+            _deal_calculated(deal)
         return 200, {"id": deal_id, "properties": dict(deal["properties"]), "archived": False}
 
     def associations_read(self, from_type: str, to_type: str, body: dict) -> tuple[int, dict]:
@@ -521,6 +539,7 @@ class FakeHubSpot:
         """Test helper (not an endpoint): a deal as HubSpot would hold it, `modified` its hs_lastmodifieddate."""
         with self.lock:
             deal = {"id": self._id(), "properties": {}, "contacts": [str(c) for c in contacts], "archived": False}
+            self.deal_writes += 1
             _apply(deal["properties"], {"createdate": _now(), **props})
             deal["properties"]["hs_lastmodifieddate"] = modified or _now()
             deal["properties"]["hs_object_id"] = deal["id"]
@@ -530,6 +549,7 @@ class FakeHubSpot:
     def deal_archive(self, deal_id: str) -> None:
         with self.lock:
             deal = self.deals[deal_id]
+            self.deal_writes += 1
             deal["archived"], deal["archivedAt"] = True, _now()
 
     def search_budget(self) -> bool:
@@ -543,6 +563,46 @@ class FakeHubSpot:
                 return False
             self.search_times.append(now)
             return True
+
+    @staticmethod
+    def _range_shape(groups, sorts, known) -> str | None:
+        """The deal read's query — one group of range filters on one datetime property, sorted by it ascending —
+        answered from a sorted index (the same rows in the same order as the full scan; a fake that took a second
+        per search at 100,000 deals would measure itself, not the client)."""
+        if len(groups) != 1 or len(sorts) != 1:
+            return None
+        filters = (groups[0] or {}).get("filters") or []
+        name = sorts[0].get("propertyName")
+        if (not filters or sorts[0].get("direction", "ASCENDING") != "ASCENDING"
+                or known.get(name, {}).get("type") not in ("datetime", "date")):
+            return None
+        if all(f.get("propertyName") == name and f.get("operator") in ("GT", "GTE", "LT", "LTE") for f in filters):
+            return name
+        return None
+
+    def _range_search(self, groups, sorts, known) -> list | None:
+        name = self._range_shape(groups, sorts, known)
+        if name is None:
+            return None
+        definition = known[name]
+        if self._search_index[0] != (name, self.deal_writes, len(self.deals)):
+            rows = sorted(((_sort_key(d["properties"].get(name), definition), int(d["id"])), d) for d in self.deals.values()
+                          if not d.get("archived") and d["properties"].get(name) not in (None, ""))
+            self._search_index = ((name, self.deal_writes, len(self.deals)), [k for k, _ in rows], [d for _, d in rows])
+        _, keys, deals = self._search_index
+        low, high = 0, len(keys)
+        for f in (groups[0] or {}).get("filters"):
+            key = _sort_key(f.get("value"), definition)
+            op = f["operator"]
+            if op == "GTE":
+                low = max(low, bisect.bisect_left(keys, (key, -1)))
+            elif op == "GT":
+                low = max(low, bisect.bisect_right(keys, (key, float("inf"))))
+            elif op == "LT":
+                high = min(high, bisect.bisect_left(keys, (key, -1)))
+            else:  # LTE
+                high = min(high, bisect.bisect_right(keys, (key, float("inf"))))
+        return deals[low:high] if low < high else []
 
     def deals_search(self, body: dict) -> tuple[int, dict]:
         """PublicObjectSearchRequest: filterGroups (≤ 6, ≤ 3 filters each... HubSpot caps at 6 × 18 total), sorts
@@ -595,12 +655,14 @@ class FakeHubSpot:
         if problems:
             return 400, _validation_error(problems)
         with self.lock:
-            found = [d for d in self.deals.values() if not d.get("archived")
-                     and (not groups or any(_matches(d["properties"], g.get("filters") or [], known) for g in groups))]
-        if sorts:
+            indexed = self._range_search(groups, sorts, known)
+            found = indexed if indexed is not None else [
+                d for d in self.deals.values() if not d.get("archived")
+                and (not groups or any(_matches(d["properties"], g.get("filters") or [], known) for g in groups))]
+        if indexed is None and sorts:
             name, reverse = sorts[0]["propertyName"], sorts[0].get("direction") == "DESCENDING"
             found.sort(key=lambda d: (_sort_key(d["properties"].get(name), known[name]), int(d["id"])), reverse=reverse)
-        else:
+        elif indexed is None:
             found.sort(key=lambda d: int(d["id"]))
         page = found[offset:offset + limit]
         payload = {"total": len(found), "results": [_deal_out(d, wanted) for d in page]}
@@ -788,6 +850,14 @@ def _parse_when(text: str):
     except ValueError:
         return None
     return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _deal_calculated(deal: dict) -> None:
+    """What HubSpot calculates on a deal after a write: its id property and whether its stage is closed / won."""
+    props = deal["properties"]
+    props["hs_object_id"] = deal["id"]
+    closed, won = STAGE_CLOSED.get(props.get("dealstage", ""), ("false", "false"))
+    props["hs_is_closed"], props["hs_is_closed_won"] = closed, won
 
 
 def _apply(stored: dict, props: dict) -> None:

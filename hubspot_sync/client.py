@@ -46,6 +46,7 @@ LIST_PAGE = 100  # GET object lists take `limit` ≤ 100
 DEAL_PROPERTIES = ["dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "createdate", "closedate",
                    "hubspot_owner_id", "hs_is_closed_won", "hs_is_closed", "hs_lastmodifieddate"]
 MAX_BATCH = 100
+ASSOCIATIONS_MAX_BATCH = 1000  # associations batch read takes up to 1,000 inputs (BatchInputPublicFetchAssociationsBatchRequest)
 
 
 class HubSpotError(Exception):
@@ -249,10 +250,10 @@ class HubSpotClient:
         return self._request("POST", PATHS["deals_search"], json=body).json()
 
     def deal_contacts(self, deal_ids: list[str]) -> dict[str, list[str]]:
-        """Deal id -> associated contact ids (associations batch read, ≤ MAX_BATCH deals a request). A deal HubSpot
-        no longer has is left out (a per-input error in a 207)."""
-        if len(deal_ids) > MAX_BATCH:
-            raise ValueError(f"at most {MAX_BATCH} deals per associations read, got {len(deal_ids)}")
+        """Deal id -> associated contact ids (associations batch read, ≤ ASSOCIATIONS_MAX_BATCH deals a request: a
+        whole search page in one request). A deal HubSpot no longer has is left out (a per-input error in a 207)."""
+        if len(deal_ids) > ASSOCIATIONS_MAX_BATCH:
+            raise ValueError(f"at most {ASSOCIATIONS_MAX_BATCH} deals per associations read, got {len(deal_ids)}")
         found = {str(i): [] for i in deal_ids}
         pending = [{"id": str(i)} for i in deal_ids]
         missing = set()

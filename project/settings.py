@@ -237,7 +237,8 @@ HUBSPOT_RATE_WINDOW_SECONDS = env.int("HUBSPOT_RATE_WINDOW_SECONDS", default=10)
 HUBSPOT_TIMEOUT_SECONDS = env.float("HUBSPOT_TIMEOUT_SECONDS", default=10.0)
 HUBSPOT_BATCH_SIZE = env.int("HUBSPOT_BATCH_SIZE", default=100)
 HUBSPOT_MAX_ATTEMPTS = env.int("HUBSPOT_MAX_ATTEMPTS", default=8)
-# CRM search has its own limit (5 requests/s per account); the deal read stays under this many per second.
+# CRM search has its own limit (4 requests/s per token, HubSpot changelog "CRM Search API Rate Limit Increase");
+# the deal read sends at most this many a second (a 429 still waits its Retry-After).
 HUBSPOT_SEARCH_RATE_LIMIT = env.int("HUBSPOT_SEARCH_RATE_LIMIT", default=4)
 # The deal read asks for deals modified until this many seconds ago: HubSpot's search index lags by seconds.
 HUBSPOT_DEAL_READ_LAG_SECONDS = env.int("HUBSPOT_DEAL_READ_LAG_SECONDS", default=60)

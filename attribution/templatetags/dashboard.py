@@ -47,3 +47,30 @@ def signed(value):
     if isinstance(value, float):
         return f"{value:+.1f}"
     return f"{value:+d}" if value else "±0"
+
+
+@register.filter
+def money(value):
+    """An amount (attribution.money.Amount): "USD 12,400", cents only under 100; several currencies side by
+    side ("EUR 300 + USD 1,000"), never summed; "–" for none."""
+    if value is None or not getattr(value, "parts", None):
+        return "–"
+    return " + ".join(f"{code} {amount:,.0f}" if abs(amount) >= 100 else f"{code} {amount:,.2f}"
+                      for code, amount in value.parts)
+
+
+@register.filter
+def money_short(value):
+    """An amount for a headline tile: "USD 477k", "USD 1.05M"; several currencies side by side."""
+    if value is None or not getattr(value, "parts", None):
+        return "–"
+
+    def short(amount) -> str:
+        size = abs(amount)
+        if size >= 1_000_000:
+            return f"{amount / 1_000_000:,.2f}M"
+        if size >= 10_000:
+            return f"{amount / 1_000:,.0f}k"
+        return f"{amount:,.0f}"
+
+    return " + ".join(f"{code} {short(amount)}" for code, amount in value.parts)

@@ -26,7 +26,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from bookings.models import Booking
-from hubspot_sync.client import MAX_BATCH, SEARCH_MAX_RESULTS, HubSpotClient, HubSpotError
+from hubspot_sync.client import ASSOCIATIONS_MAX_BATCH, SEARCH_MAX_RESULTS, HubSpotClient, HubSpotError
 from hubspot_sync.models import Deal, DealContact, DealSyncState
 from hubspot_sync.ratelimit import RateLimiter, backoff_seconds
 from hubspot_sync.services.connection import connection_mode
@@ -143,8 +143,8 @@ class _Reader:
 
     def store(self, deals: list[dict], company_currency: str) -> None:
         """Keep the deals that have a contact that booked (with that contact's email); forget the others."""
-        for start in range(0, len(deals), MAX_BATCH):
-            chunk = deals[start:start + MAX_BATCH]
+        for start in range(0, len(deals), ASSOCIATIONS_MAX_BATCH):  # a search page (≤ 200) is one chunk
+            chunk = deals[start:start + ASSOCIATIONS_MAX_BATCH]
             links = self.call(self.client.deal_contacts, [str(d["id"]) for d in chunk])
             contact_ids = {c for ids in links.values() for c in ids}
             emails = dict(Booking.objects.filter(hubspot_contact_id__in=contact_ids).exclude(email="")

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 from django.core.management import call_command
 
 from bookings.tests.factories import BookingFactory
@@ -237,3 +238,50 @@ def test_values_longer_than_their_columns_are_cut_not_a_failed_read(hs, client):
     assert report.kept == 1
     deal = Deal.objects.get()
     assert (deal.stage, deal.pipeline, deal.owner_id) == ("s" * 64, "p" * 64, "9" * 32)
+
+
+def test_the_fake_calculates_closed_won_from_the_stage_and_refuses_writing_it_like_hubspot(hs, client):
+    """hs_is_closed_won is calculated by HubSpot: a write is a 400 READ_ONLY_VALUE; a deal moved to closedwon
+    through the API reads back as won."""
+    hs.fake.config.search_per_second = 0
+    upserted = client.contacts_batch_upsert([{"idProperty": "email", "id": "ann@example.com", "properties": {}}])
+    contact = seed_booked(hs, contact=str(upserted.results[0]["id"]))
+    with pytest.raises(HubSpotError) as refused:
+        client.deal_create({"dealname": "x", "dealstage": "closedwon", "hs_is_closed_won": "true"}, contact)
+    assert refused.value.status == 400 and "READ_ONLY_VALUE" in str(refused.value.body)
+    won = client.deal_create({"dealname": "won", "pipeline": "default", "dealstage": "contractsent", "amount": "10"}, contact)
+    client.deal_update(won["id"], {"dealstage": "closedwon"})
+    client.deal_create({"dealname": "lost", "pipeline": "default", "dealstage": "closedlost", "amount": "5"}, contact)
+    deals_read(client=client, since=T0, until=datetime.now(timezone.utc) + timedelta(minutes=1), sleep=lambda s: None)
+    assert sorted(Deal.objects.values_list("name", "closed_won", "closed_lost")) == [("lost", False, True), ("won", True, False)]
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(modified=st.lists(st.one_of(st.none(), st.integers(0, 20)), max_size=25),
+       bounds=st.lists(st.tuples(st.sampled_from(["GT", "GTE", "LT", "LTE"]), st.integers(-1, 21)), min_size=1, max_size=3),
+       archive=st.sets(st.integers(0, 24)))
+def test_the_fakes_indexed_range_search_answers_what_its_full_scan_answers(modified, bounds, archive):
+    """The fake answers the deal read's query shape from a sorted index (100,000 deals at search speed): the same
+    deals in the same order as the plain filter-and-sort it falls back to for any other query."""
+    from fakes.hubspot import FakeHubSpot
+
+    fake = FakeHubSpot()
+    ids = []
+    for i, minute in enumerate(modified):
+        when = None if minute is None else iso(T0 + timedelta(minutes=minute))
+        ids.append(fake.deal_seed(contacts=["1"], modified=when or ""))
+        if minute is None:
+            fake.deals[ids[-1]]["properties"].pop("hs_lastmodifieddate", None)
+        if i in archive:
+            fake.deal_archive(ids[-1])
+    filters = [{"propertyName": "hs_lastmodifieddate", "operator": op, "value": str(int((T0 + timedelta(minutes=m)).timestamp() * 1000))}
+               for op, m in bounds]
+    body = {"filterGroups": [{"filters": filters}], "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "limit": 200}
+    status, indexed = fake.deals_search(body)
+    # the same query with a no-op extra filter takes the full scan
+    scan_body = {**body, "filterGroups": [{"filters": [*filters, {"propertyName": "hs_object_id", "operator": "HAS_PROPERTY"}]}]}
+    status2, scanned = fake.deals_search(scan_body)
+    assert status == status2 == 200
+    assert [d["id"] for d in indexed["results"]] == [d["id"] for d in scanned["results"]]
+    assert indexed["total"] == scanned["total"]

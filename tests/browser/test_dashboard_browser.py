@@ -16,6 +16,25 @@ def site(live_server):
     return demo_site(live_server, users=("marketing", "sales", "boss"))
 
 
+@pytest.fixture
+def money_site(live_server, start_fake_hubspot, settings):
+    """The demo site with money: its bookings synced to the fake HubSpot, where the demo sales team
+    (`manage.py demo_sales`, as in `make run`) opens, wins and loses deals that are then read back."""
+    from django.core.management import call_command
+
+    from hubspot_sync.models import Deal
+    from hubspot_sync.services.sync import sync_drain
+
+    server = start_fake_hubspot()
+    server.fake.config.search_per_second, server.fake.config.rate_limit = 0, 100_000  # limits are not this page's subject
+    settings.HUBSPOT_DEAL_READ_LAG_SECONDS = 0  # the fake has no search index to wait for
+    url = demo_site(live_server, users=("marketing", "sales", "boss"))
+    sync_drain(max_seconds=60)
+    call_command("demo_sales", "--once", stdout=io.StringIO())
+    assert Deal.objects.filter(closed_won=True).exists()
+    return url
+
+
 def kpi(page, name) -> str:
     return page.locator(f'[data-kpi="{name}"] .value').inner_text()
 
@@ -154,3 +173,20 @@ def test_which_campaign_booked_most_last_month_and_the_comparison_choices(browse
     page.wait_for_url("**compare=none*")
     assert "no comparison" in page.locator("#period-label").inner_text()
     assert page.locator("#previous-total").count() == 0 and page.locator("#breakdown thead").inner_text().count("Previous") == 0
+
+
+def test_money_beside_every_campaign_on_a_phone(browser, money_site):
+    """A marketer on a phone: the campaign answer says what revenue followed, the tiles show won revenue and
+    pipeline, the table has the money columns (scrolling sideways inside its box, never the page)."""
+    page = login(browser, money_site, "marketing", width=390)
+    page.goto(f"{money_site}/dashboard/?dim=campaign&range=90d")
+    assert "revenue" in page.locator("#answer").inner_text()
+    assert kpi(page, "revenue").startswith(("USD", "EUR")) and kpi(page, "pipeline").startswith(("USD", "EUR"))
+    headers = {h.lower() for h in page.locator("#breakdown thead th").all_inner_texts()}  # CSS upper-cases them
+    assert {"pipeline", "won revenue", "win rate", "revenue per booking"} <= headers
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    api = page.request.get(f"{money_site}/api/reports/breakdown/?group_by=campaign&metric=won&booked_after="
+                           f"{page.locator('input[name=start]').input_value()}").json()
+    body = page.request.get(f"{money_site}/dashboard/?dim=campaign&range=90d&export=table").text()
+    won_in_table = sum(int(r["won"]) for r in csv.DictReader(io.StringIO(body)))
+    assert won_in_table == api["total"] > 0

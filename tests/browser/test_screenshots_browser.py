@@ -8,7 +8,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.pages import login
-from tests.browser.test_dashboard_browser import site  # noqa: F401  (fixture)
+from tests.browser.test_dashboard_browser import money_site  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = {
@@ -18,7 +18,8 @@ SHOTS = {
 }
 
 
-def test_readme_screenshots(browser, site):  # noqa: F811
+def test_readme_screenshots(browser, money_site):  # noqa: F811
+    site = money_site  # the demo with deals, as `make run` shows it
     out = Path(os.environ.get("SOURCEBOOK_SCREENSHOTS_DIR") or ARTIFACTS / "readme")
     out.mkdir(parents=True, exist_ok=True)
     page = login(browser, site, "marketing", width=1280)
