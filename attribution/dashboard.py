@@ -5,6 +5,8 @@ Where each dashboard rule lives:
 - what the metrics mean (booked, held, canceled, no-show rate): `_METRICS_SQL`, `_metrics_finish`;
 - the money beside them (pipeline, won revenue, win rate, revenue per booking): `_money_finish`, from
   `attribution/money.py` (deals credited to bookings: `hubspot_sync/services/deal_credit.py`);
+- cost beside that (cost per booking / held meeting / won deal, return on spend, days without spend data):
+  `attribution/spend.py` (`spend_finish`);
 - the period and its comparison: `attribution/periods.py`;
 - which event types count as demos: `attribution.models.DemoEventType` (read by `demo_event_types`);
 - a channel's colour: `channel_color`; the chart's continuous time axis: `chart_data`.
@@ -27,7 +29,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from attribution import money
+from attribution import money, spend
 from attribution.models import ROLLUP_DIMENSIONS, DemoEventType
 from attribution.rules import DIRECT, UNASSIGNED
 from attribution.selectors import _split_days, _sum_rows, credited_bookings, rollup_where
@@ -308,7 +310,12 @@ def dashboard_report(*, current: tuple[datetime, datetime], previous: tuple[date
         _money_finish(kpis, _total(credited), plan)
         if then is not None:
             _money_finish(then, _total(_money_table(previous, filters, dimensions)), plan)
+    # Cost beside them (after the money: return on spend divides its won revenue), when spend was uploaded and the
+    # rows are by channel, source, medium or campaign; None otherwise.
+    missing = spend.spend_finish(rows=table, kpis=kpis, columns=columns, bounds=current, filters=filters,
+                                 plan=plan if with_money else money.currency_plan())
     return {"dims": dims, "columns": columns, "rows": table, "kpis": kpis, "previous_kpis": then, "money": with_money,
+            "spend": missing is not None, "spend_missing": missing,
             "series": this["series"], "self_reported": _self_reported(this["said"])}
 
 
