@@ -292,6 +292,9 @@ def dashboard_report(*, current: tuple[datetime, datetime], previous: tuple[date
     earlier = {tuple(r[c] for c in columns): r for r in (before["rows"] if before else [])}
     for key in earlier.keys() - rows.keys():
         rows[key] = _metrics_finish({**dict(zip(columns, key)), **empty})
+    costs = spend.spend_table(columns=columns, bounds=current, filters=filters)
+    for key in (costs or {}).keys() - rows.keys():  # spent on, booked nothing: a row, so the cost column adds up
+        rows[key] = _metrics_finish({**dict(zip(columns, key)), **empty})
     table = sorted(rows.values(), key=lambda r: (-r["bookings"], -earlier.get(tuple(r[c] for c in columns), empty)["bookings"],
                                                   *[str(r[c]) for c in columns]))
     for row in table:
@@ -310,12 +313,12 @@ def dashboard_report(*, current: tuple[datetime, datetime], previous: tuple[date
         _money_finish(kpis, _total(credited), plan)
         if then is not None:
             _money_finish(then, _total(_money_table(previous, filters, dimensions)), plan)
-    # Cost beside them (after the money: return on spend divides its won revenue), when spend was uploaded and the
-    # rows are by channel, source, medium or campaign; None otherwise.
-    missing = spend.spend_finish(rows=table, kpis=kpis, columns=columns, bounds=current, filters=filters,
-                                 plan=plan if with_money else money.currency_plan())
+    missing = None
+    if costs is not None:  # cost beside them (after the money: return on spend divides its won revenue)
+        missing = spend.spend_finish(rows=table, kpis=kpis, columns=columns, costs=costs, bounds=current,
+                                     filters=filters, plan=plan if with_money else money.currency_plan())
     return {"dims": dims, "columns": columns, "rows": table, "kpis": kpis, "previous_kpis": then, "money": with_money,
-            "spend": missing is not None, "spend_missing": missing,
+            "spend": costs is not None, "spend_missing": missing,
             "series": this["series"], "self_reported": _self_reported(this["said"])}
 
 

@@ -277,16 +277,21 @@ def has_spend() -> bool:
     return Spend.objects.exists()
 
 
-def spend_finish(*, rows: list[dict], kpis: dict, columns: list[str], bounds: tuple[datetime, datetime], filters: dict,
-                 plan: tuple[str, dict]) -> dict | None:
-    """Cost beside the dashboard's rows (keyed by `columns`) and headline: `cost`, `cost_per_booking`,
-    `cost_per_held`, `cost_per_won` and `roas` (won revenue ÷ cost; rows carry `won` and `revenue` from the money
-    columns, when deals exist). Returns what the page says about missing days ({"days": n, "ranges": [...]}), or
-    None when the rows are by something spend isn't uploaded by (event type, landing page...)."""
+def spend_table(*, columns: list[str], bounds: tuple[datetime, datetime], filters: dict) -> dict[tuple, dict] | None:
+    """The dashboard's cost per row key (`columns` values) per currency for the period, or None when spend doesn't
+    apply: none uploaded, or rows by something spend isn't uploaded by (event type, landing page...). A key may have
+    no bookings: money spent on a campaign that booked nothing is a row too."""
     if not all(c in SPEND_GROUPS for c in columns) or not has_spend():
         return None
-    period = {"booked_after": bounds[0], "booked_before": bounds[1]}
-    costs = spend_cost(group_by=columns, **period, **filters)
+    return spend_cost(group_by=columns, booked_after=bounds[0], booked_before=bounds[1], **filters)
+
+
+def spend_finish(*, rows: list[dict], kpis: dict, columns: list[str], costs: dict[tuple, dict],
+                 bounds: tuple[datetime, datetime], filters: dict, plan: tuple[str, dict]) -> dict:
+    """Cost beside the dashboard's rows and headline (`costs` from `spend_table`): `cost`, `cost_per_booking`,
+    `cost_per_held`, `cost_per_won` and `roas` (won revenue ÷ cost; rows carry `won` and `revenue` from the money
+    columns when deals exist, and without revenue but with cost the return is 0). Returns what the page says about
+    days without spend data: {"days": n, "ranges": [[first, last], ...]}."""
     total: dict = defaultdict(Decimal)
     for per in costs.values():
         for code, value in per.items():
@@ -299,5 +304,6 @@ def spend_finish(*, rows: list[dict], kpis: dict, columns: list[str], bounds: tu
         row["cost_per_won"] = cost.per(row.get("won") or 0) if cost.parts else None
         revenue = row.get("revenue")
         row["roas"] = (None if not cost else revenue.ratio_to(cost) if revenue else 0.0 if "revenue" in row else None)
-    days = spend_missing_days(**period, **{k: v for k, v in filters.items() if k in SPEND_GROUPS})
+    days = spend_missing_days(booked_after=bounds[0], booked_before=bounds[1],
+                              **{k: v for k, v in filters.items() if k in SPEND_GROUPS})
     return {"days": len(days), "ranges": day_ranges(days)}

@@ -84,3 +84,14 @@ def test_rows_by_something_spend_is_not_uploaded_by_have_no_cost_columns(markete
 def test_without_spend_there_are_no_cost_columns(marketer, october):
     response = marketer.get("/dashboard/?dim=campaign&range=last_month")
     assert response.context["data"]["spend"] is False and "Cost per booking" not in response.content.decode()
+
+
+def test_a_campaign_that_spent_and_booked_nothing_is_a_row_so_the_cost_column_adds_up(marketer, october):
+    spend(",2026-10,linkedin,paid_social,launch_202610,300,USD", ",2026-10,bing,cpc,silent_202610,90,USD")
+    response = marketer.get("/dashboard/?dim=campaign&range=last_month")
+    rows = {r["campaign"]: r for r in response.context["data"]["rows"]}
+    assert (rows["silent_202610"]["bookings"], str(rows["silent_202610"]["cost"])) == (0, "USD 90.00")
+    assert rows["silent_202610"]["cost_per_booking"] is None  # spent, booked nothing: no price per booking
+    assert str(response.context["data"]["kpis"]["cost"]) == "USD 390.00"
+    assert response.context["data"]["rows"][-1]["campaign"] == "silent_202610"  # after the rows that booked
+    assert 'data-key="silent_202610"' in response.content.decode()
