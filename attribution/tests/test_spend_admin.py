@@ -156,3 +156,17 @@ def test_an_upload_links_to_its_rows(marketer):
     assert link.encode() in listing.content.replace(b"&amp;", b"&")
     rows = marketer.get(link)
     assert rows.status_code == 200 and rows.context["cl"].result_count == 2
+
+
+def test_a_database_error_during_the_preview_is_said_without_a_traceback_and_nothing_is_kept(marketer, monkeypatch):
+    from django.db import IntegrityError
+
+    def refuse(*args, **kwargs):
+        raise IntegrityError('duplicate key value violates unique constraint "spend_unique_row"')
+
+    monkeypatch.setattr(Spend.objects, "bulk_create", refuse)  # as when another upload wrote the same rows first
+    preview = upload(marketer, GOOD)
+    page = preview.content.decode()
+    assert preview.status_code == 200 and not preview.context.get("confirm_form")
+    assert "spend_unique_row" in page and "Traceback" not in page and "Nothing was saved" in page
+    assert Spend.objects.count() == 0 and SpendImport.objects.count() == 0
