@@ -88,10 +88,7 @@ class SpendResource(resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         dataset.headers = [header_normalize(h) for h in dataset.headers or []]
         headers_check(dataset.headers)
-        for name in ("day", "last_day"):
-            if name not in dataset.headers:
-                dataset.append_col([""] * len(dataset), header=name)
-        for name in ("medium", "campaign", "date", "month"):
+        for name in ("day", "last_day", "medium", "campaign", "date", "month"):  # parsed values; optional columns
             if name not in dataset.headers:
                 dataset.append_col([""] * len(dataset), header=name)
         self._existing_load(dataset)
