@@ -81,9 +81,11 @@ def start_fake_hubspot(settings):
 def django_db_setup(django_db_setup, django_db_blocker):
     """Transactional tests truncate tables (seed rules included) in a reused test DB: re-seed."""
     from attribution.services import defaults_install
+    from hubspot_sync.services.mapping import mapping_defaults_install
 
     with django_db_blocker.unblock():
         defaults_install()
+        mapping_defaults_install()
 
 
 @pytest.fixture(autouse=True)

@@ -44,11 +44,15 @@ def _credited(model: str, filters: dict) -> tuple:
     return qs.filter(**deal), rel, names  # one filter() call: one join, which the aggregates below reuse
 
 
-def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors.CREDITED, **filters) -> list[dict]:
-    """One row per credited deal: its pk, hubspot_id, amount, currency, closed_won, `booking_id` and `booked_at`
-    of the credited booking and its `group_by` values under `model`. Report filters (dates, status, channel...)
-    apply to the credited booking."""
+def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors.CREDITED, deal_ids=None,
+                   **filters) -> list[dict]:
+    """One row per credited deal (archived deals left out): its pk, hubspot_id, amount, currency, closed_won,
+    `booking_id` and `booked_at` of the credited booking and its `group_by` values under `model`. Report filters
+    (dates, status, channel...) apply to the credited booking; `deal_ids` (Deal primary keys) narrows it to
+    those deals."""
     qs, rel, names = _credited(model, filters)
+    if deal_ids is not None:
+        qs = qs.filter(**{f"{rel}__pk__in": list(deal_ids)})
     columns = (f"{rel}__pk", f"{rel}__hubspot_id", f"{rel}__amount", f"{rel}__currency", f"{rel}__closed_won",
                "pk", "booked_at", *[names.get(g, g) for g in group_by])
     keys = ("pk", "hubspot_id", "amount", "currency", "closed_won", "booking_id", "booked_at", *group_by)

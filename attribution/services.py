@@ -21,6 +21,7 @@ from django.utils import timezone
 from import_export.formats.base_formats import CSV
 
 from attribution import defaults
+from attribution.money import credited_deals
 from attribution.models import (Alias, BannedValue, ChannelRule, ManualAttribution, ReattributeJob, RulesetVersion,
                                 SourceCategory, Spend, SpendImport)
 from attribution.rules import DIRECT, attribution_compute, self_reported_normalize, utm_normalize
@@ -30,6 +31,8 @@ from attribution.spend_csv import SpendFileError, headers_check, spend_file_text
 from bookings.models import Booking
 from bookings.services.changes import bookings_changed
 from bookings.services.fold import booking_reattribute
+from hubspot_sync.models import Deal
+from hubspot_sync.services.deal_write import deals_credit_write
 
 logger = logging.getLogger("sourcebook.attribution")
 
@@ -536,3 +539,19 @@ def spend_import_undo(*, batch_id: int) -> int:
         removed = Spend.objects.filter(batch_id=batch_id).count()
         SpendImport.objects.filter(pk=batch_id).delete()
     return removed
+
+
+def deals_credit_push(*, since=None, client=None):
+    """Write the credited booking's channel, source and campaign onto its HubSpot deal (as the field mapping
+    allows): the deals read since `since` (all deals without it). The credit is attribution.money's rule (the
+    `booking` model: the contact's last countable booking before the deal was created); hubspot_sync does the
+    writing (deals_credit_write: one read and at most one update per 100 deals, only values that differ)."""
+    deal_ids = None
+    if since is not None:
+        deal_ids = list(Deal.objects.filter(read_at__gte=since, archived=False).values_list("pk", flat=True))
+        if not deal_ids:
+            return deals_credit_write(credits={}, client=client)
+    rows = credited_deals(model="booking", group_by=("channel", "source", "campaign"), deal_ids=deal_ids)
+    credits = {row["hubspot_id"]: {"channel": row["channel"], "source": row["source"], "campaign": row["campaign"]}
+               for row in rows}
+    return deals_credit_write(credits=credits, client=client)

@@ -143,6 +143,8 @@ class InviteeEvent:
     no_show_at: datetime | None = None
     questions_and_answers: list = field(default_factory=list)
     tracking: dict = field(default_factory=dict)
+    phone: str = ""  # text_reminder_number: the number the invitee gave for SMS reminders
+    host_email: str = ""  # the scheduled event's first member (event_memberships[0].user_email): the host
 
     @property
     def is_cancel(self) -> bool:
@@ -258,7 +260,28 @@ def event_from_data(data, *, clean: bool = True) -> InviteeEvent | None:
         no_show_at=_dt((no_show or {}).get("created_at"), "no_show.created_at") if isinstance(no_show, dict) else None,
         questions_and_answers=json_clean(qa) if clean else qa,
         tracking=json_clean(tracking) if clean else tracking,
+        phone=_s(_text_or_none(payload.get("text_reminder_number"))).strip()[:64],
+        host_email=_s(_host_email(scheduled)).strip().lower()[:254],
     )
+
+
+def _text_or_none(value):
+    """Optional extras are read leniently: a value of another shape is left out, never a reason to refuse a booking."""
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _host_email(scheduled: dict):
+    """The host: the first of the scheduled event's memberships (Calendly lists the organiser first). Only webhook
+    payloads carry `user_email`; the REST API's memberships name the user only."""
+    memberships = scheduled.get("event_memberships")
+    if not isinstance(memberships, list):
+        return None
+    for member in memberships:
+        if isinstance(member, dict):
+            email = _text_or_none(member.get("user_email"))
+            if email and "@" in str(email):
+                return email
+    return None
 
 
 def _str(value) -> str:

@@ -81,6 +81,10 @@ class Booking(models.Model):
     name = models.CharField(max_length=255, blank=True)
     first_name = models.CharField(max_length=255, blank=True)
     last_name = models.CharField(max_length=255, blank=True)
+    phone = models.CharField(max_length=64, blank=True, db_default="", default="",
+                             help_text="Calendly's text_reminder_number, when the invitee gave one.")
+    host_email = models.EmailField(max_length=254, blank=True, db_default="", default="",
+                                   help_text="The Calendly host (first event membership): mapped to a HubSpot owner.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     timezone = models.CharField(max_length=64, blank=True)
     event_type_uri = models.CharField(max_length=255, blank=True)

@@ -34,6 +34,8 @@ def invitee_payload(
     new_invitee: str | None = None,
     rescheduled: bool = False,
     cancel_reason: str = "",
+    text_reminder_number: str | None = None,
+    host_email: str = "host@sourcebook.example",
 ) -> dict:
     """A v2 invitee webhook envelope, shaped like reference/calendly.md section 4."""
     invitee_id = invitee_id or uuid.uuid4().hex
@@ -81,7 +83,7 @@ def invitee_payload(
             "new_invitee": new_invitee,
             "questions_and_answers": questions_and_answers or [],
             "tracking": tracking,
-            "text_reminder_number": None,
+            "text_reminder_number": text_reminder_number,
             "cancellation": cancellation,
             "no_show": no_show,
             "reconfirmation": None,
@@ -100,7 +102,7 @@ def invitee_payload(
                 "invitees_counter": {"total": 1, "active": 0 if canceled else 1, "limit": 1},
                 "created_at": _iso(booked_at),
                 "updated_at": _iso(updated_at),
-                "event_memberships": [{"user": f"{API}/users/U1", "user_email": "host@sourcebook.example", "user_name": "Host"}],
+                "event_memberships": [{"user": f"{API}/users/U1", "user_email": host_email, "user_name": "Host"}],
                 "event_guests": [],
                 "meeting_notes_plain": None,
                 **({"cancellation": cancellation} if cancellation else {}),

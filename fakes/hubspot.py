@@ -53,7 +53,8 @@ def _prop(type_: str = "string", field_type: str = "text", options=None) -> dict
 
 DEFAULT_PROPERTIES = {
     "contacts": {"email": _prop(), "firstname": _prop(), "lastname": _prop(), "phone": _prop("string", "phonenumber"),
-                 "company": _prop(), "website": _prop(), "lifecyclestage": _prop("enumeration", "radio", LIFECYCLE)},
+                 "company": _prop(), "website": _prop(), "hubspot_owner_id": _prop("enumeration", "select"),
+                 "createdate": _prop("datetime", "date"), "lastmodifieddate": _prop("datetime", "date"), "lifecyclestage": _prop("enumeration", "radio", LIFECYCLE)},
     "meetings": {"hs_timestamp": _prop("datetime", "date"), "hs_meeting_title": _prop(), "hs_meeting_body": _prop("string", "html"),
                  "hs_meeting_start_time": _prop("datetime", "date"), "hs_meeting_end_time": _prop("datetime", "date"),
                  "hs_meeting_outcome": _prop("enumeration", "select", OUTCOMES), "hs_meeting_location": _prop(),
@@ -77,6 +78,7 @@ SOURCEBOOK_PROPERTIES = {
         "sourcebook_touches": _prop("number", "number"), "sourcebook_days_to_booking": _prop("number", "number"),
         "sourcebook_last_booking_at": _prop("datetime", "date"), "sourcebook_bookings_count": _prop("number", "number")},
     "meetings": {"sourcebook_booking_uri": _prop()},
+    "deals": {name: _prop() for name in ("sourcebook_channel", "sourcebook_source", "sourcebook_campaign")},
 }
 # HUBSPOT_DEFINED association type ids (confirmed by HubSpot's SDK): (from, to) -> allowed ids.
 ASSOCIATION_TYPES = {("meetings", "contacts"): {200}, ("contacts", "meetings"): {199}, ("meetings", "deals"): {212},
@@ -87,7 +89,7 @@ VALID_TYPE_PAIRS = {("string", "text"), ("string", "textarea"), ("string", "html
                     ("enumeration", "booleancheckbox"), ("datetime", "date"), ("date", "date"), ("enumeration", "select"),
                     ("enumeration", "radio"), ("enumeration", "checkbox"), ("phone_number", "phonenumber")}
 DEFAULT_SCOPES = ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write",
-                  "crm.objects.deals.read", "crm.objects.deals.write"]
+                  "crm.objects.deals.read", "crm.objects.deals.write", "crm.schemas.deals.write", "crm.objects.owners.read"]
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -136,6 +138,7 @@ class FakeHubSpot:
             self.owners: list[dict] = [{"id": "501", "email": "owner@example.com", "firstName": "Olive", "lastName": "Owner",
                                         "userId": 9001, "archived": False}]
             self.search_times: deque = deque()
+            self.reads = 0  # contact batch reads answered (the only-if-empty policy's reads)
             self.gdpr_blocklist: set[str] = set()  # emails a GDPR delete blocklisted
             self.gdpr_deleted: list[str] = []  # contact ids permanently deleted
             self.next_id = 1000
@@ -199,6 +202,12 @@ class FakeHubSpot:
             if name in READ_ONLY.get(object_type, ()):
                 problems.append({"message": f"{name} is a read only property; its value cannot be set.",
                                  "code": "READ_ONLY_VALUE", "in": name, "context": {"propertyName": [name]}})
+                continue
+            if name == "hubspot_owner_id" and value not in (None, ""):
+                # An owner property takes the id of an active owner of the portal (its options are the owners).
+                if str(value) not in {o["id"] for o in self.owners if not o.get("archived")}:
+                    problems.append({"message": f"{value} was not one of the allowed options (owner ids)",
+                                     "code": "INVALID_OPTION", "in": name, "context": {"propertyName": [name]}})
                 continue
             problem = _value_problem(definition, value)
             if problem:
@@ -433,7 +442,18 @@ class FakeHubSpot:
         return 200, payload
 
     # --- properties, pipelines, deals ----------------------------------------------------------
+    def _schema_scope_missing(self, object_type: str):
+        """Creating properties and groups needs the object's schema write scope (a 403 MISSING_SCOPES without it)."""
+        scope = f"crm.schemas.{object_type}.write"
+        if object_type in ("contacts", "deals") and scope not in self.config.scopes:
+            return 403, {**_error("MISSING_SCOPES", "This app hasn't been granted all required scopes to make this call."),
+                         "errors": [{"message": f"One or more of the following scopes are required: {scope}",
+                                     "context": {"requiredGranularScopes": [scope]}}]}
+        return None
+
     def group_create(self, object_type: str, body: dict) -> tuple[int, dict]:
+        if (refused := self._schema_scope_missing(object_type)):
+            return refused
         if not body.get("name") or not body.get("label"):
             return 400, _validation_error([{"message": "name and label are required", "code": "REQUIRED_FIELD"}])
         with self.lock:
@@ -444,6 +464,8 @@ class FakeHubSpot:
         return 201, {"name": body.get("name"), "label": body.get("label"), "displayOrder": body.get("displayOrder", -1)}
 
     def property_create(self, object_type: str, body: dict) -> tuple[int, dict]:
+        if (refused := self._schema_scope_missing(object_type)):
+            return refused
         missing = [f for f in ("name", "label", "type", "fieldType", "groupName") if not body.get(f)]
         if missing:
             return 400, _validation_error([{"message": f"{f} is required", "code": "REQUIRED_FIELD", "in": f} for f in missing])
@@ -529,10 +551,89 @@ class FakeHubSpot:
         return 200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
 
     def deals_read(self, body: dict) -> tuple[int, dict]:
+        """Batch read by id: the properties asked for (plus the defaults); an unknown or archived id is a
+        per-input OBJECT_NOT_FOUND error in a 207."""
+        problem = _batch_read_problem(body)
+        if problem:
+            return problem
+        wanted = [n for n in body["properties"] if isinstance(n, str)]
+        found, missing = [], []
         with self.lock:
-            found = [{"id": d["id"], "properties": dict(d["properties"]), "archived": False}
-                     for i in body.get("inputs") or [] if (d := self.deals.get(str(i.get("id")))) and not d.get("archived")]
-        return 200, {"status": "COMPLETE", "results": found, "startedAt": _now(), "completedAt": _now()}
+            for item in body["inputs"]:
+                deal = self.deals.get(str((item or {}).get("id")))
+                if deal is None or deal.get("archived"):
+                    missing.append(str((item or {}).get("id")))
+                    continue
+                found.append(_deal_out(deal, wanted))
+        return _batch_read_answer(found, missing, "DEAL")
+
+    def contacts_read(self, body: dict) -> tuple[int, dict]:
+        """POST /crm/objects/{date}/contacts/batch/read (BatchReadInputSimplePublicObjectId): inputs ≤ 100,
+        properties and propertiesWithHistory required, idProperty `email` or none (internal ids). Only the properties
+        asked for come back (plus the defaults); a name the portal does not have is left out, as HubSpot's reads do.
+        A contact not found is a per-input OBJECT_NOT_FOUND error in a 207."""
+        problem = _batch_read_problem(body)
+        if problem:
+            return problem
+        id_property = body.get("idProperty")
+        if id_property not in (None, "email", "hs_object_id"):
+            return 400, _error("VALIDATION_ERROR", f"idProperty {id_property!r} is not a unique property of contacts")
+        wanted = {"email", "createdate", "lastmodifieddate", "hs_object_id", *[n for n in body["properties"] if isinstance(n, str)]}
+        found, missing = [], []
+        with self.lock:
+            by_id = {c["id"]: c for c in self.contacts.values()} if id_property != "email" else {}
+            for item in body["inputs"]:
+                key = str((item or {}).get("id") or "").strip()
+                contact = self.contacts.get(key.lower()) if id_property == "email" else by_id.get(key)
+                if contact is None:
+                    missing.append(key)
+                    continue
+                props = {n: contact["properties"].get(n) for n in wanted if n in self.properties["contacts"] or n == "hs_object_id"}
+                props["hs_object_id"] = contact["id"]
+                found.append({"id": contact["id"], "properties": props, "archived": False, "createdAt": _now(), "updatedAt": _now()})
+        with self.lock:
+            self.reads += 1
+        return _batch_read_answer(found, missing, "CONTACT")
+
+    def deals_update(self, body: dict) -> tuple[int, dict]:
+        """POST /crm/objects/{date}/deals/batch/update: ≤ 100 inputs, each {id, properties}; all or nothing for an
+        unknown property or a bad value (400, PROPERTY_DOESNT_EXIST); ids that do not exist: a whole-batch 404."""
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
+        if len(inputs) > 100:
+            return 400, TOO_MANY_INPUTS()
+        with self.lock:
+            problems = []
+            for item in inputs:
+                if not isinstance(item, dict) or not item.get("id") or "properties" not in item:
+                    problems.append({"message": "id and properties are required", "code": "REQUIRED_FIELD"})
+                    continue
+                problems += self._property_problems("deals", item.get("properties"))
+            if problems:
+                return 400, _validation_error(problems)
+            ids = [str(i["id"]) for i in inputs]
+            if len(set(ids)) != len(ids):
+                return 400, _error("VALIDATION_ERROR", "Duplicate IDs found in batch input. IDs must be unique")
+            missing = [i for i in ids if i not in self.deals or self.deals[i].get("archived")]
+            if missing:
+                return 404, {**_error("OBJECT_NOT_FOUND", "Could not get some DEAL objects, they may be deleted or not "
+                                                          "exist. Check that ids are valid."), "context": {"ids": missing}}
+            results = []
+            for item in inputs:
+                deal = self.deals[str(item["id"])]
+                _apply(deal["properties"], item["properties"])
+                deal["properties"]["hs_lastmodifieddate"] = _now()
+                results.append(_deal_out(deal, list(item["properties"])))
+        return 200, {"status": "COMPLETE", "results": results, "requestedAt": _now(), "startedAt": _now(), "completedAt": _now()}
+
+    def owner_add(self, *, email: str, first: str = "", last: str = "", archived: bool = False) -> str:
+        """Test helper (not an endpoint): a HubSpot user who can own records."""
+        with self.lock:
+            owner_id = self._id()
+            self.owners.append({"id": owner_id, "email": email, "firstName": first, "lastName": last,
+                                "userId": int(owner_id) + 9000, "archived": archived})
+            return owner_id
 
     # --- deals: seeding, search, archived list, associations, owners, currencies ----------------------
     def deal_seed(self, *, contacts: list[str] = (), modified: str | None = None, **props) -> str:
@@ -723,7 +824,9 @@ class FakeHubSpot:
         if not 0 < limit <= 500:
             return 400, _error("VALIDATION_ERROR", f"limit must be between 1 and 500, got {limit}")
         with self.lock:
-            found = [o for o in self.owners if not query.get("email") or o["email"] == query["email"]]
+            archived = str(query.get("archived", "false")).lower() == "true"  # active owners only, unless asked
+            found = [o for o in self.owners if bool(o.get("archived")) == archived
+                     and (not query.get("email") or o["email"] == query["email"])]
         page = found[offset:offset + limit]
         payload = {"results": [{**o, "createdAt": _now(), "updatedAt": _now()} for o in page]}
         if offset + limit < len(found):
@@ -804,6 +907,8 @@ class FakeHubSpot:
                 "daily_used": self.daily_used,
                 "duplicate_meetings": {uri: n for uri, n in per_booking.items() if uri and n > 1},
                 "refreshes": self.refreshes,
+                "contact_reads": self.reads,
+                "properties": {t: sorted(p) for t, p in self.properties.items()},
                 "config": {k: (sorted(v) if isinstance(v, set) else v) for k, v in self.config.__dict__.items() if k != "tokens"},
             }
 
@@ -929,6 +1034,28 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
+def _batch_read_problem(body: dict):
+    """What every CRM batch read refuses: inputs (≤ 100), properties and propertiesWithHistory are required."""
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list):
+        return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
+    if len(inputs) > 100:
+        return 400, TOO_MANY_INPUTS()
+    missing = [f for f in ("properties", "propertiesWithHistory") if not isinstance(body.get(f), list)]
+    if missing:
+        return 400, _validation_error([{"message": f"{f} is required", "code": "REQUIRED_FIELD", "in": f} for f in missing])
+    return None
+
+
+def _batch_read_answer(found: list, missing: list, kind: str) -> tuple[int, dict]:
+    payload = {"status": "COMPLETE", "results": found, "startedAt": _now(), "completedAt": _now()}
+    if missing:
+        payload.update(numErrors=1, errors=[{**_error("OBJECT_NOT_FOUND", f"Could not get some {kind} objects, they may be "
+                                                                          "deleted or not exist."), "context": {"ids": missing}}])
+        return 207, payload
+    return 200, payload
+
+
 def TOO_MANY_INPUTS() -> dict:  # noqa: N802 - HubSpot's exact batch-size error
     return _error("VALIDATION_ERROR", "The maximum number of inputs supported in a batch is 100. "
                                       "Please reduce the number of items and try again")
@@ -949,6 +1076,8 @@ def _validation_error(details: list[dict]) -> dict:
 D = API
 ROUTES = [
     ("POST", rf"/crm/objects/{D}/contacts/batch/upsert", lambda f, m, b: f.contacts_upsert(b)),
+    ("POST", rf"/crm/objects/{D}/contacts/batch/read", lambda f, m, b: f.contacts_read(b)),
+    ("POST", rf"/crm/objects/{D}/deals/batch/update", lambda f, m, b: f.deals_update(b)),
     ("POST", rf"/crm/objects/{D}/contacts/gdpr-delete", lambda f, m, b: f.contact_gdpr_delete(b)),
     ("POST", rf"/crm/objects/{D}/meetings/batch/create", lambda f, m, b: f.meetings_create(b)),
     ("POST", rf"/crm/objects/{D}/meetings/batch/update", lambda f, m, b: f.meetings_update(b)),

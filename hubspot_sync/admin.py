@@ -9,9 +9,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from hubspot_sync.models import BookingSync, ContactErasure, Deal, DealContact, DealRule, DealSyncState, HubspotConnection
+from hubspot_sync.mapping import FIELD_BY_KEY
+from hubspot_sync.models import (
+    BookingSync, ContactErasure, Deal, DealContact, DealRule, DealSyncState, HubspotConnection, HubspotOwner, PropertyMapping,
+)
 from hubspot_sync.services import erasure, outbox
 from hubspot_sync.services.connection import ReconnectFailed, connection_reconnect
+from hubspot_sync.services.mapping import PROPERTY_NAME, mapping_edited
 
 
 def _pretty(value) -> str:
@@ -220,4 +224,70 @@ class DealSyncStateAdmin(admin.ModelAdmin):
                        "company_currency", "exchange_rates", "updated_at"]
 
     def has_add_permission(self, request):
+        return False
+
+
+class PropertyMappingForm(forms.ModelForm):
+    class Meta:
+        model = PropertyMapping
+        fields = ("hubspot_property", "policy")
+
+    def clean_hubspot_property(self):
+        """HubSpot's internal property names: lower case letters, digits and underscores, starting with a letter."""
+        name = (self.cleaned_data.get("hubspot_property") or "").strip()
+        if not PROPERTY_NAME.fullmatch(name):
+            raise forms.ValidationError("A HubSpot internal property name: lower-case letters, digits and _, starting with "
+                                        "a letter (e.g. phone, sourcebook_last_channel).")
+        taken = PropertyMapping.objects.filter(object_type=self.instance.object_type, hubspot_property=name)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Another Sourcebook field already writes to this property.")
+        return name
+
+
+@admin.register(PropertyMapping)
+class PropertyMappingAdmin(admin.ModelAdmin):
+    """What Sourcebook writes to HubSpot: one row per Sourcebook field, its HubSpot property and policy (always /
+    only if empty / never). "Not set up": the portal lacks the property; `manage.py hubspot_setup` creates it, and
+    until then the sync leaves it out."""
+
+    form = PropertyMappingForm
+    list_display = ("sourcebook_field", "field_label", "object_type", "hubspot_property", "policy", "setup_status")
+    list_editable = ("hubspot_property", "policy")
+    list_filter = ("object_type", "policy", "portal_has")
+    fields = ("object_type", "sourcebook_field", "field_label", "hubspot_property", "policy", "setup_status", "checked_at")
+    readonly_fields = ("object_type", "sourcebook_field", "field_label", "setup_status", "checked_at")
+
+    @admin.display(description="what it is")
+    def field_label(self, obj):
+        field = FIELD_BY_KEY.get((obj.object_type, obj.sourcebook_field))
+        return field.label if field else "(unknown field: written by no release)"
+
+    @admin.display(description="in HubSpot")
+    def setup_status(self, obj):
+        if obj.portal_has is None:
+            return "not checked (run hubspot_setup)"
+        return "set up" if obj.portal_has else "not set up"
+
+    def save_model(self, request, obj, form, change):
+        mapping_edited(mapping=obj, changed=form.changed_data)
+
+    def has_add_permission(self, request):
+        return False  # one row per Sourcebook field, installed by the migration
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # set the policy to "never" instead
+
+
+@admin.register(HubspotOwner)
+class HubspotOwnerAdmin(admin.ModelAdmin):
+    """HubSpot's owners as last read (daily, and by hubspot_setup): a Calendly host's email finds its owner here."""
+
+    list_display = ("email", "owner_id", "name", "refreshed_at")
+    search_fields = ("email", "owner_id", "name")
+    readonly_fields = ("email", "owner_id", "name", "refreshed_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,6 +15,8 @@ API_VERSION = "2026-09"
 _V = API_VERSION
 PATHS = {
     "contacts_batch_upsert": f"/crm/objects/{_V}/contacts/batch/upsert",
+    "contacts_batch_read": f"/crm/objects/{_V}/contacts/batch/read",
+    "deals_batch_update": f"/crm/objects/{_V}/deals/batch/update",
     "meetings_batch_create": f"/crm/objects/{_V}/meetings/batch/create",
     "meetings_batch_update": f"/crm/objects/{_V}/meetings/batch/update",
     "meetings_search": f"/crm/objects/{_V}/meetings/search",
@@ -66,6 +69,37 @@ class HubSpotError(Exception):
         if self.kind == "rate_limit":
             return self.policy != "DAILY"
         return self.kind in ("server", "timeout", "connection")
+
+
+_MISSING_IN_MESSAGE = re.compile(r'"error"\s*:\s*"PROPERTY_DOESNT_EXIST"\s*,\s*"name"\s*:\s*"([A-Za-z0-9_]+)"')
+
+
+def missing_properties(exc: HubSpotError) -> set[str]:
+    """The properties HubSpot refused as unknown (PROPERTY_DOESNT_EXIST): from `errors[]` (code, context.propertyName)
+    or, failing that, from the per-property results HubSpot embeds in its message."""
+    if exc.kind != "validation" or not isinstance(exc.body, dict):
+        return set()
+    names = set()
+    for error in exc.body.get("errors") or []:
+        if isinstance(error, dict) and error.get("code") == "PROPERTY_DOESNT_EXIST":
+            names.update(str(n) for n in ((error.get("context") or {}).get("propertyName") or [error.get("in")]) if n)
+    names.update(_MISSING_IN_MESSAGE.findall(str(exc.body.get("message") or "")))
+    return names
+
+
+_REFUSED_IN_MESSAGE = re.compile(r'"error"\s*:\s*"[A-Z_]+"\s*,\s*"name"\s*:\s*"([A-Za-z0-9_]+)"')
+
+
+def refused_properties(exc: HubSpotError) -> set[str]:
+    """Every property a validation error names, whatever the reason (unknown, bad value, not an allowed option)."""
+    if exc.kind != "validation" or not isinstance(exc.body, dict):
+        return set()
+    names = set()
+    for error in exc.body.get("errors") or []:
+        if isinstance(error, dict):
+            names.update(str(n) for n in ((error.get("context") or {}).get("propertyName") or [error.get("in")]) if n)
+    names.update(_REFUSED_IN_MESSAGE.findall(str(exc.body.get("message") or "")))
+    return names
 
 
 @dataclass
@@ -159,6 +193,41 @@ class HubSpotClient:
     def contacts_batch_upsert(self, inputs: list[dict], *, ready=None) -> BatchResult | None:
         return self._batch(PATHS["contacts_batch_upsert"], inputs, ready=ready)
 
+    def contacts_batch_read(self, emails: list[str], properties: list[str], *, ready=None) -> dict[str, dict] | None:
+        """Current values of `properties` of the contacts with these emails (one request, ≤ MAX_BATCH emails;
+        BatchReadInputSimplePublicObjectId with idProperty=email): {email: {property: value}}. A contact HubSpot
+        does not have is left out (a per-input OBJECT_NOT_FOUND in a 207). None when `ready` sent nothing."""
+        if len(emails) > MAX_BATCH:
+            raise ValueError(f"HubSpot batches take at most {MAX_BATCH} inputs, got {len(emails)}")
+        if not emails:
+            return {}
+        body = {"idProperty": "email", "inputs": [{"id": e} for e in emails], "properties": ["email", *properties],
+                "propertiesWithHistory": []}
+        response = self._request("POST", PATHS["contacts_batch_read"], json=body, ready=ready)
+        if response is None:
+            return None  # `ready` decided to send nothing
+        data = response.json()
+        found = {}
+        for item in data.get("results", []):
+            props = item.get("properties") or {}
+            email = (props.get("email") or "").lower()
+            if email:
+                found[email] = props
+        return found
+
+    def deals_batch_update(self, inputs: list[dict], *, ready=None) -> BatchResult | None:
+        return self._batch(PATHS["deals_batch_update"], inputs, ready=ready)
+
+    def deals_batch_read(self, deal_ids: list[str], properties: list[str]) -> dict[str, dict]:
+        """{deal id: {property: value}} of the deals HubSpot still has (≤ MAX_BATCH ids)."""
+        if len(deal_ids) > MAX_BATCH:
+            raise ValueError(f"HubSpot batches take at most {MAX_BATCH} inputs, got {len(deal_ids)}")
+        if not deal_ids:
+            return {}
+        body = {"inputs": [{"id": str(i)} for i in deal_ids], "properties": properties, "propertiesWithHistory": []}
+        data = self._request("POST", PATHS["deals_batch_read"], json=body).json()
+        return {str(d["id"]): d.get("properties") or {} for d in data.get("results", [])}
+
     def meetings_batch_create(self, inputs: list[dict], *, ready=None) -> BatchResult | None:
         return self._batch(PATHS["meetings_batch_create"], inputs, ready=ready)
 
@@ -225,7 +294,8 @@ class HubSpotClient:
                 break
         if not ids:
             return []
-        body = {"inputs": [{"id": i} for i in ids[:100]], "properties": ["dealname", "dealstage", "pipeline"]}
+        body = {"inputs": [{"id": i} for i in ids[:100]], "properties": ["dealname", "dealstage", "pipeline"],
+                "propertiesWithHistory": []}
         return self._request("POST", PATHS["deals_batch_read"], json=body).json().get("results", [])
 
     def deal_create(self, properties: dict, contact_id: str) -> dict:

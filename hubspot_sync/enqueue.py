@@ -53,3 +53,15 @@ def erasure_drain_soon() -> None:
 
 def erasure_drain_on_commit() -> None:
     transaction.on_commit(erasure_drain_soon)
+
+
+DEALS_CREDIT_TASK = "attribution.deals_credit_push"  # attribution owns the credit rule: enqueued by name, never imported
+
+
+def deals_credit_push_soon(*, since_iso: str) -> None:
+    """After a deal read: write the credited booking's values onto the deals it read (attribution's task). The next
+    read (15 minutes) enqueues again, so a lost message only delays the write."""
+    try:
+        app.signature(DEALS_CREDIT_TASK, kwargs={"since_iso": since_iso}).apply_async()
+    except Exception:  # noqa: BLE001 - broker down: the next deal read enqueues it again
+        logger.warning("could not enqueue the deal credit write; the next deal read will")

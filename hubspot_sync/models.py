@@ -202,3 +202,50 @@ class DealSyncState(models.Model):
 
     def __str__(self):
         return f"deal read (cursor {self.cursor})"
+
+
+class PropertyMapping(models.Model):
+    """What Sourcebook writes to HubSpot, edited in the admin: a Sourcebook field onto a HubSpot contact or deal
+    property, under a policy. `always` overwrites, `if_empty` writes only when HubSpot's current value is empty (read
+    in the same batch pass), `never` sends nothing. `portal_has`: whether the portal has the property (refreshed by
+    hubspot_setup and when HubSpot answers PROPERTY_DOESNT_EXIST); a property it lacks is skipped, never a dead letter."""
+
+    class Object(models.TextChoices):
+        CONTACTS = "contacts"
+        DEALS = "deals"
+
+    class Policy(models.TextChoices):
+        ALWAYS = "always"
+        IF_EMPTY = "if_empty", "only if empty"
+        NEVER = "never"
+
+    object_type = models.CharField(max_length=16, choices=Object.choices)
+    sourcebook_field = models.CharField(max_length=64, help_text="What Sourcebook knows (see the README's field list).")
+    hubspot_property = models.CharField(max_length=100, help_text="Internal name of the HubSpot property, e.g. phone.")
+    policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.ALWAYS)
+    portal_has = models.BooleanField(null=True, blank=True, editable=False,
+                                     help_text="Whether the portal has this property (unknown until hubspot_setup ran).")
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["object_type", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "sourcebook_field"], name="mapping_field_once"),
+            models.UniqueConstraint(fields=["object_type", "hubspot_property"], name="mapping_property_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.object_type}: {self.sourcebook_field} → {self.hubspot_property} ({self.get_policy_display()})"
+
+
+class HubspotOwner(models.Model):
+    """HubSpot's owners (users who can own records), read from the owners API and refreshed daily by beat: a Calendly
+    host's email finds its owner here."""
+
+    owner_id = models.CharField(max_length=32, unique=True)
+    email = models.EmailField(max_length=254, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.email} ({self.owner_id})"

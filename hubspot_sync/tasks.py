@@ -3,9 +3,13 @@
 
 from celery import shared_task
 
+from django.utils import timezone
+
+from hubspot_sync.enqueue import deals_credit_push_soon
 from hubspot_sync.services import erasure, outbox
 from hubspot_sync.services.deal_credit import deals_credit_all
 from hubspot_sync.services.deal_read import deal_read_run
+from hubspot_sync.services.owners import owners_refresh
 from hubspot_sync.services.sync import sync_drain
 
 
@@ -36,8 +40,19 @@ def hubspot_erasure_drain_task() -> dict:
 
 @shared_task(name="hubspot_sync.deal_read", ignore_result=True)
 def hubspot_deal_read_task() -> dict:
-    """Beat, every 15 minutes: deals modified since the cursor (a failure backs off and shows in /healthz)."""
-    return deal_read_run()
+    """Beat, every 15 minutes: deals modified since the cursor (a failure backs off and shows in /healthz); then the
+    credited booking's channel, source and campaign are written onto the deals it read (attribution's task)."""
+    started = timezone.now()
+    result = deal_read_run()
+    if result.get("kept"):
+        deals_credit_push_soon(since_iso=started.isoformat())
+    return result
+
+
+@shared_task(name="hubspot_sync.owners_refresh", ignore_result=True)
+def hubspot_owners_refresh_task() -> dict:
+    """Beat, daily: HubSpot's owners, so a Calendly host's email finds its owner (the contact owner mapping)."""
+    return owners_refresh()
 
 
 @shared_task(name="hubspot_sync.deal_credit_all", ignore_result=True)

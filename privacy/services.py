@@ -146,7 +146,7 @@ def _erase_pass(*, email: str, digest: str, report: ForgetReport, queue_hubspot:
         if "term" in raw:
             raw["term"] = term_redact(raw["term"])
         Booking.objects.filter(pk=booking.pk).update(
-            email="", name="", first_name="", last_name="", timezone="", questions_and_answers=[],
+            email="", name="", first_name="", last_name="", phone="", timezone="", questions_and_answers=[],
             tracking=tracking_redact(booking.tracking), visitor_id="", term=term_redact(booking.term), utm_raw=raw,
             canceled_by="", cancel_reason="", self_reported_raw="", hubspot_contact_id="",
         )

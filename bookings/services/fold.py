@@ -42,7 +42,7 @@ _RANK = {
 # Fields copied from the newest delivery that has a value for them.
 DETAIL_FIELDS = (
     "event_uri", "email", "name", "first_name", "last_name", "timezone", "event_type_uri",
-    "event_type_name", "start_time", "end_time", "booked_at", "questions_and_answers", "tracking",
+    "event_type_name", "start_time", "end_time", "booked_at", "questions_and_answers", "tracking", "phone", "host_email",
 )
 FOLD_FIELDS = DETAIL_FIELDS + (
     "status", "canceled_at", "canceled_by", "canceler_type", "cancel_reason", "rescheduled", "new_invitee_uri",
@@ -125,9 +125,10 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
                                           qa=fields["questions_and_answers"], manual=current["manual_utm"] if current else None,
                                           booked_at=fields["booked_at"]))
         # psycopg caches a statement's %s → $n conversion only up to 50 parameters (psycopg/_queries.py): an
-        # absent rescheduled_from_id (every booking but a reschedule's new half) is written as the literal NULL,
-        # keeping the INSERT and UPDATE at 50 and the conversion cached (it was ~7 % of a webhook's CPU).
-        placeholders = ["NULL" if name == "rescheduled_from_id" and fields[name] is None else "%s" for name in WRITTEN_FIELDS]
+        # absent value (rescheduled_from_id but for a reschedule's new half, canceled_at and no_show_marked_at of
+        # an active booking, ...) is written as the literal NULL, keeping a new booking's INSERT and UPDATE at 50
+        # and the conversion cached (it was ~7 % of a webhook's CPU). The texts differ only by which are NULL.
+        placeholders = ["NULL" if fields[name] is None else "%s" for name in WRITTEN_FIELDS]
         values = [_param(name, fields[name]) for name, p in zip(WRITTEN_FIELDS, placeholders) if p == "%s"]
         if current is None:
             # `hubspot_state` is left to its database default (pending); the seam below queues the sync.

@@ -310,3 +310,27 @@ def test_the_callback_answers_with_or_without_the_trailing_slash(post_signed, se
     assert Booking.objects.get().invitee_uri == payload["payload"]["uri"]
     assert post_signed(payload, url=url, key="forged").status_code == 401
     assert WebhookDelivery.objects.count() == 2
+
+
+def test_the_phone_and_the_host_are_kept_from_the_payload(post_signed):
+    """Calendly's text_reminder_number becomes the booking's phone (the HubSpot `phone` mapping writes it) and the
+    first event membership's email its host (mapped to a HubSpot contact owner)."""
+    booked = T0
+    post_signed(invitee_payload(invitee_id="P", booked_at=booked, text_reminder_number=" +1 404-555-0199 ",
+                                host_email="Sam.Seller@Sourcebook.example"))
+    booking = Booking.objects.get()
+    assert (booking.phone, booking.host_email) == ("+1 404-555-0199", "sam.seller@sourcebook.example")
+    # A later delivery without a number (a no-show mark, a cancel) keeps the one given.
+    post_signed(invitee_payload(invitee_id="P", booked_at=booked, event=calendly.INVITEE_CANCELED,
+                                updated_at=booked + timedelta(hours=1)))
+    assert Booking.objects.get().phone == "+1 404-555-0199"
+
+
+@pytest.mark.parametrize("number,memberships", [({"n": 1}, "host"), (["+1"], [None, 3]), (True, [{"user_email": 5}])])
+def test_an_oddly_shaped_phone_or_host_is_left_out_not_refused(post_signed, number, memberships):
+    payload = invitee_payload(invitee_id="Q")
+    payload["payload"]["text_reminder_number"] = number
+    payload["payload"]["scheduled_event"]["event_memberships"] = memberships
+    assert post_signed(payload).status_code == 200
+    booking = Booking.objects.get()
+    assert (booking.phone, booking.host_email) == ("", "")

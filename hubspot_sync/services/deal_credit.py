@@ -29,24 +29,28 @@ _CONTACTS = DealContact._meta.db_table
 _BOOKINGS = Booking._meta.db_table
 
 
-def _credit_sql(target: str) -> str:
-    """One UPDATE that sets the credit of the deals `target` selects (a SELECT of deal ids, %s parameters
+def _credit_sql(which: str) -> str:
+    """One UPDATE that sets the credit of the deals `which` selects (a condition on the deal's id, %s parameters
     allowed); rows already right are not written. Locks are taken in id order and skip a deal another
-    transaction holds (the deal read storing it refreshes it itself after)."""
+    transaction holds (the deal read storing it refreshes it itself after).
+
+    Each contact's bookings are found by email through the booking_email index (a nested LATERAL per contact:
+    written as `email IN (contacts' emails)` the planner merged the whole index per deal)."""
 
     def pick(order: str) -> str:
-        return (f"SELECT b.id, b.booked_at FROM {_BOOKINGS} b WHERE b.email IN "
-                f"(SELECT c.email FROM {_CONTACTS} c WHERE c.deal_id = t.id) AND {countable_sql('b')} "
-                f"AND b.booked_at < t.created_at ORDER BY {order} LIMIT 1")
+        return (f"SELECT x.id, x.booked_at FROM {_CONTACTS} c CROSS JOIN LATERAL ("
+                f"SELECT b.id, b.booked_at FROM {_BOOKINGS} b WHERE b.email = c.email AND {countable_sql('b')} "
+                f"AND b.booked_at < t.created_at ORDER BY {order.replace('x.', 'b.')} LIMIT 1) x "
+                f"WHERE c.deal_id = t.id ORDER BY {order} LIMIT 1")
 
     return f"""
         WITH t AS (
-            SELECT id, created_at FROM {_DEALS} WHERE id IN ({target}) ORDER BY id FOR UPDATE SKIP LOCKED
+            SELECT id, created_at FROM {_DEALS} WHERE {which} ORDER BY id FOR UPDATE SKIP LOCKED
         ), credit AS (
             SELECT t.id, f.id AS first_id, f.booked_at AS first_at, l.id AS last_id, l.booked_at AS last_at
             FROM t
-            LEFT JOIN LATERAL ({pick("b.booked_at, b.id")}) f ON true
-            LEFT JOIN LATERAL ({pick("b.booked_at DESC, b.id DESC")}) l ON true
+            LEFT JOIN LATERAL ({pick("x.booked_at, x.id")}) f ON true
+            LEFT JOIN LATERAL ({pick("x.booked_at DESC, x.id DESC")}) l ON true
         )
         UPDATE {_DEALS} d SET first_booking_id = credit.first_id, first_booked_at = credit.first_at,
                               last_booking_id = credit.last_id, last_booked_at = credit.last_at
@@ -64,10 +68,10 @@ def deals_credit(*, deal_ids: Iterable[int] = (), emails: Iterable[str] = ()) ->
     changed = 0
     with connection.cursor() as cursor:
         if ids:
-            cursor.execute(_credit_sql("SELECT unnest(%s::bigint[])"), [ids])
+            cursor.execute(_credit_sql("id = ANY(%s)"), [ids])
             changed += cursor.rowcount
         if addresses:
-            cursor.execute(_credit_sql(f"SELECT deal_id FROM {_CONTACTS} WHERE email = ANY(%s)"), [addresses])
+            cursor.execute(_credit_sql(f"id IN (SELECT deal_id FROM {_CONTACTS} WHERE email = ANY(%s))"), [addresses])
             changed += cursor.rowcount
     return changed
 

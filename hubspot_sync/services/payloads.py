@@ -7,36 +7,12 @@ from datetime import datetime, timezone as dt_timezone
 
 from bookings.counting import person_first_and_last, person_journey
 from bookings.models import Booking
+from hubspot_sync.mapping import CONTACT_FIELDS, DEAL_FIELDS, FIELDS, Rule, properties_mapped
 
-CONTACT_PROPERTIES = [
-    # (name, label, type, fieldType)
-    ("sourcebook_last_utm_source", "Last UTM source", "string", "text"),
-    ("sourcebook_last_utm_medium", "Last UTM medium", "string", "text"),
-    ("sourcebook_last_utm_campaign", "Last UTM campaign", "string", "text"),
-    ("sourcebook_last_utm_content", "Last UTM content", "string", "text"),
-    ("sourcebook_last_utm_term", "Last UTM term", "string", "text"),
-    ("sourcebook_last_channel", "Last channel", "string", "text"),
-    ("sourcebook_first_utm_source", "First UTM source", "string", "text"),
-    ("sourcebook_first_utm_medium", "First UTM medium", "string", "text"),
-    ("sourcebook_first_utm_campaign", "First UTM campaign", "string", "text"),
-    ("sourcebook_first_channel", "First channel", "string", "text"),
-    ("sourcebook_self_reported_source", "Self-reported source", "string", "text"),
-    # From the visitor's journey (the site snippet and tracked links), when their bookings carry a visitor id.
-    ("sourcebook_first_touch_source", "First touch source", "string", "text"),
-    ("sourcebook_first_touch_medium", "First touch medium", "string", "text"),
-    ("sourcebook_first_touch_campaign", "First touch campaign", "string", "text"),
-    ("sourcebook_first_touch_landing_page", "First touch landing page", "string", "text"),
-    ("sourcebook_first_touch_at", "First touch at", "datetime", "date"),
-    ("sourcebook_last_touch_source", "Last touch source", "string", "text"),
-    ("sourcebook_last_touch_medium", "Last touch medium", "string", "text"),
-    ("sourcebook_last_touch_campaign", "Last touch campaign", "string", "text"),
-    ("sourcebook_last_touch_channel", "Last touch channel", "string", "text"),
-    ("sourcebook_last_touch_at", "Last touch at", "datetime", "date"),
-    ("sourcebook_touches", "Touches before booking", "number", "number"),
-    ("sourcebook_days_to_booking", "Days from first touch to booking", "number", "number"),
-    ("sourcebook_last_booking_at", "Last booking at", "datetime", "date"),
-    ("sourcebook_bookings_count", "Bookings", "number", "number"),
-]
+# Sourcebook's own contact properties (created by hubspot_setup): the mapping's default sourcebook_* targets.
+CONTACT_PROPERTIES = [(f.default_property, f.label, f.type, f.field_type) for f in CONTACT_FIELDS
+                      if f.default_property.startswith("sourcebook_")]
+DEAL_PROPERTIES = [(f.default_property, f.label, f.type, f.field_type) for f in DEAL_FIELDS]
 MEETING_PROPERTIES = [("sourcebook_booking_uri", "Sourcebook booking (Calendly invitee URI)", "string", "text")]
 GROUP = ("sourcebook", "Sourcebook")
 
@@ -61,32 +37,54 @@ def calendly_link(booking: Booking) -> str | None:
     return None
 
 
-def contact_properties(*, bookings: list[Booking]) -> dict:
-    """One contact from all of that person's bookings: first touch, last touch, counts (no empty values)."""
+def default_rules(object_type: str = "contacts") -> list[Rule]:
+    return [Rule(field=f.key, prop=f.default_property, policy=f.default_policy, portal_has=None)
+            for f in FIELDS if f.object_type == object_type]
+
+
+def contact_values(*, bookings: list[Booking], owners: dict | None = None) -> dict:
+    """What Sourcebook knows of one person, by field key (see hubspot_sync.mapping.FIELDS), from all of their
+    bookings: first touch, last touch, counts, name, phone, and the HubSpot owner of their last host (`owners`:
+    host email -> owner id). Empty values are left out."""
     person = person_first_and_last(bookings)
     first, last = person.first, person.last
     first_name, last_name = last.first_name, last.last_name
     if not (first_name or last_name) and last.name:
         first_name, _, last_name = last.name.partition(" ")
-    return _present({
-        "email": last.email,
-        "firstname": first_name,
-        "lastname": last_name,
-        "sourcebook_last_utm_source": last.source,
-        "sourcebook_last_utm_medium": last.medium,
-        "sourcebook_last_utm_campaign": last.campaign,
-        "sourcebook_last_utm_content": last.content,
-        "sourcebook_last_utm_term": last.term,
-        "sourcebook_last_channel": last.channel,
-        "sourcebook_first_utm_source": first.source,
-        "sourcebook_first_utm_medium": first.medium,
-        "sourcebook_first_utm_campaign": first.campaign,
-        "sourcebook_first_channel": first.channel,
-        "sourcebook_self_reported_source": person.self_reported_source,
-        "sourcebook_last_booking_at": _iso(last.booked_at),
-        "sourcebook_bookings_count": str(person.counted),
-        **_journey_properties(bookings),
-    })
+    latest = sorted(bookings, key=lambda b: (b.booked_at is not None, b.booked_at or 0, b.pk or 0))
+    phone = next((b.phone for b in reversed(latest) if b.phone), "")
+    host = next((b.host_email for b in reversed(latest) if b.host_email), "")
+    values = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "phone": phone,
+        "owner": (owners or {}).get(host.lower()) if host else None,
+        "last_utm_source": last.source,
+        "last_utm_medium": last.medium,
+        "last_utm_campaign": last.campaign,
+        "last_utm_content": last.content,
+        "last_utm_term": last.term,
+        "last_channel": last.channel,
+        "first_utm_source": first.source,
+        "first_utm_medium": first.medium,
+        "first_utm_campaign": first.campaign,
+        "first_channel": first.channel,
+        "self_reported_source": person.self_reported_source,
+        "last_booking_at": _iso(last.booked_at),
+        "bookings_count": str(person.counted),
+        **{k.removeprefix("sourcebook_"): v for k, v in _journey_properties(bookings).items()},
+    }
+    return _present(values)
+
+
+def contact_properties(*, bookings: list[Booking], rules: list[Rule] | None = None, current: dict | None = None,
+                       owners: dict | None = None) -> dict:
+    """One contact's properties as sent: `email`, then the mapped fields under their policies (`rules`: the admin's
+    mapping, default the built-in one; `current`: HubSpot's values read in this pass, None for a new contact)."""
+    values = contact_values(bookings=bookings, owners=owners)
+    person = person_first_and_last(bookings)
+    return _present({"email": person.last.email,
+                     **properties_mapped(values, rules if rules is not None else default_rules(), current)})
 
 
 def _journey_properties(bookings: list[Booking]) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import logging
 import time
@@ -14,7 +13,10 @@ from django.db import connection
 from django.utils import timezone
 
 from bookings.models import Booking
-from hubspot_sync.client import MEETING_TO_CONTACT, HubSpotClient, HubSpotError
+from hubspot_sync.client import (
+    MAX_BATCH, MEETING_TO_CONTACT, HubSpotClient, HubSpotError, missing_properties, refused_properties,
+)
+from hubspot_sync.mapping import IF_EMPTY, properties_mapped, properties_to_read
 from hubspot_sync.models import BookingSync
 from hubspot_sync.ratelimit import RateLimiter
 from hubspot_sync.services import outbox
@@ -24,7 +26,9 @@ from hubspot_sync.services.connection import (
 )
 from hubspot_sync.services.deal_credit import deals_credit
 from hubspot_sync.services.deals import deals_apply
-from hubspot_sync.services.payloads import contact_properties, meeting_properties
+from hubspot_sync.selectors import mapping_rules, owners_by_email
+from hubspot_sync.services.mapping import mapping_mark_missing, owners_store
+from hubspot_sync.services.payloads import contact_values, meeting_properties
 from hubspot_sync.services.setup import properties_ensure
 from project.metrics import HUBSPOT_REQUESTS, SYNC_BATCH_SECONDS
 
@@ -39,8 +43,10 @@ class BatchReport:
     dead: int = 0
     skipped: int = 0
     requests: int = 0
+    reads: int = 0  # contact batch reads for the only-if-empty policy (also counted in `requests`)
     errors: list = field(default_factory=list)
     properties_ensured: bool = False  # our properties were (re)created once in this batch
+    owners_reread: bool = False  # HubSpot refused a cached owner: the owners were read again once in this batch
 
 
 def hubspot_client(*, limiter: RateLimiter | None = None) -> HubSpotClient:
@@ -68,7 +74,7 @@ def sync_drain(*, max_seconds: float = 50.0, client: HubSpotClient | None = None
     try:
         while time.monotonic() < deadline:
             report = sync_batch(client=client)
-            for name in ("claimed", "synced", "retried", "dead", "skipped", "requests"):
+            for name in ("claimed", "synced", "retried", "dead", "skipped", "requests", "reads"):
                 setattr(total, name, getattr(total, name) + getattr(report, name))
             total.errors.extend(report.errors)
             if report.claimed == 0:
@@ -103,17 +109,29 @@ def sync_batch(*, client: HubSpotClient | None) -> BatchReport:
         outbox.sync_finish_dead(rows=no_email, error="booking has no email: HubSpot contacts are keyed by email")
         report.dead += len(no_email)
 
-    contact_inputs = [{"idProperty": "email", "id": email, "properties": contact_properties(bookings=history[email])}
-                      for email in emails]
-    if client is None:  # dry run: show exactly what would be sent
+    # What Sourcebook knows per person, then the admin's field mapping decides what of it is sent.
+    rules = mapping_rules("contacts")
+    owners = owners_by_email({b.host_email for bs in history.values() for b in bs if b.host_email})
+    values = {email: contact_values(bookings=history[email], owners=owners) for email in emails}
+    if client is None:  # dry run: show exactly what would be sent (only-if-empty fields as if HubSpot had none)
+        contact_inputs = _contact_inputs(emails, history, values, rules, {})
         meetings = [meeting_properties(booking=bookings[r.booking_id]) for r in rows if bookings[r.booking_id].email]
-        outbox.sync_finish_ok(rows=[r for r in rows if r not in no_email], state=BookingSync.State.SKIPPED,
+        outbox.sync_finish_ok(rows=[r for r in rows if bookings[r.booking_id].email], state=BookingSync.State.SKIPPED,
                               request={"contacts_batch_upsert": {"inputs": contact_inputs}, "meetings": meetings})
         report.skipped = len(rows) - len(no_email)
         return report
 
-    live = [r for r in rows if r not in no_email]
+    live = [r for r in rows if bookings[r.booking_id].email]  # by id: `row in list` compares models, quadratic
     try:
+        try:
+            current = _current_values(client=client, emails=emails, values=values, rules=rules, rows=live,
+                                      bookings=bookings, report=report)
+        except HubSpotError as exc:  # the read failed: nothing was written, the rows wait as for any failure
+            _fail(_in_flight(live), exc, report)
+            return report
+        if current is None:
+            return report  # another worker took these rows over (ours stalled past the claim timeout)
+        contact_inputs = _contact_inputs(emails, history, values, rules, current)
         _sync_rows(client=client, rows=live, bookings=bookings, contact_inputs=contact_inputs, report=report)
     except ConnectionBroken as exc:
         outbox.sync_finish_retry(rows=_in_flight(live), error=f"HubSpot connection broken: {exc}", retry_after=300,
@@ -129,6 +147,54 @@ def sync_batch(*, client: HubSpotClient | None) -> BatchReport:
         "claimed": report.claimed, "synced": report.synced, "retried": report.retried, "dead": report.dead,
         "requests": report.requests, "duration_ms": round((time.monotonic() - started) * 1000, 1)})
     return report
+
+
+def _contact_inputs(emails, history, values, rules, current: dict) -> list[dict]:
+    """One upsert input per person: the mapped properties under their policies, `current` deciding only-if-empty."""
+    return [{"idProperty": "email", "id": email,
+             "properties": {"email": email, **properties_mapped(values[email], rules, current.get(email))}}
+            for email in emails]
+
+
+def _current_values(*, client, emails, values, rules, rows, bookings, report: BatchReport) -> dict[str, dict] | None:
+    """HubSpot's current values of the only-if-empty properties, for the contacts that have something to write to
+    one: one batch read per batch of contacts (≤ MAX_BATCH), through the same rate limiter as every request, and
+    only for rows our claim still holds (checked after any rate-limit wait, as for writes). A contact HubSpot does
+    not have yet is absent (all its values are empty). None: another worker took every row over."""
+    properties = properties_to_read(rules)
+    fields = {r.field for r in rules if r.policy == IF_EMPTY and r.sendable}
+    wanted = [e for e in emails if any(values[e].get(f) for f in fields)]
+    if not properties or not wanted:
+        return {}
+    rows_by_email = defaultdict(list)
+    for row in rows:
+        rows_by_email[bookings[row.booking_id].email].append(row)
+    current = {}
+    for start in range(0, len(wanted), MAX_BATCH):
+        chunk = wanted[start:start + MAX_BATCH]
+
+        def ready(body, chunk=chunk):
+            owned = outbox.sync_renew(rows=[r for e in chunk for r in rows_by_email[e]])
+            kept = [i for i in body["inputs"] if any(r.booking_id in owned for r in rows_by_email[i["id"]])]
+            if not kept:
+                return None
+            report.requests += 1
+            report.reads += 1
+            return {**body, "inputs": kept}
+
+        try:
+            found = client.contacts_batch_read(chunk, properties, ready=ready)
+        except HubSpotError as exc:
+            if exc.kind != "auth" or connection_mode() != "oauth":
+                raise
+            connection_refresh(seen_version=connection_get().token_version)
+            found = client.contacts_batch_read(chunk, properties, ready=ready)
+        if found is None:
+            if start == 0 and len(wanted) <= MAX_BATCH:
+                return None
+            continue
+        current.update(found)
+    return current
 
 
 def _in_flight(rows: list[BookingSync]) -> list[BookingSync]:
@@ -199,12 +265,20 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
         if result is None:
             return  # another worker took these rows over (ours stalled past the claim timeout)
     except HubSpotError as exc:
-        if _own_property_missing(exc) and not report.properties_ensured:
-            # A release added a property this portal does not have yet: create ours, then send the batch again.
-            report.properties_ensured = True
-            logger.warning("HubSpot does not know a Sourcebook property; creating them (as hubspot_setup does)")
-            properties_ensure(client=client)
-            return _sync_rows(client=client, rows=rows, bookings=bookings, contact_inputs=contact_inputs, report=report)
+        missing = missing_properties(exc)
+        if missing:
+            retry_inputs = _without_missing(client=client, missing=missing, contact_inputs=contact_inputs, report=report)
+            if retry_inputs is not None:
+                return _sync_rows(client=client, rows=rows, bookings=bookings, contact_inputs=retry_inputs, report=report)
+        owner = _owner_refused(exc, contact_inputs, report)
+        if owner:
+            # An owner deactivated in HubSpot since the owners cache was read: the cache is refreshed now and the
+            # contacts whose owner is gone are written without one, never a dead letter over it.
+            active = _owners_reread(client, report)
+            stripped = [{**i, "properties": {k: v for k, v in i["properties"].items()
+                                             if k != owner or (active is not None and str(v) in active)}}
+                        for i in contact_inputs]
+            return _sync_rows(client=client, rows=rows, bookings=bookings, contact_inputs=stripped, report=report)
         if exc.kind == "validation" and len(contact_inputs) > 1:
             # Batch upsert is all or nothing: one bad input fails the batch with a 400. Bisect, so only
             # the bad input ends up a dead letter (log2(n) extra requests, not n).
@@ -234,12 +308,51 @@ def _sync_rows(*, client, rows, bookings, contact_inputs, report: BatchReport) -
                    contact_ids=contact_ids, report=report)
 
 
-def _own_property_missing(exc: HubSpotError) -> bool:
-    """HubSpot refused a `sourcebook_*` property as unknown (PROPERTY_DOESNT_EXIST)."""
-    if exc.kind != "validation":
-        return False
-    text = json.dumps(exc.body, default=str) if not isinstance(exc.body, str) else exc.body
-    return "PROPERTY_DOESNT_EXIST" in text and "sourcebook_" in text
+def _owner_refused(exc: HubSpotError, contact_inputs: list[dict], report: BatchReport) -> str | None:
+    """The owner property, when HubSpot refused it (not an active owner any more) and the inputs carry it."""
+    owner = next((r.prop for r in mapping_rules("contacts") if r.field == "owner"), None)
+    if not owner or owner not in refused_properties(exc) or not any(owner in i["properties"] for i in contact_inputs):
+        return None
+    report.errors.append(f"HubSpot refused a cached owner ({owner}): sent without it")
+    logger.warning("HubSpot refused a cached contact owner; sending the batch without %s", owner)
+    return owner
+
+
+def _owners_reread(client, report: BatchReport) -> set[str] | None:
+    """Read HubSpot's owners again into the cache (once per batch); the active owner ids, None if that failed."""
+    if report.owners_reread:
+        return None
+    report.owners_reread = True
+    try:
+        owners = client.owners()
+        report.requests += 1
+    except HubSpotError as exc:
+        logger.warning("could not re-read HubSpot's owners: %s", exc.message)
+        return None
+    owners_store(owners=owners)
+    return {str(o.get("id")) for o in owners if not o.get("archived")}
+
+
+def _without_missing(*, client, missing: set[str], contact_inputs: list[dict], report: BatchReport) -> list[dict] | None:
+    """A mapped property the portal lacks: its mapping shows "not set up", our own properties are (re)created once
+    per batch (as hubspot_setup does), and the batch is sent again without what is still missing, so the contact
+    is written and the booking never becomes a dead letter over it. None when there is nothing left to try."""
+    mapping_mark_missing(object_type="contacts", properties=missing)
+    ensured = False
+    if not report.properties_ensured:
+        report.properties_ensured = True
+        logger.warning("HubSpot does not know mapped properties %s; creating them (as hubspot_setup does)", sorted(missing))
+        try:
+            properties_ensure(client=client)
+            ensured = True
+        except HubSpotError as exc:
+            logger.warning("could not create HubSpot properties: %s", exc.message)
+    not_set_up = {r.prop for r in mapping_rules("contacts") if r.portal_has is False}
+    strip = not_set_up if ensured else not_set_up | missing
+    stripped = [{**i, "properties": {k: v for k, v in i["properties"].items() if k not in strip}} for i in contact_inputs]
+    if not ensured and stripped == contact_inputs:
+        return None
+    return stripped
 
 
 def _bisect_contacts(*, client, rows_by_email, bookings, contact_inputs, report) -> None:
@@ -293,7 +406,8 @@ def _sync_meetings(*, client, rows, bookings, contact_ids, report: BatchReport) 
                 bookings[row.booking_id].hubspot_meeting_id = ""
             Booking.objects.filter(pk__in=[r.booking_id for r in gone]).update(hubspot_meeting_id="")
             logger.info("hubspot meetings deleted in HubSpot; creating them again", extra={"count": len(gone)})
-        creates = [r for r in rows if not bookings[r.booking_id].hubspot_meeting_id and (r not in updates or r in gone)]
+        again = {r.booking_id for r in gone} | ({r.booking_id for r in rows} - {r.booking_id for r in updates})
+        creates = [r for r in rows if not bookings[r.booking_id].hubspot_meeting_id and r.booking_id in again]
     else:
         creates = list(rows)
     if creates:
@@ -341,7 +455,8 @@ def _send_meetings(method, inputs, rows, report, bookings, *, key) -> tuple[list
             gone_ids = _context_ids(exc.body)
             gone = [r for r in rows if bookings[r.booking_id].hubspot_meeting_id in gone_ids]
             if gone:  # HubSpot named the deleted ids: update the others, recreate these
-                rest = [(i, r) for i, r in zip(inputs, rows) if r not in gone]
+                gone_rows = {r.booking_id for r in gone}
+                rest = [(i, r) for i, r in zip(inputs, rows) if r.booking_id not in gone_rows]
                 done, more_gone = (_send_meetings(method, [i for i, _ in rest], [r for _, r in rest], report, bookings, key=key)
                                    if rest else ([], []))
                 return done, gone + more_gone
@@ -373,8 +488,10 @@ def _send_meetings(method, inputs, rows, report, bookings, *, key) -> tuple[list
         for error in result.errors:
             if error.get("category") == "OBJECT_NOT_FOUND":
                 missing |= _context_ids(error)
-        gone = [r for r in rows if r not in ok and bookings[r.booking_id].hubspot_meeting_id in missing]
-    rest = [r for r in rows if r not in ok and r not in gone]
+        ok_ids = {r.booking_id for r in ok}
+        gone = [r for r in rows if r.booking_id not in ok_ids and bookings[r.booking_id].hubspot_meeting_id in missing]
+    settled = {r.booking_id for r in ok} | {r.booking_id for r in gone}
+    rest = [r for r in rows if r.booking_id not in settled]
     if rest and key == "create":  # a 207: each failed input is named by its objectWriteTraceId
         by_trace = {}
         for error in result.errors:

@@ -8,12 +8,13 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db.models import Q
 from django.utils import timezone
 
 from bookings import calendly
 from bookings.models import Booking
 from bookings.samples import invitee_payload
-from hubspot_sync.models import BookingSync, DealRule, HubspotConnection
+from hubspot_sync.models import BookingSync, DealRule, HubspotConnection, PropertyMapping
 from hubspot_sync.services import outbox
 from hubspot_sync.services.sync import hubspot_client, sync_drain
 
@@ -192,11 +193,19 @@ def test_meeting_search_reads_every_page(fake_hubspot):
 def test_the_scope_check_asks_for_deal_scopes_when_a_deal_rule_is_enabled(fake_hubspot, capsys):
     httpx.post(f"{fake_hubspot.url}/__fake__/config", json={"scopes": [
         "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.write"]})
+    # Deal and owner mappings off: contacts alone need only the contact scopes.
+    PropertyMapping.objects.filter(Q(object_type="deals") | Q(sourcebook_field="owner")).update(policy="never")
     call_command("hubspot_setup")
     assert "token scopes: ok" in capsys.readouterr().out
     DealRule.objects.create(enabled=True, event_type_name="Product demo", pipeline_id="default", stage_id="qualifiedtobuy")
     call_command("hubspot_setup")
     assert "token scopes: missing crm.objects.deals.read, crm.objects.deals.write" in capsys.readouterr().out
+    PropertyMapping.objects.filter(sourcebook_field="owner").update(policy="if_empty")
+    call_command("hubspot_setup")
+    assert "crm.objects.owners.read" in capsys.readouterr().out
+    PropertyMapping.objects.filter(object_type="deals").update(policy="always")
+    call_command("hubspot_setup")
+    assert "crm.schemas.deals.write" in capsys.readouterr().out
 
 
 # --- reconnecting a broken OAuth connection -----------------------------------------------------

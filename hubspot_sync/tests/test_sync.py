@@ -111,7 +111,9 @@ def test_a_partial_failure_retries_only_the_failed_input(post_signed, fake_hubsp
 
 
 def test_rate_limits_are_honoured_and_nothing_is_lost(post_signed, fake_hubspot):
-    httpx.post(f"{fake_hubspot.url}/__fake__/config", json={"rate_limit": 2, "window_seconds": 1.0})
+    # A batch is three requests (the only-if-empty read, the contact upsert, the meeting create): a window that
+    # holds fewer than one batch's requests would never let a batch through.
+    httpx.post(f"{fake_hubspot.url}/__fake__/config", json={"rate_limit": 3, "window_seconds": 1.0})
     for i in range(5):
         post_signed(invitee_payload(invitee_id=f"I{i}", email=f"p{i}@example.com"))
     from django.conf import settings

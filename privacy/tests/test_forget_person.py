@@ -48,7 +48,8 @@ def dana(post_signed):
                 "utm_term": vid}
     booked = timezone.now() - timedelta(days=2)
     assert post_signed(invitee_payload(invitee_id="DANA", email="Dana@Example.com", name="Dana Reyes", tracking=tracking,
-                                       questions_and_answers=QA, booked_at=booked)).status_code == 200
+                                       questions_and_answers=QA, booked_at=booked,
+                                       text_reminder_number="+49 170 7654321")).status_code == 200
     assert post_signed(invitee_payload(invitee_id="DANA", email="Dana@Example.com", name="Dana Reyes", tracking=tracking,
                                        questions_and_answers=QA, booked_at=booked, event=calendly.INVITEE_CANCELED,
                                        updated_at=booked + timedelta(hours=1), cancel_reason="Dana is ill")).status_code == 200
@@ -66,6 +67,7 @@ def test_forget_erases_touches_personal_fields_and_raw_data_and_reports_counts(d
     before = Booking.objects.get(invitee_uri__endswith="/DANA")
     # The id beside other UTMs is the visitor (issue 13 stitching), never the term.
     assert before.email == DANA and before.visitor_id == dana and before.term == "" and before.tracking["utm_term"] == dana
+    assert before.phone == "+49 170 7654321"  # kept from text_reminder_number (a later delivery without it keeps it)
 
     out = _forget("--email", " DANA@example.com ")
 
@@ -76,6 +78,7 @@ def test_forget_erases_touches_personal_fields_and_raw_data_and_reports_counts(d
     assert not Touch.objects.filter(visitor_id=dana).exists() and Touch.objects.count() == 1
     after = Booking.objects.get(pk=before.pk)
     assert (after.email, after.name, after.questions_and_answers, after.cancel_reason, after.canceled_by) == ("", "", [], "", "")
+    assert after.phone == ""
     assert after.tracking.get("utm_term") is None and dana not in str(after.tracking)
     assert after.visitor_id == ""
     # attribution and status stay, so every report counts what it counted before

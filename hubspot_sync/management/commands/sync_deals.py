@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from hubspot_sync.client import HubSpotError
+from hubspot_sync.enqueue import deals_credit_push_soon
 from hubspot_sync.services.connection import connection_mode
 from hubspot_sync.services.deal_credit import deals_credit_all
 from hubspot_sync.services.deal_read import deals_read, search_limiter
@@ -30,6 +31,7 @@ class Command(BaseCommand):
             self.stdout.write(f"up to {up_to:%Y-%m-%d %H:%M}: {report.seen} deals read, {report.kept} kept, "
                               f"{report.splits} window splits, {report.requests} requests")
 
+        started = timezone.now()
         client = hubspot_client()
         client.before_search = search_limiter().acquire
         try:
@@ -44,3 +46,6 @@ class Command(BaseCommand):
             f"done: {report.seen} deals read, {report.kept} kept, {report.dropped} without a booked contact, "
             f"{report.archived} marked deleted, {report.requests} requests ({report.rate_limited} rate limited); "
             f"{credited} deals' credit changed by the full pass"))
+        if report.kept:  # the credited booking's channel, source and campaign onto those deals, by a worker
+            deals_credit_push_soon(since_iso=started.isoformat())
+            self.stdout.write("queued: writing the credited booking's channel, source and campaign onto those deals")

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
     dependencies = [
-        ('bookings', '0017_admin_search_indexes'),
+        ('bookings', '0018_booking_phone_host'),
     ]
 
     operations = [

@@ -8,12 +8,12 @@ from django.db import migrations, models
 # when this was written (frozen here: a migration must not change meaning when that code changes).
 CREDIT_ALL = """
         WITH t AS (
-            SELECT id, created_at FROM hubspot_sync_deal WHERE id IN (SELECT id FROM hubspot_sync_deal) ORDER BY id FOR UPDATE SKIP LOCKED
+            SELECT id, created_at FROM hubspot_sync_deal WHERE TRUE ORDER BY id FOR UPDATE SKIP LOCKED
         ), credit AS (
             SELECT t.id, f.id AS first_id, f.booked_at AS first_at, l.id AS last_id, l.booked_at AS last_at
             FROM t
-            LEFT JOIN LATERAL (SELECT b.id, b.booked_at FROM bookings_booking b WHERE b.email IN (SELECT c.email FROM hubspot_sync_dealcontact c WHERE c.deal_id = t.id) AND NOT b.rescheduled AND b.booked_at IS NOT NULL AND b.booked_at < t.created_at ORDER BY b.booked_at, b.id LIMIT 1) f ON true
-            LEFT JOIN LATERAL (SELECT b.id, b.booked_at FROM bookings_booking b WHERE b.email IN (SELECT c.email FROM hubspot_sync_dealcontact c WHERE c.deal_id = t.id) AND NOT b.rescheduled AND b.booked_at IS NOT NULL AND b.booked_at < t.created_at ORDER BY b.booked_at DESC, b.id DESC LIMIT 1) l ON true
+            LEFT JOIN LATERAL (SELECT x.id, x.booked_at FROM hubspot_sync_dealcontact c CROSS JOIN LATERAL (SELECT b.id, b.booked_at FROM bookings_booking b WHERE b.email = c.email AND NOT b.rescheduled AND b.booked_at IS NOT NULL AND b.booked_at < t.created_at ORDER BY b.booked_at, b.id LIMIT 1) x WHERE c.deal_id = t.id ORDER BY x.booked_at, x.id LIMIT 1) f ON true
+            LEFT JOIN LATERAL (SELECT x.id, x.booked_at FROM hubspot_sync_dealcontact c CROSS JOIN LATERAL (SELECT b.id, b.booked_at FROM bookings_booking b WHERE b.email = c.email AND NOT b.rescheduled AND b.booked_at IS NOT NULL AND b.booked_at < t.created_at ORDER BY b.booked_at DESC, b.id DESC LIMIT 1) x WHERE c.deal_id = t.id ORDER BY x.booked_at DESC, x.id DESC LIMIT 1) l ON true
         )
         UPDATE hubspot_sync_deal d SET first_booking_id = credit.first_id, first_booked_at = credit.first_at,
                               last_booking_id = credit.last_id, last_booked_at = credit.last_at
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('bookings', '0017_admin_search_indexes'),
-        ('hubspot_sync', '0005_deals_read'),
+        ('hubspot_sync', '0006_property_mapping'),
     ]
 
     operations = [
