@@ -182,7 +182,7 @@ def return_on_spend(revenue: dict, cost: dict, company: str, rates: dict) -> str
 
 def currency_plan() -> tuple[str, dict]:
     """The company currency and HubSpot's exchange rates (the money metrics' own)."""
-    return money._currency_plan()
+    return money.currency_plan()
 
 
 # --- reports --------------------------------------------------------------------------------------
