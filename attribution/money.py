@@ -17,11 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from attribution import selectors
-from hubspot_sync.models import Deal, DealSyncState
+from hubspot_sync.models import Deal, DealCredit, DealSyncState
 
 MONEY_METRICS = ("deals", "pipeline", "won", "revenue")
 METRICS = ("bookings", "held", *MONEY_METRICS)
@@ -29,19 +29,24 @@ AMOUNT_METRICS = ("pipeline", "revenue")
 RATE_LIMIT = Decimal(10) ** 9  # no currency is worth a billion of another: a larger rate is a broken value
 
 
-def _credited(model: str, filters: dict) -> tuple:
-    """Credited bookings joined to the deals credited to them under `model` (archived deals left out, the
-    period applied to the credited booking's booked_at on both sides so an index on either can lead), the
-    reverse relation's name and the map from report field to annotation."""
-    side = "first" if model == "first_touch" else "last"
-    rel = f"deals_{side}"
-    qs, names = selectors.credited_bookings(model, filters)
-    deal = {f"{rel}__archived": False}
+def _credited(model: str, filters: dict) -> QuerySet[DealCredit]:
+    """The deals credited under `model` (one DealCredit row each; archived deals have none), report filters
+    applied to the credited booking's values as the rows hold them (`selectors.report_bookings`' filters)."""
+    qs = DealCredit.objects.filter(model=model)
     if filters.get("booked_after"):
-        deal[f"{rel}__{side}_booked_at__gte"] = filters["booked_after"]
+        qs = qs.filter(booked_at__gte=filters["booked_after"])
     if filters.get("booked_before"):
-        deal[f"{rel}__{side}_booked_at__lt"] = filters["booked_before"]
-    return qs.filter(**deal), rel, names  # one filter() call: one join, which the aggregates below reuse
+        qs = qs.filter(booked_at__lt=filters["booked_before"])
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("event_type"):
+        qs = qs.filter(event_type_name=filters["event_type"])
+    if filters.get("event_types"):
+        qs = qs.filter(event_type_name__in=filters["event_types"])
+    for name in selectors.GROUP_FIELDS:
+        if filters.get(name) is not None:
+            qs = qs.filter(**{name: filters[name]})
+    return qs
 
 
 def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors.CREDITED, deal_ids=None,
@@ -50,13 +55,12 @@ def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors
     `booking_id` and `booked_at` of the credited booking and its `group_by` values under `model`. Report filters
     (dates, status, channel...) apply to the credited booking; `deal_ids` (Deal primary keys) narrows it to
     those deals."""
-    qs, rel, names = _credited(model, filters)
+    qs = _credited(model, filters)
     if deal_ids is not None:
-        qs = qs.filter(**{f"{rel}__pk__in": list(deal_ids)})
-    columns = (f"{rel}__pk", f"{rel}__hubspot_id", f"{rel}__amount", f"{rel}__currency", f"{rel}__closed_won",
-               "pk", "booked_at", *[names.get(g, g) for g in group_by])
+        qs = qs.filter(deal_id__in=list(deal_ids))
+    columns = ("deal_id", "deal__hubspot_id", "amount", "currency", "closed_won", "booking_id", "booked_at", *group_by)
     keys = ("pk", "hubspot_id", "amount", "currency", "closed_won", "booking_id", "booked_at", *group_by)
-    return [dict(zip(keys, row)) for row in qs.values_list(*columns).order_by(f"{rel}__pk")]
+    return [dict(zip(keys, row)) for row in qs.values_list(*columns).order_by("deal_id")]
 
 
 @dataclass
@@ -78,14 +82,14 @@ class Money:
 
 
 def money_table(*, group_by: list[str], model: str = "booking", **filters) -> dict[tuple, Money]:
-    """Money per group (a tuple of the `group_by` values under `model`): one aggregate statement."""
-    qs, rel, names = _credited(model, filters)
-    fields = [names.get(g, g) for g in group_by]
+    """Money per group (a tuple of the `group_by` values under `model`): one aggregate statement over the
+    deals' report rows (an index range on the period)."""
+    fields = list(group_by)
     company = _currency_plan()[0]
-    won, lost = Q(**{f"{rel}__closed_won": True}), Q(**{f"{rel}__closed_lost": True})
-    rows = (qs.values(*fields, deal_currency=F(f"{rel}__currency"))
-            .annotate(n=Count(rel), n_won=Count(rel, filter=won), n_lost=Count(rel, filter=lost),
-                      pipeline=Sum(f"{rel}__amount"), revenue=Sum(f"{rel}__amount", filter=won))
+    won = Q(closed_won=True)
+    rows = (_credited(model, filters).values(*fields, deal_currency=F("currency"))
+            .annotate(n=Count("pk"), n_won=Count("pk", filter=won), n_lost=Count("pk", filter=Q(closed_lost=True)),
+                      pipeline=Sum("amount"), revenue=Sum("amount", filter=won))
             .order_by())
     table: dict[tuple, Money] = defaultdict(Money)
     for row in rows:

@@ -33,6 +33,22 @@ def countable_sql(row: str = "") -> str:
     return f"NOT {prefix}rescheduled AND {prefix}booked_at IS NOT NULL"
 
 
+# Attribution models that credit a booking to a journey touch -> the prefix of that touch's columns.
+TOUCH_MODELS = {"first_touch": "first_touch_", "last_non_direct": "last_touch_"}
+
+
+def credited_value_sql(row: str, model: str, name: str) -> str:
+    """SQL of the value `row` is credited to under `model` for a credited field (channel, source, medium,
+    campaign): under a touch model the journey's touch, unless the booking was assigned by hand or has no such
+    touch. The ORM form of the same rule is attribution.selectors.credited_values; the rollup's trigger
+    (attribution/rollup.py) applies it too."""
+    prefix = TOUCH_MODELS.get(model)
+    if prefix is None:
+        return f"{row}.{name}"
+    return (f"CASE WHEN {row}.attributed_by = 'manual' THEN {row}.{name} "
+            f"WHEN {row}.{prefix}channel > '' THEN {row}.{prefix}{name} ELSE {row}.{name} END")
+
+
 def is_countable(booking) -> bool:
     return not booking.rescheduled and booking.booked_at is not None
 

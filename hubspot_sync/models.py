@@ -249,3 +249,35 @@ class HubspotOwner(models.Model):
 
     def __str__(self):
         return f"{self.email} ({self.owner_id})"
+
+
+class DealCredit(models.Model):
+    """A deal as the reports count it, one row per attribution model (services/deal_credit.py writes them with the
+    credit): the credited booking's booked_at and its report values under that model, beside the deal's money.
+    Money reports read only this table (one index range per period), never the bookings."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="credits")
+    model = models.CharField(max_length=16)  # booking | first_touch | last_non_direct
+    booking = models.ForeignKey("bookings.Booking", on_delete=models.CASCADE, related_name="deal_credits")
+    booked_at = models.DateTimeField()
+    status = models.CharField(max_length=16)
+    channel = models.CharField(max_length=64)
+    source = models.CharField(max_length=255)
+    medium = models.CharField(max_length=255)
+    campaign = models.CharField(max_length=255)
+    event_type_name = models.CharField(max_length=255)
+    self_reported_source = models.CharField(max_length=255)
+    first_touch_landing_path = models.CharField(max_length=512)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    currency = models.CharField(max_length=3)
+    closed_won = models.BooleanField()
+    closed_lost = models.BooleanField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["deal", "model"], name="deal_credit_once")]
+        indexes = [models.Index(fields=["model", "booked_at"], name="deal_credit_period",
+                                include=["channel", "source", "medium", "campaign", "status", "event_type_name",
+                                         "currency", "amount", "closed_won", "closed_lost"])]
+
+    def __str__(self):
+        return f"{self.deal_id} under {self.model}"

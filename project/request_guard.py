@@ -7,6 +7,8 @@
   model's change, delete and history page).
 - An admin list filter on an IP address field (django-axes' access logs) with a value that is not an
   IP address: the field raises ValueError while the query is built (a 500).
+- An admin date-hierarchy part (`…__year`, `__month`, `__day`) that is an integer past 64 bits: the
+  admin's `datetime(int(year), …)` raises OverflowError, which it does not catch (a 500).
 
 Webhooks are left alone: intake stores every delivery as received and judges it itself.
 """
@@ -34,6 +36,8 @@ class RequestGuardMiddleware:
                 raise MalformedRequest("empty _to_field")
             if request.path.startswith("/admin/") and not _ip_filters_parse(request):
                 raise MalformedRequest("an IP address filter that is not an IP address")
+            if request.path.startswith("/admin/") and not _date_parts_fit(request):
+                raise MalformedRequest("a date part that is no calendar number")
         return self.get_response(request)
 
 
@@ -44,6 +48,16 @@ def _ip_filters_parse(request) -> bool:
                 try:
                     ipaddress.ip_address(value.strip())
                 except ValueError:
+                    return False
+    return True
+
+
+def _date_parts_fit(request) -> bool:
+    for key, values in request.GET.lists():
+        if key.endswith(("__year", "__month", "__day")):
+            for value in values:
+                digits = value.strip().lstrip("+-")
+                if digits.isdigit() and len(digits) > 9:  # no year, month or day has ten digits
                     return False
     return True
 

@@ -82,7 +82,9 @@ def test_won_and_revenue_count_only_closed_won_pipeline_counts_every_state(api):
 def test_archived_deals_are_left_out(api):
     book("d@example.com", "Email", days=0)
     deal("d@example.com", created_days=1)
+    assert report(api, "deals")["total"] == 1
     Deal.objects.update(archived=True)
+    deals_credit(deal_ids=Deal.objects.values_list("pk", flat=True))  # as the archived read does for what it marks
     assert report(api, "deals")["total"] == 0
 
 

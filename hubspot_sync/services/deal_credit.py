@@ -18,15 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 
-from bookings.counting import countable_sql
+from bookings.counting import countable_sql, credited_value_sql
 from bookings.models import Booking
-from hubspot_sync.models import Deal, DealContact
+from hubspot_sync.models import Deal, DealContact, DealCredit
 
 _DEALS = Deal._meta.db_table
 _CONTACTS = DealContact._meta.db_table
 _BOOKINGS = Booking._meta.db_table
+_CREDITS = DealCredit._meta.db_table
+MODELS = ("booking", "first_touch", "last_non_direct")  # attribution.selectors.MODELS
+CREDITED = ("channel", "source", "medium", "campaign")  # what a model changes (attribution.selectors.CREDITED)
 
 
 def _credit_sql(which: str) -> str:
@@ -61,18 +64,50 @@ def _credit_sql(which: str) -> str:
     """
 
 
+def _credit_rows_sql(which: str) -> str:
+    """INSERT … SELECT of the DealCredit rows of the deals `which` selects (alias d): one per model, from the
+    first credited booking under first_touch and the last under the others; archived or uncredited deals none."""
+    def value(name: str) -> str:
+        if name not in CREDITED:
+            return f"b.{name}"
+        cases = " ".join(f"WHEN '{m}' THEN {credited_value_sql('b', m, name)}" for m in MODELS if m != "booking")
+        return f"CASE m.model {cases} ELSE b.{name} END"
+
+    values = ", ".join(value(n) for n in ("channel", "source", "medium", "campaign"))
+    models = ", ".join(f"('{m}')" for m in MODELS)
+    return f"""
+        INSERT INTO {_CREDITS} (deal_id, model, booking_id, booked_at, status, channel, source, medium, campaign,
+                                event_type_name, self_reported_source, first_touch_landing_path, amount, currency,
+                                closed_won, closed_lost)
+        SELECT d.id, m.model, b.id, b.booked_at, b.status, {values}, b.event_type_name, b.self_reported_source,
+               b.first_touch_landing_path, d.amount, d.currency, d.closed_won, d.closed_lost
+        FROM {_DEALS} d CROSS JOIN (VALUES {models}) AS m(model)
+        JOIN {_BOOKINGS} b ON b.id = CASE WHEN m.model = 'first_touch' THEN d.first_booking_id ELSE d.last_booking_id END
+        WHERE {which} AND NOT d.archived
+    """
+
+
 def deals_credit(*, deal_ids: Iterable[int] = (), emails: Iterable[str] = ()) -> int:
-    """Refresh the credit of these deals and of the deals of contacts with these emails. Returns how many
-    deals' credit changed."""
-    ids, addresses = sorted(set(deal_ids)), sorted({e for e in emails if e})
-    changed = 0
-    with connection.cursor() as cursor:
-        if ids:
-            cursor.execute(_credit_sql("id = ANY(%s)"), [ids])
-            changed += cursor.rowcount
+    """Refresh the credit (and the report rows) of these deals and of the deals of contacts with these emails.
+    Returns how many deals' credited bookings changed. A deal another transaction holds is skipped: its writer
+    (the deal read) refreshes it itself."""
+    ids, addresses = set(deal_ids), sorted({e for e in emails if e})
+    with transaction.atomic(), connection.cursor() as cursor:
         if addresses:
-            cursor.execute(_credit_sql(f"id IN (SELECT deal_id FROM {_CONTACTS} WHERE email = ANY(%s))"), [addresses])
-            changed += cursor.rowcount
+            cursor.execute(f"SELECT DISTINCT deal_id FROM {_CONTACTS} WHERE email = ANY(%s)", [addresses])
+            ids |= {deal_id for (deal_id,) in cursor.fetchall()}
+        if not ids:
+            return 0
+        cursor.execute(f"SELECT id FROM {_DEALS} WHERE id = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED", [sorted(ids)])
+        locked = [deal_id for (deal_id,) in cursor.fetchall()]
+        if not locked:
+            return 0
+        cursor.execute(_credit_sql("id = ANY(%s)"), [locked])
+        changed = cursor.rowcount
+        # The report rows are rewritten whole: the deal's amount or stage may have changed, or the credited
+        # booking's values (a reattribute, a cancel), not only which booking it is.
+        cursor.execute(f"DELETE FROM {_CREDITS} WHERE deal_id = ANY(%s)", [locked])
+        cursor.execute(_credit_rows_sql("d.id = ANY(%s)"), [locked])
     return changed
 
 

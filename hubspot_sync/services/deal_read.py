@@ -245,7 +245,9 @@ def _archived_read(reader: _Reader) -> int:
         page = reader.call(reader.client.deals_archived, after=after)
         ids = [str(d["id"]) for d in page.get("results", [])]
         if ids:
-            marked += Deal.objects.filter(hubspot_id__in=ids, archived=False).update(archived=True)
+            newly = list(Deal.objects.filter(hubspot_id__in=ids, archived=False).values_list("pk", flat=True))
+            marked += Deal.objects.filter(pk__in=newly).update(archived=True)
+            deals_credit(deal_ids=newly)  # out of the reports
         after = ((page.get("paging") or {}).get("next") or {}).get("after")
         if not after:
             return marked

@@ -58,6 +58,40 @@ def test_a_late_booking_and_a_reschedule_move_the_credit_through_the_sync(post_s
     assert deal.last_booking_id == second.pk
 
 
+def test_a_deal_deleted_in_hubspot_leaves_the_reports_and_a_reattribute_moves_its_money(post_signed, fake_hubspot):
+    from hubspot_sync.models import DealCredit
+
+    fake_hubspot.fake.config.search_per_second = 0
+    post_signed(invitee_payload(invitee_id="A", event_id="EA", email="ann@example.com", booked_at=T0,
+                                tracking={"utm_source": "newsletter", "utm_medium": "email"}))
+    sync_drain(max_seconds=10)
+    contact = Booking.objects.get().hubspot_contact_id
+    kept = fake_hubspot.fake.deal_seed(contacts=[contact], amount="500", createdate=iso(T0 + timedelta(days=10)),
+                                       modified=iso(T0 + timedelta(days=10)))
+    gone = fake_hubspot.fake.deal_seed(contacts=[contact], amount="70", createdate=iso(T0 + timedelta(days=11)),
+                                       modified=iso(T0 + timedelta(days=11)))
+    read_deals(fake_hubspot)
+    rows = DealCredit.objects.filter(model="booking")
+    assert sorted(rows.values_list("deal__hubspot_id", "channel")) == [(kept, "Email"), (gone, "Email")]
+    assert DealCredit.objects.count() == 6  # one per model and deal
+
+    fake_hubspot.fake.deal_archive(gone)
+    read_deals(fake_hubspot)
+    assert list(rows.values_list("deal__hubspot_id", flat=True)) == [kept]
+
+    # The booking is assigned by hand to another channel: the sync of that change moves the deal's money with it.
+    from django.contrib.auth.models import User
+
+    from attribution.services import bookings_assign_attribution
+
+    bookings_assign_attribution(booking_ids=[Booking.objects.get().pk], source="google", medium="cpc", campaign="x",
+                                user=User.objects.create(username="m"))
+    sync_drain(max_seconds=10)
+    booking = Booking.objects.get()
+    assert booking.channel != "Email"
+    assert list(rows.values_list("channel", "source")) == [(booking.channel, "google")]
+
+
 def test_the_full_pass_repairs_a_credit_and_only_writes_what_changed():
     booking = BookingFactory(email="bo@example.com", booked_at=T0)
     deal = Deal.objects.create(hubspot_id="D1", created_at=T0 + timedelta(days=1))
