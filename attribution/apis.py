@@ -9,7 +9,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from attribution import money, selectors
+from attribution import money, selectors, spend
 from attribution.links import LinkError, link_build
 from attribution.ruleset import ruleset_current
 from attribution.periods import EARLIEST, LATEST
@@ -19,6 +19,8 @@ from project.renderers import ReportCSVRenderer
 DASHBOARD = [HasPerm("attribution.view_dashboard")]
 
 REPORT_RENDERERS = [JSONRenderer, BrowsableAPIRenderer, ReportCSVRenderer]
+SPEND_METRICS = ("cost", "roas")  # attribution.spend: uploaded spend, by channel/source/medium/campaign only
+METRICS = (*money.METRICS, *SPEND_METRICS)
 
 
 class DateOrDateTimeField(serializers.Field):
@@ -85,7 +87,7 @@ class BreakdownReportApi(APIView):
 
     class InputSerializer(ModelReportSerializer):
         group_by = serializers.CharField(required=False, default="channel")
-        metric = serializers.ChoiceField(choices=list(money.METRICS), required=False)
+        metric = serializers.ChoiceField(choices=list(METRICS), required=False)
 
         def validate_group_by(self, value):
             fields = [f.strip() for f in value.split(",") if f.strip()]
@@ -93,6 +95,15 @@ class BreakdownReportApi(APIView):
             if not fields or unknown:
                 raise serializers.ValidationError(f"Choose from {', '.join(selectors.GROUP_FIELDS)}.")
             return fields
+
+        def validate(self, attrs):
+            if attrs.get("metric") in SPEND_METRICS:
+                other = [g for g in attrs.get("group_by", ["channel"]) if g not in spend.SPEND_GROUPS]
+                if other:
+                    raise serializers.ValidationError({"group_by": f"Spend is uploaded per channel, source, medium and "
+                                                                   f"campaign: {', '.join(other)} can't be used with "
+                                                                   f"metric={attrs['metric']}."})
+            return attrs
 
     class RowSerializer(serializers.Serializer):
         bookings = serializers.IntegerField()
@@ -103,15 +114,20 @@ class BreakdownReportApi(APIView):
     @extend_schema_serializer(component_name="BreakdownReport")
     class OutputSerializer(serializers.Serializer):
         rows = serializers.ListField(child=serializers.DictField())
-        total = serializers.JSONField(help_text="an integer; with metric=pipeline|revenue a decimal string, or an "
-                                                 "object per currency code when currencies are mixed without rates")
+        total = serializers.JSONField(help_text="an integer; with metric=pipeline|revenue|cost a decimal string, or "
+                                                 "an object per currency code when currencies are mixed without "
+                                                 "rates; with metric=roas won revenue ÷ cost as a decimal string "
+                                                 "(null without cost or when currencies can't be brought together)")
 
     @extend_schema(
         parameters=[OpenApiParameter("group_by", str, description="comma list of " + ", ".join(selectors.GROUP_FIELDS)),
-                    OpenApiParameter("metric", str, enum=list(money.METRICS), description=(
+                    OpenApiParameter("metric", str, enum=list(METRICS), description=(
                         "what rows and `total` measure: bookings, held meetings, credited HubSpot deals, pipeline "
-                        "(their amounts, any state), won deals, revenue (won amounts). Money is a decimal string; "
-                        "in several currencies without HubSpot exchange rates, an object per currency code.")),
+                        "(their amounts, any state), won deals, revenue (won amounts), cost (uploaded spend), roas "
+                        "(won revenue ÷ cost). Money is a decimal string; in several currencies without HubSpot "
+                        "exchange rates, an object per currency code. cost and roas group by channel, source, "
+                        "medium, campaign only, and add `days_without_spend` and `missing_days` ([first, last] "
+                        "ranges): days with no spend data, which are not zero cost.")),
                     *FILTER_PARAMETERS, *MODEL_PARAMETER],
         responses=OutputSerializer,
     )
@@ -119,6 +135,14 @@ class BreakdownReportApi(APIView):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         metric = params.validated_data.pop("metric", None)
+        if metric in SPEND_METRICS:
+            group_by = params.validated_data.get("group_by", ["channel"])
+            self.csv_columns = [*group_by, "cost", *(["revenue", "roas"] if metric == "roas" else [])]
+            build = spend.cost_breakdown if metric == "cost" else spend.roas_breakdown
+            report = build(**params.validated_data)
+            if getattr(request, "accepted_renderer", None) and request.accepted_renderer.format == "csv":
+                report["rows"] = spend.rows_flat(report, ("cost", "revenue"))
+            return Response(report)
         if metric:
             group_by = params.validated_data.get("group_by", ["channel"])
             self.csv_columns = [*group_by, metric, *(["deals"] if metric in money.AMOUNT_METRICS else [])]

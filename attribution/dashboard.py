@@ -5,6 +5,8 @@ Where each dashboard rule lives:
 - what the metrics mean (booked, held, canceled, no-show rate): `_METRICS_SQL`, `_metrics_finish`;
 - the money beside them (pipeline, won revenue, win rate, revenue per booking): `_money_finish`, from
   `attribution/money.py` (deals credited to bookings: `hubspot_sync/services/deal_credit.py`);
+- cost beside that (cost per booking / held meeting / won deal, return on spend, days without spend data):
+  `attribution/spend.py` (`spend_finish`);
 - the period and its comparison: `attribution/periods.py`;
 - which event types count as demos: `attribution.models.DemoEventType` (read by `demo_event_types`);
 - a channel's colour: `channel_color`; the chart's continuous time axis: `chart_data`.
@@ -27,7 +29,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from attribution import money
+from attribution import money, spend
 from attribution.models import ROLLUP_DIMENSIONS, DemoEventType
 from attribution.rules import DIRECT, UNASSIGNED
 from attribution.selectors import _split_days, _sum_rows, credited_bookings, rollup_where
@@ -290,6 +292,9 @@ def dashboard_report(*, current: tuple[datetime, datetime], previous: tuple[date
     earlier = {tuple(r[c] for c in columns): r for r in (before["rows"] if before else [])}
     for key in earlier.keys() - rows.keys():
         rows[key] = _metrics_finish({**dict(zip(columns, key)), **empty})
+    costs = spend.spend_table(columns=columns, bounds=current, filters=filters)
+    for key in (costs or {}).keys() - rows.keys():  # spent on, booked nothing: a row, so the cost column adds up
+        rows[key] = _metrics_finish({**dict(zip(columns, key)), **empty})
     table = sorted(rows.values(), key=lambda r: (-r["bookings"], -earlier.get(tuple(r[c] for c in columns), empty)["bookings"],
                                                   *[str(r[c]) for c in columns]))
     for row in table:
@@ -306,7 +311,12 @@ def dashboard_report(*, current: tuple[datetime, datetime], previous: tuple[date
         for row in table:
             _money_finish(row, credited.get(tuple(row[c] for c in columns), money.Money()), plan)
         _money_finish(kpis, _total(credited), plan)  # the comparison period's money is not read: one scan less
+    missing = None
+    if costs is not None:  # cost beside them (after the money: return on spend divides its won revenue)
+        missing = spend.spend_finish(rows=table, kpis=kpis, columns=columns, costs=costs, bounds=current,
+                                     filters=filters, plan=plan if with_money else money.currency_plan())
     return {"dims": dims, "columns": columns, "rows": table, "kpis": kpis, "previous_kpis": then, "money": with_money,
+            "spend": costs is not None, "spend_missing": missing,
             "series": this["series"], "self_reported": _self_reported(this["said"])}
 
 

@@ -272,3 +272,55 @@ class DemoEventType(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SpendImport(models.Model):
+    """One uploaded spend file (an import batch): deleting it undoes the upload (its rows go with it)."""
+
+    file_name = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    rows = models.PositiveIntegerField(default=0, help_text="Rows this upload wrote (new or replaced).")
+
+    class Meta:
+        verbose_name = "spend upload"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.file_name or 'spend upload'} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class Spend(models.Model):
+    """Marketing cost of one (day or month, source, medium, campaign, currency), as uploaded.
+
+    A row covers the days `day` … `last_day` (inclusive): one day for a `date` row, the whole month for a
+    `month` row ("2026-10"): stored as entered, never split, so a re-upload replaces it and the days it covers are
+    known. Reads spread a month's cost evenly over its days (`attribution.spend`). A day no row covers has no spend
+    data (shown as such, never as zero cost); a row with cost 0 is data.
+
+    source/medium/campaign are `utm_normalize`d ("" = not given) and classified (aliases, channel) by the current
+    rules when read, as bookings are."""
+
+    batch = models.ForeignKey(SpendImport, on_delete=models.CASCADE, related_name="spend_rows")
+    day = models.DateField(help_text="First day the cost covers.")
+    last_day = models.DateField(help_text="Last day the cost covers (the same day, or the month's last).")
+    source = models.CharField(max_length=255)
+    medium = models.CharField(max_length=255, blank=True)
+    campaign = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code.")
+    cost = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        verbose_name_plural = "spend"
+        ordering = ["-day", "source", "medium", "campaign"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "last_day", "source", "medium", "campaign", "currency"],
+                                    name="spend_unique_row"),
+            models.CheckConstraint(condition=models.Q(cost__gte=0), name="spend_cost_not_negative"),
+            models.CheckConstraint(condition=models.Q(last_day__gte=models.F("day")), name="spend_days_ordered"),
+        ]
+        indexes = [models.Index(fields=["day", "last_day"], name="spend_days")]
+
+    def __str__(self):
+        span = f"{self.day:%Y-%m}" if self.day != self.last_day else f"{self.day}"
+        return f"{span} {self.source}/{self.medium or '-'}/{self.campaign or '-'}: {self.cost} {self.currency}"

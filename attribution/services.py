@@ -18,13 +18,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from import_export.formats.base_formats import CSV
 
 from attribution import defaults
 from attribution.money import credited_deals
 from attribution.models import (Alias, BannedValue, ChannelRule, ManualAttribution, ReattributeJob, RulesetVersion,
-                                SourceCategory)
+                                SourceCategory, Spend, SpendImport)
 from attribution.rules import DIRECT, attribution_compute, self_reported_normalize, utm_normalize
+from attribution.resources import SpendResource
 from attribution.ruleset import ruleset_build, ruleset_changed
+from attribution.spend_csv import SpendFileError, headers_check, spend_file_text
 from bookings.models import Booking
 from bookings.services.changes import bookings_changed
 from bookings.services.fold import booking_reattribute
@@ -477,6 +480,65 @@ def channel_rule_create(*, channel: str, source: str = "", medium: str = "") -> 
                                       medium_values=[utm_normalize(medium)] if medium else [])
     ruleset_changed()
     return rule
+
+
+# --- spend uploads ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SpendImportOutcome:
+    """What one spend import did: the batch (None when nothing was imported) and the per-row errors."""
+
+    batch_id: int | None
+    new: int = 0
+    replaced: int = 0
+    errors: list = field(default_factory=list)  # (row number, column, message); row 0 = the file
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def spend_dataset(content: bytes):
+    """The uploaded bytes as the dataset the import reads, after the checks the admin's form makes too (size, NUL
+    bytes, UTF-8, the columns). Raises SpendFileError."""
+    text = spend_file_text(content)
+    try:
+        dataset = CSV(encoding="utf-8").create_dataset(text)
+    except Exception as exc:  # noqa: BLE001 -- tablib's ragged rows, the csv module's errors: a bad file, not a bug
+        raise SpendFileError(f"The file is not a readable CSV ({type(exc).__name__}): every line needs as many "
+                             "columns as the header.") from None
+    headers_check(dataset.headers)
+    return dataset
+
+
+def spend_csv_import(*, content: bytes, file_name: str = "", user=None, dry_run: bool = False) -> SpendImportOutcome:
+    """Import a spend CSV in one transaction: every row, or (with any bad row) none. The rows' key is (day or
+    month, source, medium, campaign, currency): the same rows imported again replace their cost. The admin's upload
+    runs the same resource (`attribution.resources.SpendResource`)."""
+    try:
+        dataset = spend_dataset(content)
+    except SpendFileError as exc:
+        return SpendImportOutcome(batch_id=None, errors=[(0, "file", str(exc))])
+    resource = SpendResource()
+    result = resource.import_data(dataset, dry_run=dry_run, raise_errors=False, use_transactions=True,
+                                  rollback_on_validation_errors=True, file_name=file_name, user=user)
+    errors = [(0, "file", str(e.error)) for e in result.base_errors]
+    errors += [(number, "row", str(e.error)) for number, row_errors in result.row_errors() for e in row_errors]
+    errors += [(invalid.number, column, message) for invalid in result.invalid_rows
+               for column, messages in invalid.error_dict.items() for message in messages]
+    imported = not errors and not dry_run and resource.batch is not None
+    return SpendImportOutcome(batch_id=resource.batch.pk if imported else None, new=result.totals.get("new", 0),
+                              replaced=result.totals.get("update", 0), errors=sorted(errors, key=lambda e: e[0]))
+
+
+def spend_import_undo(*, batch_id: int) -> int:
+    """Undo an upload: its batch and every spend row it wrote (rows a later upload replaced belong to that one).
+    Returns the rows removed."""
+    with transaction.atomic():
+        removed = Spend.objects.filter(batch_id=batch_id).count()
+        SpendImport.objects.filter(pk=batch_id).delete()
+    return removed
 
 
 def deals_credit_push(*, since=None, client=None):

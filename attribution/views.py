@@ -202,19 +202,29 @@ def _dashboard_csv(export: str, data: dict, dims: list[str], names: str, period)
     def pct(value):
         return "" if value is None else f"{value * 100:.1f}"
 
+    def number(amount):  # a number in one currency; several currencies side by side as text, never summed
+        return "" if amount is None else f"{amount.single:.2f}" if amount.single is not None else str(amount)
+
     rows = [{**{d: r[d] for d in dims}, "bookings": r["bookings"], "share_pct": pct(r["share"]), "held": r["held"],
              "canceled": r["canceled"], "no_show": r["no_show"], "no_show_rate_pct": pct(r["no_show_rate"]),
              "previous": r.get("previous", ""), "change": r.get("delta", "")} for r in data["rows"]]
     columns = [*dims, "bookings", "share_pct", "held", "canceled", "no_show", "no_show_rate_pct", "previous", "change"]
     if data["money"]:
-        def number(amount):  # a number in one currency; several currencies side by side as text, never summed
-            return "" if amount is None else f"{amount.single:.2f}" if amount.single is not None else str(amount)
-
         for row, r in zip(rows, data["rows"]):
             row.update(deals=r["deals"], won=r["won"], pipeline=number(r["pipeline"]), revenue=number(r["revenue"]),
                        win_rate_pct=pct(r["win_rate"]), revenue_per_booking=number(r["revenue_per_booking"]),
                        currency=r["pipeline"].currency or ("mixed" if r["pipeline"] else ""))
         columns += ["deals", "won", "pipeline", "revenue", "win_rate_pct", "revenue_per_booking", "currency"]
+    if data["spend"]:  # cost beside it (attribution.spend); the days without spend data are in the page's note
+        for row, r in zip(rows, data["rows"]):
+            row.update(cost=number(r["cost"]), cost_per_booking=number(r["cost_per_booking"]),
+                       cost_per_held=number(r["cost_per_held"]), cost_currency=(r["cost"].currency or "mixed")
+                       if r["cost"] else "")
+            if data["money"]:
+                row.update(cost_per_won=number(r["cost_per_won"]),
+                           roas="" if r["roas"] is None else f"{r['roas']:.2f}")
+        columns += ["cost", "cost_per_booking", "cost_per_held", "cost_currency",
+                    *(["cost_per_won", "roas"] if data["money"] else [])]
     return _csv(f"bookings-by-{names}-{period.slug}.csv", rows, columns)
 
 

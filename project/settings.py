@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_htmx",
     "rangefilter",  # date-range filters in the bookings admin (django-admin-rangefilter)
+    "import_export",  # the spend CSV upload in the admin (django-import-export)
     "axes",  # login throttling (issue 11)
     "project.apps.ProjectConfig",  # system checks (project/checks.py)
     "bookings",

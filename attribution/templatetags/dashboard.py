@@ -1,4 +1,8 @@
+from datetime import date
+
 from django import template
+
+from attribution.periods import DATE_FORMAT
 
 register = template.Library()
 
@@ -74,3 +78,19 @@ def money_short(value):
         return f"{amount:,.0f}"
 
     return " + ".join(f"{code} {short(amount)}" for code, amount in value.parts)
+
+
+@register.filter
+def roas(value):
+    """Return on spend (won revenue ÷ cost) as "6.67"; "–" without cost, or when cost and revenue are in
+    currencies that can't be brought together."""
+    return "–" if value is None else f"{value:,.2f}"
+
+
+@register.filter
+def iso_day(value):
+    """An ISO date string ("2026-10-31") in the UI's format ("31 Oct 2026")."""
+    try:
+        return date.fromisoformat(str(value)).strftime(DATE_FORMAT)
+    except ValueError:
+        return value

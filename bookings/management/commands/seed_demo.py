@@ -52,6 +52,7 @@ class Command(BaseCommand):
         if Booking.objects.exists() and not force:
             self.stdout.write("demo data already present (use --force to add more)")
             self._journeys(seed=seed)  # an older demo database gains its journeys once
+            self._spend(seed=seed)  # and its spend
             return
         import logging
 
@@ -103,6 +104,12 @@ class Command(BaseCommand):
                              old_invitee=old_uri))
         self.stdout.write(f"sent {sent} signed webhooks ({failed} not accepted); {Booking.objects.count()} bookings now")
         self._journeys(seed=seed)
+        self._spend(seed=seed)
+
+    def _spend(self, *, seed):
+        # Demo spend belongs to the attribution app, which imports bookings: called by name, like the journeys.
+        if apps.is_installed("attribution"):
+            call_command("seed_spend", seed=seed, stdout=self.stdout)
 
     def _journeys(self, *, seed):
         # Demo journeys belong to the journeys app, which imports bookings (never the other way): its command is

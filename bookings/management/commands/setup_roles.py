@@ -9,6 +9,8 @@ ROLES = {
         "attribution.add_alias", "attribution.change_alias", "attribution.delete_alias", "attribution.view_alias",
         "attribution.add_bannedvalue", "attribution.change_bannedvalue", "attribution.delete_bannedvalue", "attribution.view_bannedvalue",
         "attribution.add_sourcecategory", "attribution.change_sourcecategory", "attribution.view_sourcecategory",
+        "attribution.add_spend", "attribution.view_spend", "attribution.delete_spend",  # upload (import) spend CSVs
+        "attribution.view_spendimport", "attribution.delete_spendimport",  # see and undo uploads
         "bookings.view_booking",
     ],
     "Sales": ["bookings.view_booking"],
