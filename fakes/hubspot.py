@@ -373,26 +373,35 @@ class FakeHubSpot:
             return 207, payload
         return 201, payload
 
-    def meetings_update(self, body: dict) -> tuple[int, dict]:
-        """All or nothing for invalid values (400); ids that no longer exist: a whole-batch 404 naming them, or
-        (missing_on_update="207") per-input OBJECT_NOT_FOUND errors while the others are written."""
-        inputs = body.get("inputs")
+    def _batch_update_refused(self, object_type: str, inputs) -> tuple[int, dict] | None:
+        """What HubSpot refuses in a batch update before looking the ids up (all or nothing): no `inputs` list,
+        more than 100, an input without id or properties, an unknown property or a bad value, an id twice."""
         if not isinstance(inputs, list):
             return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
         if len(inputs) > 100:
             return 400, TOO_MANY_INPUTS()
+        problems = []
+        for item in inputs:
+            if not isinstance(item, dict) or not item.get("id") or "properties" not in item:
+                problems.append({"message": "id and properties are required", "code": "REQUIRED_FIELD"})
+                continue
+            problems += self._property_problems(object_type, item.get("properties"))
+        if problems:
+            return 400, _validation_error(problems)
+        ids = [str(i["id"]) for i in inputs]
+        if len(set(ids)) != len(ids):
+            return 400, _error("VALIDATION_ERROR", "Duplicate IDs found in batch input. IDs must be unique")
+        return None
+
+    def meetings_update(self, body: dict) -> tuple[int, dict]:
+        """All or nothing for invalid values (400); ids that no longer exist: a whole-batch 404 naming them, or
+        (missing_on_update="207") per-input OBJECT_NOT_FOUND errors while the others are written."""
+        inputs = body.get("inputs")
         with self.lock:
-            problems = []
-            for item in inputs:
-                if not isinstance(item, dict) or not item.get("id") or "properties" not in item:
-                    problems.append({"message": "id and properties are required", "code": "REQUIRED_FIELD"})
-                    continue
-                problems += self._property_problems("meetings", item.get("properties"))
-            if problems:
-                return 400, _validation_error(problems)
+            refused = self._batch_update_refused("meetings", inputs)
+            if refused:
+                return refused
             ids = [str(i["id"]) for i in inputs]
-            if len(set(ids)) != len(ids):
-                return 400, _error("VALIDATION_ERROR", "Duplicate IDs found in batch input. IDs must be unique")
             missing = [i for i in ids if i not in self.meetings]
             if missing and self.config.missing_on_update != "207":
                 return 404, {**_error("OBJECT_NOT_FOUND", "Could not get some MEETING objects, they may be deleted or not "
@@ -599,22 +608,11 @@ class FakeHubSpot:
         """POST /crm/objects/{date}/deals/batch/update: ≤ 100 inputs, each {id, properties}; all or nothing for an
         unknown property or a bad value (400, PROPERTY_DOESNT_EXIST); ids that do not exist: a whole-batch 404."""
         inputs = body.get("inputs")
-        if not isinstance(inputs, list):
-            return 400, _error("VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
-        if len(inputs) > 100:
-            return 400, TOO_MANY_INPUTS()
         with self.lock:
-            problems = []
-            for item in inputs:
-                if not isinstance(item, dict) or not item.get("id") or "properties" not in item:
-                    problems.append({"message": "id and properties are required", "code": "REQUIRED_FIELD"})
-                    continue
-                problems += self._property_problems("deals", item.get("properties"))
-            if problems:
-                return 400, _validation_error(problems)
+            refused = self._batch_update_refused("deals", inputs)
+            if refused:
+                return refused
             ids = [str(i["id"]) for i in inputs]
-            if len(set(ids)) != len(ids):
-                return 400, _error("VALIDATION_ERROR", "Duplicate IDs found in batch input. IDs must be unique")
             missing = [i for i in ids if i not in self.deals or self.deals[i].get("archived")]
             if missing:
                 return 404, {**_error("OBJECT_NOT_FOUND", "Could not get some DEAL objects, they may be deleted or not "
