@@ -206,9 +206,14 @@ def _upcoming_rollup(filters: dict, columns: list[str], now: datetime) -> dict[t
     return total
 
 
+def _model(dims: list[Dimension]) -> str:
+    """The attribution model a report by these dimensions reads under (a touch dimension sets it)."""
+    return next((d.model for d in dims if d.model != "booking"), "booking")
+
+
 def _report(bounds: tuple[datetime, datetime], filters: dict, dims: list[Dimension], interval: str, now: datetime,
             sets: dict) -> dict[str, list[dict]]:
-    model = next((d.model for d in dims if d.model != "booking"), "booking")
+    model = _model(dims)
     columns = [d.column for d in dims]
     ranged = {**filters, "booked_after": bounds[0], "booked_before": bounds[1]}
     if all(d.rollup for d in dims):
@@ -252,8 +257,7 @@ def _metrics_finish(row: dict) -> dict:
 
 
 def _money_table(bounds: tuple[datetime, datetime], filters: dict, dims: list[Dimension]) -> dict[tuple, money.Money]:
-    model = next((d.model for d in dims if d.model != "booking"), "booking")
-    return money.money_table(group_by=[d.column for d in dims], model=model, booked_after=bounds[0],
+    return money.money_table(group_by=[d.column for d in dims], model=_model(dims), booked_after=bounds[0],
                              booked_before=bounds[1], **filters)
 
 

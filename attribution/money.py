@@ -26,27 +26,14 @@ from hubspot_sync.models import Deal, DealCredit, DealSyncState
 MONEY_METRICS = ("deals", "pipeline", "won", "revenue")
 METRICS = ("bookings", "held", *MONEY_METRICS)
 AMOUNT_METRICS = ("pipeline", "revenue")
+CENT = Decimal("0.01")
 RATE_LIMIT = Decimal(10) ** 9  # no currency is worth a billion of another: a larger rate is a broken value
 
 
 def _credited(model: str, filters: dict) -> QuerySet[DealCredit]:
     """The deals credited under `model` (one DealCredit row each; archived deals have none), report filters
-    applied to the credited booking's values as the rows hold them (`selectors.report_bookings`' filters)."""
-    qs = DealCredit.objects.filter(model=model)
-    if filters.get("booked_after"):
-        qs = qs.filter(booked_at__gte=filters["booked_after"])
-    if filters.get("booked_before"):
-        qs = qs.filter(booked_at__lt=filters["booked_before"])
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("event_type"):
-        qs = qs.filter(event_type_name=filters["event_type"])
-    if filters.get("event_types"):
-        qs = qs.filter(event_type_name__in=filters["event_types"])
-    for name in selectors.GROUP_FIELDS:
-        if filters.get(name) is not None:
-            qs = qs.filter(**{name: filters[name]})
-    return qs
+    applied to the credited booking's values as the rows hold them (`selectors.report_filtered`)."""
+    return selectors.report_filtered(DealCredit.objects.filter(model=model), **filters)
 
 
 def credited_deals(*, model: str = "booking", group_by: tuple | list = selectors.CREDITED, deal_ids=None,
@@ -85,7 +72,7 @@ def money_table(*, group_by: list[str], model: str = "booking", **filters) -> di
     """Money per group (a tuple of the `group_by` values under `model`): one aggregate statement over the
     deals' report rows (an index range on the period)."""
     fields = list(group_by)
-    company = _currency_plan()[0]
+    company = currency_plan()[0]
     won = Q(closed_won=True)
     rows = (_credited(model, filters).values(*fields, deal_currency=F("currency"))
             .annotate(n=Count("pk"), n_won=Count("pk", filter=won), n_lost=Count("pk", filter=Q(closed_lost=True)),
@@ -104,7 +91,8 @@ def money_table(*, group_by: list[str], model: str = "booking", **filters) -> di
     return dict(table)
 
 
-def _currency_plan() -> tuple[str, dict]:
+def currency_plan() -> tuple[str, dict]:
+    """The portal's company currency and its usable exchange rates (read once per report)."""
     state = DealSyncState.objects.filter(name="deals").values("company_currency", "exchange_rates").first() or {}
     rates = {}
     for code, text in (state.get("exchange_rates") or {}).items():
@@ -124,17 +112,27 @@ def _rate(text) -> Decimal | None:
     return rate if rate is not None and rate.is_finite() and 0 < rate < RATE_LIMIT else None
 
 
-def _money(per_currency: dict, company: str, rates: dict):
-    """A sum in one currency when it can be (one currency, or rates to the company currency for all): (value,
-    currency); else ({code: amount}, None). Amounts are strings with two decimals (exact)."""
+def single_amount(per_currency: dict, company: str, rates: dict) -> tuple[Decimal, str | None] | None:
+    """One amount and its currency when it can be one: (0, None) for nothing, the one currency, or everything
+    converted to the company currency with HubSpot's rates; None when currencies are mixed without rates."""
     codes = list(per_currency)
-    if len(codes) <= 1:
-        code = codes[0] if codes else (company or None)
-        return f"{per_currency.get(code, Decimal(0)):.2f}", code
+    if not codes:
+        return Decimal(0), None
+    if len(codes) == 1:
+        return per_currency[codes[0]], codes[0]
     if company and all(c == company or c in rates for c in codes):
-        total = sum((v if c == company else v * rates[c] for c, v in per_currency.items()), Decimal(0))
-        return f"{total:.2f}", company
-    return {c: f"{v:.2f}" for c, v in sorted(per_currency.items())}, None
+        return sum((v if c == company else v * rates[c] for c, v in per_currency.items()), Decimal(0)), company
+    return None
+
+
+def _money(per_currency: dict, company: str, rates: dict):
+    """A sum in one currency when it can be (`single_amount`): (value, currency); else ({code: amount}, None).
+    Amounts are strings with two decimals (exact)."""
+    one = single_amount(per_currency, company, rates)
+    if one is None:
+        return {c: f"{v:.2f}" for c, v in sorted(per_currency.items())}, None
+    value, code = one
+    return f"{value:.2f}", code or (company or None)
 
 
 @dataclass(frozen=True)
@@ -173,19 +171,14 @@ def has_deals() -> bool:
     return Deal.objects.filter(archived=False).exists()
 
 
-def currency_plan() -> tuple[str, dict]:
-    """The portal's company currency and its usable exchange rates (read once per report)."""
-    return _currency_plan()
-
-
 def amount(per_currency: dict, plan: tuple[str, dict] | None = None) -> Amount:
     if not per_currency:
         return Amount(())
-    company, rates = plan or _currency_plan()
-    value, code = _money(dict(per_currency), company, rates)
-    if code is None:
-        return Amount(tuple((c, Decimal(v)) for c, v in sorted(value.items())))
-    return Amount(((code, Decimal(value)),))
+    company, rates = plan or currency_plan()
+    one = single_amount(dict(per_currency), company, rates)
+    if one is None:
+        return Amount(tuple((c, v.quantize(CENT)) for c, v in sorted(per_currency.items())))
+    return Amount(((one[1], one[0].quantize(CENT)),))
 
 
 def win_rate(money: "Money") -> float | None:
@@ -215,7 +208,7 @@ def metric_breakdown(*, metric: str, group_by: list[str], model: str = "booking"
         rows = [dict(zip(group_by, key)) | {metric: n} for key, n in counts.items()]
         rows.sort(key=lambda r: (-r[metric], *[str(r[g]) for g in group_by]))
         return {"metric": metric, "rows": rows, "total": sum(counts.values())}
-    company, rates = _currency_plan()
+    company, rates = currency_plan()
     groups = {key: (table[key].revenue if won_only else table[key].pipeline) for key in counts}
     all_currencies: dict = defaultdict(Decimal)
     for per_currency in groups.values():

@@ -64,12 +64,12 @@ def _renamed(rows: list[dict], names: dict) -> list[dict]:
 INTERVALS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
 
-def report_bookings(
-    *, booked_after: datetime | None = None, booked_before: datetime | None = None,
+def report_filtered(
+    qs: QuerySet, *, booked_after: datetime | None = None, booked_before: datetime | None = None,
     status: str | None = None, event_type: str | None = None, event_types: list[str] | None = None, **match,
-) -> QuerySet[Booking]:
-    """Bookings as reports count them (bookings/counting.py; the same rows the rollup counts)."""
-    qs = Booking.objects.filter(COUNTABLE)
+) -> QuerySet:
+    """A report's filters on `qs`, any rows with the booking's field names (bookings, and the deals' report rows,
+    `hubspot_sync.models.DealCredit`): the period on booked_at, status, event type(s), the group fields."""
     if booked_after:
         qs = qs.filter(booked_at__gte=booked_after)
     if booked_before:
@@ -84,6 +84,11 @@ def report_bookings(
         if name in GROUP_FIELDS and value is not None:
             qs = qs.filter(**{name: value})
     return qs
+
+
+def report_bookings(**filters) -> QuerySet[Booking]:
+    """Bookings as reports count them (bookings/counting.py; the same rows the rollup counts)."""
+    return report_filtered(Booking.objects.filter(COUNTABLE), **filters)
 
 
 def _counts():

@@ -131,19 +131,6 @@ def day_ranges(days: list[date]) -> list[list[str]]:
 # --- money arithmetic (per currency; converted only with HubSpot's rates) ---------------------------------------
 
 
-def _single(per_currency: dict, company: str, rates: dict) -> tuple[Decimal, str | None] | None:
-    """One amount and its currency, when it can be one: (0, None) for nothing, the one currency, or everything
-    converted to the company currency with rates; None when currencies are mixed without rates."""
-    codes = list(per_currency)
-    if not codes:
-        return Decimal(0), None
-    if len(codes) == 1:
-        return per_currency[codes[0]], codes[0]
-    if company and all(c == company or c in rates for c in codes):
-        return sum((v if c == company else v * rates[c] for c, v in per_currency.items()), Decimal(0)), company
-    return None
-
-
 def _convert(amount: Decimal, code: str | None, to: str | None, company: str, rates: dict) -> Decimal | None:
     """`amount` in `code` expressed in `to` (rates are company-currency units per unit of a currency)."""
     if code is None or to is None or code == to:
@@ -159,30 +146,25 @@ def money_value(per_currency: dict, company: str, rates: dict, divide_by: int = 
     allows, else {code: string}; None when `divide_by` is 0 (cost per nothing) or there is no amount."""
     if not divide_by or not per_currency:
         return None
-    one = _single(per_currency, company, rates)
+    one = money.single_amount(per_currency, company, rates)
     if one is not None:
         return f"{(one[0] / divide_by).quantize(TWO)}"
     return {c: f"{(v / divide_by).quantize(TWO)}" for c, v in sorted(per_currency.items())}
 
 
 def money_currency(per_currency: dict, company: str, rates: dict) -> str | None:
-    one = _single(per_currency, company, rates) if per_currency else None
+    one = money.single_amount(per_currency, company, rates) if per_currency else None
     return one[1] if one else None
 
 
 def return_on_spend(revenue: dict, cost: dict, company: str, rates: dict) -> str | None:
     """Won revenue ÷ cost as a decimal string ("3.25" = 3.25 per 1 spent), in one currency (converted with rates
     when they differ); None without cost, or when currencies can't be brought together."""
-    spent, won = _single(cost, company, rates), _single(revenue, company, rates)
+    spent, won = money.single_amount(cost, company, rates), money.single_amount(revenue, company, rates)
     if spent is None or won is None or not spent[0]:
         return None
     earned = _convert(won[0], won[1], spent[1], company, rates)
     return None if earned is None else f"{(earned / spent[0]).quantize(TWO)}"
-
-
-def currency_plan() -> tuple[str, dict]:
-    """The company currency and HubSpot's exchange rates (the money metrics' own)."""
-    return money.currency_plan()
 
 
 # --- reports --------------------------------------------------------------------------------------
@@ -207,14 +189,14 @@ _MIXED_NOTE = ("Spend or revenue in several currencies and no HubSpot exchange r
 def cost_breakdown(*, group_by: list[str], model: str = "booking", **filters) -> dict:
     """The report API's `metric=cost`: cost per group for the period (per currency when mixed), the total, and
     the days of the period without spend data."""
-    company, rates = currency_plan()
+    company, rates = money.currency_plan()
     costs = spend_cost(group_by=group_by, **filters)
     total: dict = defaultdict(Decimal)
     rows = []
     for key, per in costs.items():
         for code, value in per.items():
             total[code] += value
-    mixed = bool(total) and _single(dict(total), company, rates) is None
+    mixed = bool(total) and money.single_amount(dict(total), company, rates) is None
     for key, per in costs.items():
         value = ({c: f"{v.quantize(TWO)}" for c, v in sorted(per.items())} if mixed
                  else money_value(per, company, rates) or "0.00")
@@ -232,7 +214,7 @@ def cost_breakdown(*, group_by: list[str], model: str = "booking", **filters) ->
 def roas_breakdown(*, group_by: list[str], model: str = "booking", **filters) -> dict:
     """The report API's `metric=roas`: per group its cost, won revenue and return on spend (revenue ÷ cost);
     groups with revenue but no cost are listed with roas null."""
-    company, rates = currency_plan()
+    company, rates = money.currency_plan()
     costs = spend_cost(group_by=group_by, **filters)
     _, revenue = _won_revenue(group_by=group_by, model=model, **filters)
     all_cost: dict = defaultdict(Decimal)
