@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "attribution",
     "hubspot_sync",
     "journeys",
+    "alerts",  # destinations, alerts, weekly digest (imports the apps above; imported by nothing)
     "privacy",  # forget_person (imports bookings, journeys, hubspot_sync; imported by nothing)
     "fakes.apps.FakesConfig",  # fake HubSpot/Calendly commands; no models, never imported by the apps above
 ]
@@ -313,6 +314,14 @@ JOURNEY_LOOKBACK_DAYS = env.int("JOURNEY_LOOKBACK_DAYS", default=90)
 # Tracked links (/l/<slug>) set no cookie and pass no visitor id when consent is required.
 JOURNEY_CONSENT_REQUIRED = env.bool("JOURNEY_CONSENT_REQUIRED", default=False)
 CELERY_BEAT_SCHEDULE["purge-touches"] = {"task": "journeys.purge_touches", "schedule": 86400.0}
+
+# --- Alerts and digest (alerts/) ---------------------------------------------------------------
+# Destinations are apprise URLs set in the admin. A message that fails is retried with backoff (30 s doubling, at
+# most ALERTS_RETRY_MAX_SECONDS apart) and dead-lettered after ALERTS_MAX_ATTEMPTS tries.
+ALERTS_MAX_ATTEMPTS = env.int("ALERTS_MAX_ATTEMPTS", default=6)
+ALERTS_RETRY_MAX_SECONDS = env.int("ALERTS_RETRY_MAX_SECONDS", default=1800)
+ALERTS_CLAIM_TIMEOUT_SECONDS = env.int("ALERTS_CLAIM_TIMEOUT_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 60.0}
 
 # --- Privacy --------------------------------------------------------------------------------
 # Key of the suppression list's HMAC of forgotten people's emails. Empty: derived from SECRET_KEY. Set it (and

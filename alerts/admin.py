@@ -1,0 +1,125 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from alerts.channels import DestinationError, kind, masked, normalize
+from alerts.models import Destination, Notification
+from alerts.services import outbox
+
+
+class DestinationForm(forms.ModelForm):
+    """Once saved, the URL is shown masked (apprise's privacy form); leaving it as shown keeps the stored secret."""
+
+    url = forms.CharField(
+        label="apprise URL", widget=forms.TextInput(attrs={"size": 90, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="Slack: slack://TokenA/TokenB/TokenC · Microsoft Teams: workflows://host/workflow/signature · "
+                  "E-mail: mailtos://user:password@smtp.example.com?to=you@example.com · "
+                  "Webhook: json://hooks.example.com/path. Tokens and passwords are hidden once saved.")
+
+    class Meta:
+        model = Destination
+        fields = ("name", "url", "ops", "marketing", "digest", "enabled")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["url"] = masked(self.instance.url)
+
+    def clean_url(self):
+        value = self.cleaned_data["url"].strip()
+        if self.instance.pk and value == masked(self.instance.url):
+            return self.instance.url  # unchanged: keep the secret we have
+        try:
+            return normalize(value)
+        except DestinationError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    form = DestinationForm
+    list_display = ("name", "service", "safe_url", "ops", "marketing", "digest", "enabled", "test_button")
+    list_filter = ("enabled", "ops", "marketing", "digest")
+    actions = ["send_test"]
+
+    @admin.display(description="service")
+    def service(self, obj):
+        return kind(obj.url)
+
+    @admin.display(description="URL")
+    def safe_url(self, obj):
+        return obj.masked_url
+
+    @admin.display(description="")
+    def test_button(self, obj):
+        return format_html('<a class="button" href="{}">Send test</a>',
+                           reverse("admin:alerts_destination_test", args=[obj.pk]))
+
+    def get_urls(self):
+        return [path("<int:pk>/test/", self.admin_site.admin_view(self.test_view), name="alerts_destination_test"),
+                *super().get_urls()]
+
+    def test_view(self, request, pk):
+        """GET: a confirmation page (a link must not send); POST: queue the test and show the outbox."""
+        destination = get_object_or_404(Destination, pk=pk)
+        if not self.has_change_permission(request, destination):
+            raise PermissionDenied
+        if request.method != "POST":
+            return TemplateResponse(request, "admin/alerts/destination_test.html", {
+                **self.admin_site.each_context(request), "destination": destination, "opts": self.model._meta,
+                "title": f"Send a test message to {destination}"})
+        self._queue_test(request, [destination])
+        return redirect(reverse("admin:alerts_notification_changelist") + f"?destination__id__exact={pk}")
+
+    def _queue_test(self, request, destinations):
+        for destination in destinations:
+            outbox.destination_test(destination, by=request.user.get_username())
+        self.message_user(request, f"Test message queued for {len(destinations)} destination(s); "
+                                   "its state shows below within seconds.", messages.SUCCESS)
+
+    @admin.action(description="Send a test message")
+    def send_test(self, request, queryset):
+        self._queue_test(request, list(queryset))
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Every message sent or waiting: what, where, how it went; dead letters are retried or discarded here."""
+
+    list_display = ("created_at", "destination", "topic", "subject", "state", "attempts", "short_error", "sent_at")
+    list_filter = ("state", "topic", "destination")
+    search_fields = ("subject", "key")
+    list_select_related = ("destination",)
+    actions = ["retry", "discard"]
+    readonly_fields = ("destination", "topic", "key", "subject", "state", "attempts", "next_attempt_at", "claimed_at",
+                       "last_error", "created_at", "sent_at", "text", "markdown", "html")
+    exclude = ("claim_token",)
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return (obj.last_error or "")[:80]
+
+    @admin.action(description="Send selected again now (fresh attempt budget)")
+    def retry(self, request, queryset):
+        n = outbox.notifications_retry(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{n} queued to send again.")
+
+    @admin.action(description="Discard selected (dead or pending)")
+    def discard(self, request, queryset):
+        n = outbox.notifications_discard(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{n} discarded.")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.method != "POST" or obj is None  # the actions post to the changelist; rows are read-only

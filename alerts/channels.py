@@ -1,0 +1,93 @@
+"""The one boundary to apprise: validate and mask a destination's URL, and send one message through it.
+
+Each apprise plugin says which body formats it takes, best first: e-mail gets the HTML body (apprise adds the
+plain-text part), Slack and Teams the Markdown (Slack as Block Kit blocks), webhooks the plain text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import apprise
+from apprise import NotifyFormat
+
+
+class DestinationError(ValueError):
+    """The URL is not one apprise can send to."""
+
+
+class DeliveryFailed(Exception):
+    """apprise tried and the service refused, or could not be reached; the message says what apprise logged."""
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str
+    markdown: str = ""
+    html: str = ""
+
+
+SLACK_DEFAULTS = (("blocks", "yes"), ("footer", "no"), ("image", "no"))
+
+
+def _plugin(url: str):
+    plugin = apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True)
+    if not plugin:
+        raise DestinationError(
+            "Not a URL apprise can send to. Examples: slack://TokenA/TokenB/TokenC, "
+            "workflows://host/workflow/signature (Microsoft Teams), mailtos://user:password@smtp.example.com?to=you@example.com, "
+            "json://hooks.example.com/path")
+    return plugin
+
+
+def normalize(url: str) -> str:
+    """The URL as stored: validated; Slack switched to Block Kit without apprise's logo and footer (unless the
+    user chose otherwise in the URL)."""
+    url = url.strip()
+    plugin = _plugin(url)
+    if type(plugin).__name__ == "NotifySlack":
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        given = {k for k, _ in query}
+        extra = [(k, v) for k, v in SLACK_DEFAULTS if k not in given]
+        url = urlunsplit(parts._replace(query=urlencode([*query, *extra])))
+    return url
+
+
+def masked(url: str) -> str:
+    """apprise's privacy form (tokens and passwords elided), without its default parameters."""
+    try:
+        return _plugin(url).url(privacy=True).split("?", 1)[0]
+    except DestinationError:
+        return "(invalid URL)"
+
+
+def kind(url: str) -> str:
+    try:
+        return _plugin(url).service_name
+    except DestinationError:
+        return "invalid"
+
+
+def _formats(plugin) -> tuple:
+    formats = plugin.notify_format
+    return formats if isinstance(formats, tuple) else (formats,)
+
+
+def deliver(url: str, message: Message) -> None:
+    """Send now (blocking, apprise's own timeouts); raise DeliveryFailed with apprise's log on failure."""
+    plugin = _plugin(url)
+    preferred = _formats(plugin)[0]
+    if preferred == NotifyFormat.HTML and message.html:
+        body, body_format = message.html, NotifyFormat.HTML
+    elif preferred == NotifyFormat.MARKDOWN and message.markdown:
+        body, body_format = message.markdown, NotifyFormat.MARKDOWN
+    else:
+        body, body_format = message.text, NotifyFormat.TEXT
+    with apprise.LogCapture(level=apprise.logging.WARNING) as log:
+        ok = plugin.notify(body=body, title=message.subject, body_format=body_format)
+        logged = log.getvalue().strip()
+    if not ok:
+        raise DeliveryFailed(logged[-1000:] or f"{plugin.service_name} refused the message")

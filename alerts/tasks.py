@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from alerts.services.outbox import send_due, send_sweep
+
+
+@shared_task(name="alerts.send", ignore_result=True)
+def send_task() -> None:
+    send_due()
+
+
+@shared_task(name="alerts.sweep", ignore_result=True)
+def sweep_task() -> None:
+    send_sweep()
