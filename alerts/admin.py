@@ -123,3 +123,50 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return request.method != "POST" or obj is None  # the actions post to the changelist; rows are read-only
+
+
+
+# --- Weekly digest preview ----------------------------------------------------------------------
+# A page of the destinations' admin (linked from their changelist's object tools): the digest of a chosen week as
+# the e-mail's HTML (in a sandboxed frame), the text and the Markdown. Reads only; staff who may view destinations.
+# Appended as a subclass of DestinationAdmin registered in its place, so the class above stays as it is.
+
+from django.utils import timezone  # noqa: E402 - this block is appended to the module
+
+from alerts.digest import digest_build, last_full_week, week_of  # noqa: E402
+from alerts.digest_render import render_html, render_markdown, render_text  # noqa: E402
+from attribution.periods import date_parse  # noqa: E402
+
+
+class DestinationDigestAdmin(DestinationAdmin):
+    change_list_template = "admin/alerts/destination/change_list.html"
+
+    def get_urls(self):
+        return [path("digest/", self.admin_site.admin_view(self.digest_view), name="alerts_destination_digest"),
+                *super().get_urls()]
+
+    def digest_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        week, error = last_full_week(), ""
+        if request.GET.get("week"):
+            try:
+                chosen = week_of(date_parse(request.GET["week"]))
+            except ValueError as exc:
+                error = f"{exc}; showing the last full week."
+            else:
+                if chosen.start > timezone.localdate():
+                    error = "That week has not started yet; showing the last full week."
+                else:
+                    week = chosen
+        digest = digest_build(week)
+        return TemplateResponse(request, "admin/alerts/digest_preview.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta,
+            "title": f"Weekly digest: {week.label}", "week": week, "error": error,
+            "previous_week": week.previous().start,
+            "next_week": week.end if week.end <= timezone.localdate() else None,
+            "html": render_html(digest), "text": render_text(digest), "markdown": render_markdown(digest)})
+
+
+admin.site.unregister(Destination)
+admin.site.register(Destination, DestinationDigestAdmin)
