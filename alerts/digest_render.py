@@ -3,8 +3,8 @@ Teams) and an HTML e-mail (`templates/alerts/digest_email.html`). Pure: no reads
 
 Campaign names, sources and event types are whatever a link or a booking said, so every such value is cleaned
 before any format sees it (`clean`: control characters — NUL, newlines, bidi overrides — become spaces, long
-values are cut), then escaped for its format: Markdown punctuation is backslash-escaped (apprise turns `\\<` into
-Slack's `&lt;`, so `<!channel>` stays text, and `*bold*` stays literal), HTML by the template's autoescape.
+values are cut), then escaped for its format: Markdown's markup characters are backslash-escaped (apprise turns
+`\\<` into Slack's `&lt;`, so `<!channel>` stays text, and `*bold*` stays literal), HTML by the template's autoescape.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ FINDINGS = 8  # new hygiene findings listed; the hygiene page has all of them
 # A Slack section block holds at most 3000 characters of text: a longer Markdown body is cut at a line.
 MARKDOWN_LIMIT = 2900
 KINDS = {"unassigned": "New Unassigned", "banned": "Banned value", "collision": "Spelling collision"}
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()<>|#!{}])")
+# What could make a value markup: Slack's <!channel>/<url|label> and CommonMark's links, emphasis and code. An
+# underscore inside a word (brand_search_2026) is no emphasis in either and stays as it is, for readability.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*~\[\]<>])|(?<![^\W_])_|_(?![^\W_])")
 
 
 def clean(value, limit: int = VALUE_LENGTH) -> str:
@@ -36,7 +38,7 @@ def clean(value, limit: int = VALUE_LENGTH) -> str:
 
 def md(value, limit: int = VALUE_LENGTH) -> str:
     """A user-controlled value as literal Markdown text (no emphasis, link, mention or code)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", clean(value, limit))
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), clean(value, limit))
 
 
 def change_label(change: Change) -> str:
@@ -135,7 +137,7 @@ def render_markdown(d: Digest) -> str:
         n, now, _ = c["other_channels"]
         out.append(f"• {n} other channels: {now}")
     out += [link("channels"), "", "**Top campaigns**"]
-    out += [f"{i}\\. {md(r['name'])}: {r['now']} ({r['change']})" for i, r in enumerate(c["campaigns"], 1)] or [
+    out += [f"{i}. {md(r['name'])}: {r['now']} ({r['change']})" for i, r in enumerate(c["campaigns"], 1)] or [
         "No booking came from a named campaign."]
     out += [link("campaigns"), "", "**Meetings**",
             f"Held so far {d.held} · no-shows {d.no_show} ({c['no_show_rate']}) · canceled {d.canceled}",

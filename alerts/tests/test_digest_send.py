@@ -65,7 +65,7 @@ def test_slack_gets_the_sections_as_block_kit_mrkdwn(a_week):
     text = section["text"]["text"]
     for shown in ("*Bookings by channel*", "*Top campaigns*", "*Meetings*", "*Untagged bookings*",
                   "*New hygiene findings*", "*Pipeline and revenue*", "Paid Search: 4 (+3 (+300%))",
-                  "1\\. brand\\_search: 3", "USD 1,500.00", "<http://127.0.0.1:8000/dashboard/?range=custom"):
+                  "1. brand_search: 3", "USD 1,500.00", "<http://127.0.0.1:8000/dashboard/?range=custom"):
         assert shown in text, (shown, text)
 
 
@@ -96,8 +96,18 @@ def test_markdown_values_never_reach_slack_as_markup(value):
     (<!channel>, <@U1>, <url|label>) and no unescaped emphasis or code."""
     mrkdwn = NotifySlack._commonmark_to_slack(f"• {md(value)}: 3")
     assert "<" not in mrkdwn and ">" not in mrkdwn
-    for mark in "*_~`":
+    for mark in "*~`":
         assert mrkdwn.count(mark) == mrkdwn.count("\\" + mark), mrkdwn
+    # an underscore is escaped unless it sits inside a word (no emphasis there, in Slack or CommonMark)
+    for i, ch in enumerate(mrkdwn):
+        if ch == "_":
+            inside_a_word = 0 < i < len(mrkdwn) - 1 and mrkdwn[i - 1].isalnum() and mrkdwn[i + 1].isalnum()
+            assert mrkdwn[i - 1] == "\\" or inside_a_word, mrkdwn
+
+
+def test_markdown_keeps_ordinary_campaign_names_readable():
+    assert md("brand_search_202609") == "brand_search_202609"
+    assert md("_x_ *y* <!here>") == "\\_x\\_ \\*y\\* \\<!here\\>"
 
 
 def test_a_long_digest_is_cut_at_a_line_for_slack(a_week):
@@ -187,3 +197,39 @@ def test_the_admin_preview_shows_the_chosen_week_as_email_and_text(a_week, clien
 def test_the_admin_preview_needs_the_view_permission(client):
     client.force_login(staff_user("nobody"))
     assert client.get("/admin/alerts/destination/digest/").status_code == 403
+
+
+# --- the links and the other channels ------------------------------------------------------------
+
+
+def test_the_links_open_the_dashboard_views_with_the_same_numbers(a_week, login_as):
+    d = digest_build(WEEK)
+    client = login_as("marketer", group="Marketing")
+    path = lambda url: url.removeprefix("http://127.0.0.1:8000")  # noqa: E731 - the test settings' public URL
+    page = client.get(path(d.links["channels"]))
+    assert page.status_code == 200 and page.context["period"].label == WEEK.label
+    assert page.context["data"]["kpis"]["bookings"] == d.bookings.now
+    assert {r["channel"]: r["previous"] for r in page.context["data"]["rows"]} == {r.name: r.change.before for r in d.channels}
+    campaigns = client.get(path(d.links["campaigns"])).context["data"]["rows"]
+    assert {(r["campaign"], r["bookings"]) for r in campaigns} >= {(r.name, r.change.now) for r in d.campaigns}
+    backlog = client.get(path(d.links["backlog"]))
+    assert backlog.status_code == 200 and backlog.context["total"] == d.backlog_size
+    assert client.get(path(d.links["hygiene"])).status_code == 200
+
+
+def test_a_webhook_gets_the_plain_text(a_week, destination, webhook_receiver):
+    destination("hook")
+    digest_send(WEEK)
+    assert send_due() == {"sent": 1, "failed": 0}
+    [post] = webhook_receiver.received
+    assert post["payload"]["title"].startswith("Sourcebook weekly digest") and "TOP CAMPAIGNS" in post["payload"]["message"]
+
+
+def test_teams_gets_the_markdown_in_an_adaptive_card(a_week):
+    Destination.objects.create(name="teams", url=normalize("workflows://prod-00.westus.logic.azure.com:443/4f2b1a/S3cretSig/"))
+    digest_send(WEEK)
+    response = mock.Mock(status_code=200, content=b"ok", text="ok")
+    with mock.patch("requests.post", return_value=response) as post:
+        assert send_due() == {"sent": 1, "failed": 0}
+    rendered = json.dumps(json.loads(post.call_args.kwargs["data"]))
+    assert "AdaptiveCard" in rendered and "Top campaigns" in rendered and "1. brand_search: 3" in rendered
