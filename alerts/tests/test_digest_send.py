@@ -42,6 +42,8 @@ def test_the_email_has_html_and_a_plain_text_part_with_the_numbers_and_dashboard
                  "https://sourcebook.example.com/dashboard/hygiene/"):
         assert link.replace("&", "&amp;") in mail.html
     assert "<table" in mail.html and "<img" not in mail.html and 'name="viewport"' in mail.html
+    assert f"https://sourcebook.example.com/dashboard/?{period}&compare=previous&dim=campaign" in mail.text
+    assert "Paid Search: 4 · week before 1 · +3 (+300%)" in mail.text  # a row reads as a line
     for part in (mail.html, mail.text):
         for shown in ("Bookings by channel", "brand_search", "Paid Search", "+3 (+300%)", "USD 1,500.00", "Held so far"):
             assert shown.lower() in part.lower(), (shown, part[:2000])
