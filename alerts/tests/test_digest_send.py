@@ -22,6 +22,7 @@ from alerts.tasks import digest_due_task
 from alerts.tests.test_digest import MON, WEEK, a_week, book  # noqa: F401 - a_week is a fixture
 from attribution.apps import rollup_time_zone_follow
 from bookings.tests.factories import staff_user
+from project.tests.test_startup_guards import check_deploy
 
 pytestmark = pytest.mark.django_db
 SLACK = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
@@ -235,3 +236,9 @@ def test_teams_gets_the_markdown_in_an_adaptive_card(a_week):
         assert send_due() == {"sent": 1, "failed": 0}
     rendered = json.dumps(json.loads(post.call_args.kwargs["data"]))
     assert "AdaptiveCard" in rendered and "Top campaigns" in rendered and "1. brand_search: 3" in rendered
+
+
+@pytest.mark.parametrize("hour", ["24", "-1", "eight"])
+def test_a_send_hour_that_is_no_hour_stops_start_up(hour):
+    result = check_deploy(DIGEST_SEND_HOUR=hour)
+    assert result.returncode != 0 and "DIGEST_SEND_HOUR" in result.stderr
