@@ -7,6 +7,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from alerts.digest import Change, digest_build, last_full_week, week_of
 from alerts.digest_render import change_label, render_html, render_markdown, render_text
@@ -187,3 +189,35 @@ def test_send_digest_refuses_clearly(destination, args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call_command("send_digest", *args, stdout=StringIO())
     assert Notification.objects.count() == 0
+
+
+shapes = st.lists(st.fixed_dictionaries({
+    "channel": st.sampled_from(["Email", "Paid Search", "Direct", "Unassigned"]),
+    "campaign": st.sampled_from(["(not set)", "a", "b", "c", "d", "e", "f"]),
+    "minutes": st.integers(-8 * 24 * 60, 15 * 24 * 60),  # from the week before to the week after
+    "state": st.sampled_from(["held", "no_show", "canceled", "ahead"]),
+}), max_size=12)
+
+
+@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shapes)
+def test_for_any_bookings_the_digest_agrees_with_the_report_api(api, bookings):
+    with transaction.atomic():
+        for b in bookings:
+            state = b["state"]
+            book(b["channel"], MON + timedelta(minutes=b["minutes"]), campaign=b["campaign"],
+                 no_show=state == "no_show", status="canceled" if state == "canceled" else "active",
+                 start_time=datetime.now(timezone.utc) + timedelta(days=2) if state == "ahead" else PAST)
+        d = digest_build(WEEK)
+        params = {"booked_after": "2026-05-04", "booked_before": "2026-05-11"}
+        body = report(api, group_by="channel", **params)
+        assert {r.name: r.change.now for r in d.channels if r.change.now} == {r["channel"]: r["bookings"] for r in body["rows"]}
+        before = report(api, group_by="channel", booked_after="2026-04-27", booked_before="2026-05-04")
+        assert {r.name: r.change.before for r in d.channels if r.change.before} == {
+            r["channel"]: r["bookings"] for r in before["rows"]}
+        named = [(r["campaign"], r["bookings"]) for r in report(api, group_by="campaign", **params)["rows"]
+                 if r["campaign"] != "(not set)"][:5]
+        assert [(r.name, r.change.now) for r in d.campaigns] == named
+        assert (d.no_show, d.canceled) == (sum(r["no_show"] for r in body["rows"]), sum(r["canceled"] for r in body["rows"]))
+        assert d.held == report(api, group_by="channel", metric="held", **params)["total"]
+        transaction.set_rollback(True)
