@@ -4,11 +4,15 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from alerts.channels import DestinationError, kind, masked, normalize
+from alerts.digest import digest_build, last_full_week, week_of
+from alerts.digest_render import render_html, render_markdown, render_text
 from alerts.models import Destination, Notification
 from alerts.services import outbox
+from attribution.periods import date_parse
 
 
 class DestinationForm(forms.ModelForm):
@@ -42,6 +46,7 @@ class DestinationForm(forms.ModelForm):
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin):
     form = DestinationForm
+    change_list_template = "admin/alerts/destination/change_list.html"  # + "Preview the weekly digest"
     list_display = ("name", "service", "safe_url", "ops", "marketing", "digest", "enabled", "test_button")
     list_filter = ("enabled", "ops", "marketing", "digest")
     actions = ["send_test"]
@@ -68,6 +73,7 @@ class DestinationAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [path("<int:pk>/test/", self.admin_site.admin_view(self.test_view), name="alerts_destination_test"),
+                path("digest/", self.admin_site.admin_view(self.digest_view), name="alerts_destination_digest"),
                 *super().get_urls()]
 
     def test_view(self, request, pk):
@@ -91,6 +97,30 @@ class DestinationAdmin(admin.ModelAdmin):
     @admin.action(description="Send a test message", permissions=["change"])
     def send_test(self, request, queryset):
         self._queue_test(request, list(queryset))
+
+    def digest_view(self, request):
+        """The weekly digest of a chosen week (default: the last full one) as the e-mail's HTML (sandboxed frame),
+        the text and the Markdown. Reads only; staff who may view destinations."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        week, error = last_full_week(), ""
+        if request.GET.get("week"):
+            try:
+                chosen = week_of(date_parse(request.GET["week"]))
+            except ValueError as exc:
+                error = f"{exc}; showing the last full week."
+            else:
+                if chosen.start > timezone.localdate():
+                    error = "That week has not started yet; showing the last full week."
+                else:
+                    week = chosen
+        digest = digest_build(week)
+        return TemplateResponse(request, "admin/alerts/digest_preview.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta,
+            "title": f"Weekly digest: {week.label}", "week": week, "error": error,
+            "previous_week": week.previous().start,
+            "next_week": week.end if week.end <= timezone.localdate() else None,
+            "html": render_html(digest), "text": render_text(digest), "markdown": render_markdown(digest)})
 
     def save_model(self, request, obj, form, change):
         if not change:

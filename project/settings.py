@@ -322,6 +322,13 @@ ALERTS_MAX_ATTEMPTS = env.int("ALERTS_MAX_ATTEMPTS", default=6)
 ALERTS_RETRY_MAX_SECONDS = env.int("ALERTS_RETRY_MAX_SECONDS", default=1800)
 ALERTS_CLAIM_TIMEOUT_SECONDS = env.int("ALERTS_CLAIM_TIMEOUT_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 60.0}
+# Weekly digest: the last full Monday–Sunday week, queued on Monday from DIGEST_SEND_HOUR (0–23, local time in
+# SOURCEBOOK_TIME_ZONE) for every destination subscribed to it; beat checks every 15 minutes (alerts.digest_due).
+DIGEST_ENABLED = env.bool("DIGEST_ENABLED", default=True)
+DIGEST_SEND_HOUR = env.int("DIGEST_SEND_HOUR", default=8)
+if not 0 <= DIGEST_SEND_HOUR <= 23:
+    raise ImproperlyConfigured(f"DIGEST_SEND_HOUR={DIGEST_SEND_HOUR} is not an hour of the day (0–23).")
+CELERY_BEAT_SCHEDULE["alerts-digest-due"] = {"task": "alerts.digest_due", "schedule": 900.0}
 
 # --- Privacy --------------------------------------------------------------------------------
 # Key of the suppression list's HMAC of forgotten people's emails. Empty: derived from SECRET_KEY. Set it (and
