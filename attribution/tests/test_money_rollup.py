@@ -158,17 +158,25 @@ def test_a_credit_rewrite_and_a_delete_land_in_the_rollup_in_the_same_transactio
                                    created_at=datetime(2026, 3, 5, tzinfo=ZoneInfo("UTC")))
         DealContact.objects.create(deal=deal, hubspot_contact_id="C1", email="ann@example.com")
         deals_credit(deal_ids=[deal.pk])
-        deals_credit(deal_ids=[deal.pk])  # idempotent: a rewrite of the same rows adds nothing
         money_compact()
         rows = list(MoneyStat.objects.values_list("day", "model", "channel", "currency", "deals", "won", "revenue"))
         assert sorted(rows) == [(booking.booked_at.date(), m, "Email", "EUR", 1, 1, Decimal("250.00"))
                                 for m in sorted(MODELS)]
+        credit_ids = set(DealCredit.objects.values_list("pk", flat=True))
+        deals_credit(deal_ids=[deal.pk])  # nothing changed: the credit rows are kept, the rollup gets no delta
+        assert set(DealCredit.objects.values_list("pk", flat=True)) == credit_ids
+        assert not MoneyStatDelta.objects.exists()
+        Deal.objects.filter(pk=deal.pk).update(amount=Decimal("300.00"))
+        deals_credit(deal_ids=[deal.pk])  # the amount changed: replaced, −250 and +300 per model
+        assert MoneyStatDelta.objects.count() == 6
+        assert money.money_table(group_by=["channel"])[("Email",)].revenue == {"EUR": Decimal("300.00")}
         with transaction.atomic():
             Deal.objects.filter(pk=deal.pk).delete()
             # the rollup, read with its pending deltas, already has the deal gone inside the deleting transaction
             assert money.money_table(group_by=["channel"]) == {}
             transaction.set_rollback(True)
         assert money.money_table(group_by=["channel"])[("Email",)].deals == 1
+        money_compact()
         Deal.objects.filter(pk=deal.pk).delete()
         money_compact()
         assert not MoneyStat.objects.exists()
