@@ -224,3 +224,18 @@ def test_days_are_the_credited_bookings_days_in_the_time_zone_and_follow_a_chang
         utc_day = {"booked_after": datetime(2026, 3, 27, tzinfo=ZoneInfo("UTC")),
                    "booked_before": datetime(2026, 3, 28, tzinfo=ZoneInfo("UTC"))}
         assert money.money_table(group_by=["channel"], **utc_day)[("Email",)].deals == 1
+
+
+def test_beat_folds_the_deltas_every_ten_seconds(settings):
+    from hubspot_sync.tasks import money_compact_task
+    from project.celery import app
+
+    BookingFactory(email="di@example.com", channel="Email", booked_at=datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("UTC")))
+    deal = Deal.objects.create(hubspot_id="D1", amount=Decimal("5"), created_at=datetime(2026, 3, 5, tzinfo=ZoneInfo("UTC")))
+    DealContact.objects.create(deal=deal, hubspot_contact_id="C1", email="di@example.com")
+    deals_credit(deal_ids=[deal.pk])
+    assert MoneyStatDelta.objects.count() == 3
+    assert money_compact_task() == 3
+    assert not MoneyStatDelta.objects.exists() and MoneyStat.objects.count() == 3
+    assert settings.CELERY_BEAT_SCHEDULE["money-rollup"] == {"task": "hubspot_sync.money_compact", "schedule": 10.0}
+    assert "hubspot_sync.money_compact" in app.tasks
