@@ -6,9 +6,10 @@ and the last countable booking of its contacts made before the deal was created 
 Under `booking` and `last_non_direct` a deal is credited to the last such booking, under `first_touch` to the
 first; the deal then takes that booking's values under the model (`selectors.credited_values`: its own
 attribution, or its journey's touch, or a manual assignment). So every model credits each deal exactly once and
-totals are equal under every model. The period is the credited booking's booked_at (a cohort view). Amounts are
-never converted silently: with the portal's exchange rates (read by the deal read) they are converted to the
-company currency; without, money is reported per currency code.
+totals are equal under every model. The period is the credited booking's booked_at (a cohort view): whole days
+are read from the daily money rollup (`hubspot_sync/services/money_rollup.py`), partial days from the credit rows.
+Amounts are never converted silently: with the portal's exchange rates (read by the deal read) they are converted
+to the company currency; without, money is reported per currency code.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from attribution import selectors
-from hubspot_sync.models import Deal, DealCredit, DealSyncState
+from hubspot_sync.models import (MONEY_DIMENSIONS, MONEY_SUMS, Deal, DealCredit, DealSyncState, MoneyStat,
+                                  MoneyStatDelta)
 
 MONEY_METRICS = ("deals", "pipeline", "won", "revenue")
 METRICS = ("bookings", "held", *MONEY_METRICS)
@@ -69,25 +72,93 @@ class Money:
 
 
 def money_table(*, group_by: list[str], model: str = "booking", **filters) -> dict[tuple, Money]:
-    """Money per group (a tuple of the `group_by` values under `model`): one aggregate statement over the
-    deals' report rows (an index range on the period)."""
+    """Money per group (a tuple of the `group_by` values under `model`): whole days (TIME_ZONE) from the daily
+    money rollup (`hubspot_sync.models.MoneyStat` and its pending deltas, one statement), partial days at either
+    end from the deals' report rows (DealCredit, an index range of a day at most) — as the bookings' reports
+    split their periods (`selectors._split_days`). Equal to `money_table_from_credits` (hypothesis-tested)."""
     fields = list(group_by)
-    company = currency_plan()[0]
+    parts = selectors._from_rollup_and_table(filters, lambda f: _rollup_money_rows(fields, model, f),
+                                             lambda f: _credit_money_rows(fields, model, f))
+    return _money_fold(parts, fields)
+
+
+def money_table_from_credits(*, group_by: list[str], model: str = "booking", **filters) -> dict[tuple, Money]:
+    """`money_table` read from the deals' report rows alone, every day of the period (the reference the rollup
+    must equal; one aggregate over an index range of the period)."""
+    fields = list(group_by)
+    return _money_fold([_credit_money_rows(fields, model, filters)], fields)
+
+
+def _credit_money_rows(fields: list[str], model: str, filters: dict) -> list[dict]:
     won = Q(closed_won=True)
-    rows = (_credited(model, filters).values(*fields, deal_currency=F("currency"))
-            .annotate(n=Count("pk"), n_won=Count("pk", filter=won), n_lost=Count("pk", filter=Q(closed_lost=True)),
-                      pipeline=Sum("amount"), revenue=Sum("amount", filter=won))
-            .order_by())
-    table: dict[tuple, Money] = defaultdict(Money)
+    return list(_credited(model, filters).values(*fields, deal_currency=F("currency"))
+                .annotate(n=Count("pk"), n_won=Count("pk", filter=won), n_lost=Count("pk", filter=Q(closed_lost=True)),
+                          pipeline=Sum("amount"), revenue=Sum("amount", filter=won))
+                .order_by())
+
+
+def _rollup_where(model: str, filters: dict) -> tuple[str, list]:
+    """`selectors.report_filtered`'s filters on the money rollup's whole days (its columns are DealCredit's)."""
+    where, params = ["model = %s"], [model]
+    if filters.get("booked_after"):
+        where.append("day >= %s")
+        params.append(timezone.localtime(filters["booked_after"]).date())
+    if filters.get("booked_before"):
+        where.append("day < %s")
+        params.append(timezone.localtime(filters["booked_before"]).date())
+    if filters.get("status"):
+        where.append("status = %s")
+        params.append(filters["status"])
+    if filters.get("event_type"):
+        where.append("event_type_name = %s")
+        params.append(filters["event_type"])
+    if filters.get("event_types"):
+        where.append("event_type_name = ANY(%s)")
+        params.append(list(filters["event_types"]))
+    for name in selectors.GROUP_FIELDS:
+        if filters.get(name) is not None:
+            where.append(f"{name} = %s")
+            params.append(filters[name])
+    return " AND ".join(where), params
+
+
+def _rollup_money_rows(fields: list[str], model: str, filters: dict) -> list[dict]:
+    """`_credit_money_rows` for whole days, from MoneyStat plus its pending deltas in one statement (exact while
+    compaction runs: it moves deltas in one statement too)."""
+    unknown = set(fields) - set(MONEY_DIMENSIONS)
+    if unknown:
+        raise ValueError(f"not a money rollup column: {', '.join(sorted(unknown))}")
+    condition, params = _rollup_where(model, filters)
+    cols = ", ".join(("currency", *fields, *MONEY_SUMS))
+    keys = ", ".join((*fields, "currency"))
+    sql = (f"SELECT {keys}, sum(deals)::int AS n, sum(won)::int AS n_won, sum(lost)::int AS n_lost,"
+           f" sum(pipeline) AS pipeline, sum(revenue) AS revenue"
+           f" FROM (SELECT {cols} FROM {MoneyStat._meta.db_table} WHERE {condition}"
+           f" UNION ALL SELECT {cols} FROM {MoneyStatDelta._meta.db_table} WHERE {condition}) s"
+           f" GROUP BY {keys} HAVING sum(deals) <> 0")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params * 2)
+        names = [c.name for c in cursor.description]
+        rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     for row in rows:
-        money = table[tuple(row[f] for f in fields)]
-        code = row["deal_currency"] or company or "(none)"
-        money.deals += row["n"]
-        money.won += row["n_won"]
-        money.lost += row["n_lost"]
-        money.pipeline[code] += row["pipeline"] or Decimal(0)
-        if row["n_won"]:
-            money.revenue[code] += row["revenue"] or Decimal(0)
+        row["deal_currency"] = row.pop("currency")
+    return rows
+
+
+def _money_fold(parts: list[list[dict]], fields: list[str]) -> dict[tuple, Money]:
+    """Aggregate rows (per group and currency, from either source) into Money per group."""
+    company = currency_plan()[0]
+    table: dict[tuple, Money] = defaultdict(Money)
+    for rows in parts:
+        for row in rows:
+            money = table[tuple(row[f] for f in fields)]
+            code = row["deal_currency"] or company or "(none)"
+            money.deals += row["n"]
+            money.won += row["n_won"]
+            money.lost += row["n_lost"]
+            money.pipeline[code] += row["pipeline"] or Decimal(0)
+            if row["n_won"]:
+                money.revenue[code] += row["revenue"] or Decimal(0)
     return dict(table)
 
 

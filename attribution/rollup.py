@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from attribution.models import RollupState
 from bookings.counting import countable_sql
+from hubspot_sync.services.money_rollup import money_rollup_rebuild
 
 DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source",
         "first_touch_landing_path")
@@ -211,7 +212,8 @@ def rollup_time_zone_stale() -> str | None:
 
 
 def rollup_rebuild() -> None:
-    """Recreate the trigger (e.g. after TIME_ZONE changed) and recompute the rollup from bookings."""
+    """Recreate the trigger (e.g. after TIME_ZONE changed) and recompute the rollup from bookings; the money rollup
+    (hubspot_sync/services/money_rollup.py: its days are in TIME_ZONE too) is rebuilt with it, in one transaction."""
     with transaction.atomic(), connection.cursor() as cursor:
         RollupState.objects.update_or_create(pk=1, defaults={"time_zone": settings.TIME_ZONE, "rebuilt_at": timezone.now()})
         cursor.execute("LOCK TABLE bookings_booking IN SHARE MODE")
@@ -222,3 +224,4 @@ def rollup_rebuild() -> None:
         cursor.execute(booking_rows_sql())
         cursor.execute(credit_rows_sql())
         cursor.execute(totals_from_days_sql())
+        money_rollup_rebuild()

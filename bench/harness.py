@@ -35,6 +35,8 @@ PG_HOST = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 PG_ADMIN = f"{PG_HOST}/postgres"
 EMPTY_GUNICORN_CONF = Path(__file__).resolve().parent / "gunicorn_empty.conf.py"
 SIGNING_KEY = "bench-key"
+# The Redis database the app under test uses (DB 14 unless BENCH_REDIS_URL says; runs side by side pick their own).
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def free_port() -> int:
@@ -52,8 +54,8 @@ def bench_env(db: str, **extra) -> dict:
     return {
         **os.environ,
         "DATABASE_URL": database_url(db),
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
+        "REDIS_URL": BENCH_REDIS_URL,
+        "CELERY_BROKER_URL": BENCH_REDIS_URL,
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + "x" * 60,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -24,14 +24,16 @@ def pages_database(*, n: int, reuse: bool, db: str) -> None:
     from django.db import connection
 
     from attribution.rollup import rollup_compact, upcoming_compact
+    from hubspot_sync.services.money_rollup import money_compact
 
     rollup_compact()
     upcoming_compact()
+    money_compact()
     connection.ensure_connection()
     connection.connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE attribution_dailystatdelta, attribution_dailystat, attribution_totalstat, "
-                       "attribution_upcomingstat, bookings_booking")
+                       "attribution_upcomingstat, bookings_booking, hubspot_sync_moneystat, hubspot_sync_moneystatdelta")
 
 
 def pages_time(cases: dict[str, Callable[[], object]], *, repeat: int, only: str = "") -> dict[str, dict]:

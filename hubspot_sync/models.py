@@ -281,3 +281,50 @@ class DealCredit(models.Model):
 
     def __str__(self):
         return f"{self.deal_id} under {self.model}"
+
+
+MONEY_DIMENSIONS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source",
+                    "first_touch_landing_path", "currency")  # DealCredit's report values: a money rollup row's key
+MONEY_SUMS = ("deals", "won", "lost", "pipeline", "revenue")  # what a money rollup row sums
+
+
+class MoneyRow(models.Model):
+    """Deals credited per day (the credited booking's booked_at in TIME_ZONE), attribution model and report values,
+    summed (services/money_rollup.py)."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=16)  # booking | first_touch | last_non_direct: every model has all its deals
+    status = models.CharField(max_length=16)
+    channel = models.CharField(max_length=64)
+    source = models.CharField(max_length=255)
+    medium = models.CharField(max_length=255)
+    campaign = models.CharField(max_length=255)
+    event_type_name = models.CharField(max_length=255)
+    self_reported_source = models.CharField(max_length=255)
+    first_touch_landing_path = models.CharField(max_length=512)
+    currency = models.CharField(max_length=3)
+    deals = models.IntegerField(default=0)
+    won = models.IntegerField(default=0)
+    lost = models.IntegerField(default=0)
+    pipeline = models.DecimalField(max_digits=24, decimal_places=2, default=0)  # every deal's amount (none: 0)
+    revenue = models.DecimalField(max_digits=24, decimal_places=2, default=0)  # closed-won deals' amounts
+
+    class Meta:
+        abstract = True
+
+
+class MoneyStat(MoneyRow):
+    """The daily money rollup: DealCredit rows summed per day and key, so a 90-day money report groups a few
+    thousand rows instead of every credited deal. A PostgreSQL trigger on DealCredit appends signed deltas to
+    MoneyStatDelta in the writer's transaction; `money_compact` folds them in here; reports read both (exact at
+    any moment). Its unique key is a hash of the text columns (`key_hash`): together they can exceed a btree
+    entry's size limit."""
+
+    key_hash = models.UUIDField()  # md5 of ROW(MONEY_DIMENSIONS)::text (services/money_rollup.py)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "day", "key_hash"], name="moneystat_key")]
+
+
+class MoneyStatDelta(MoneyRow):
+    """Signed rows appended by the DealCredit trigger (one per key and statement), folded into MoneyStat."""

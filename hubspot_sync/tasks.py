@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from hubspot_sync.enqueue import deals_credit_push_soon
-from hubspot_sync.services import erasure, outbox
+from hubspot_sync.services import erasure, money_rollup, outbox
 from hubspot_sync.services.deal_credit import deals_credit_all
 from hubspot_sync.services.deal_read import deal_read_run
 from hubspot_sync.services.owners import owners_refresh
@@ -59,3 +59,9 @@ def hubspot_owners_refresh_task() -> dict:
 def hubspot_deal_credit_all_task() -> int:
     """Beat, daily: recompute every deal's credited bookings (repairs a change the sync did not see)."""
     return deals_credit_all()
+
+
+@shared_task(name="hubspot_sync.money_compact", ignore_result=True)
+def money_compact_task() -> int:
+    """Beat, every 10 s: fold the money rollup's pending deltas (safe in parallel: an advisory lock, try-only)."""
+    return money_rollup.money_compact()

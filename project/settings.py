@@ -283,6 +283,8 @@ CELERY_BEAT_SCHEDULE = {
 # Deals of contacts that booked, read back from HubSpot for money reports (hubspot_sync/services/deal_read.py).
 CELERY_BEAT_SCHEDULE["hubspot-deal-read"] = {"task": "hubspot_sync.deal_read", "schedule": 900.0}
 CELERY_BEAT_SCHEDULE["hubspot-deal-credit"] = {"task": "hubspot_sync.deal_credit_all", "schedule": 86400.0}
+# The daily money rollup's pending deltas folded in (hubspot_sync/services/money_rollup.py), as report-rollup does.
+CELERY_BEAT_SCHEDULE["money-rollup"] = {"task": "hubspot_sync.money_compact", "schedule": 10.0}
 # HubSpot's owners, daily: a Calendly host's email finds its HubSpot owner (the contact owner field mapping).
 CELERY_BEAT_SCHEDULE["hubspot-owners-refresh"] = {"task": "hubspot_sync.owners_refresh", "schedule": 86400.0}
 CELERY_BEAT_SCHEDULE["reattribute-sweep"] = {"task": "attribution.reattribute_job_sweep", "schedule": 60.0}

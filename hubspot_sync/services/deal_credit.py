@@ -64,9 +64,15 @@ def _credit_sql(which: str) -> str:
     """
 
 
-def _credit_rows_sql(which: str) -> str:
-    """INSERT … SELECT of the DealCredit rows of the deals `which` selects (alias d): one per model, from the
-    first credited booking under first_touch and the last under the others; archived or uncredited deals none."""
+_ROW_COLUMNS = ("deal_id", "model", "booking_id", "booked_at", "status", "channel", "source", "medium", "campaign",
+                "event_type_name", "self_reported_source", "first_touch_landing_path", "amount", "currency",
+                "closed_won", "closed_lost")
+
+
+def _credit_rows_select(which: str) -> str:
+    """SELECT of the DealCredit rows the deals `which` selects (alias d) should have (`_ROW_COLUMNS`): one per
+    model, from the first credited booking under first_touch and the last under the others; archived or
+    uncredited deals none."""
     def value(name: str) -> str:
         if name not in CREDITED:
             return f"b.{name}"
@@ -76,15 +82,27 @@ def _credit_rows_sql(which: str) -> str:
     values = ", ".join(value(n) for n in ("channel", "source", "medium", "campaign"))
     models = ", ".join(f"('{m}')" for m in MODELS)
     return f"""
-        INSERT INTO {_CREDITS} (deal_id, model, booking_id, booked_at, status, channel, source, medium, campaign,
-                                event_type_name, self_reported_source, first_touch_landing_path, amount, currency,
-                                closed_won, closed_lost)
         SELECT d.id, m.model, b.id, b.booked_at, b.status, {values}, b.event_type_name, b.self_reported_source,
                b.first_touch_landing_path, d.amount, d.currency, d.closed_won, d.closed_lost
         FROM {_DEALS} d CROSS JOIN (VALUES {models}) AS m(model)
         JOIN {_BOOKINGS} b ON b.id = CASE WHEN m.model = 'first_touch' THEN d.first_booking_id ELSE d.last_booking_id END
         WHERE {which} AND NOT d.archived
     """
+
+
+def _credit_rows_sql(which: str) -> str:
+    """INSERT … SELECT of the DealCredit rows of the deals `which` selects (a row already there is kept)."""
+    return (f"INSERT INTO {_CREDITS} ({', '.join(_ROW_COLUMNS)}) {_credit_rows_select(which)}"
+            f" ON CONFLICT (deal_id, model) DO NOTHING")
+
+
+def _stale_rows_sql(which: str) -> str:
+    """DELETE of the DealCredit rows of the deals `which` selects (a %s parameter: deal ids) that differ from what
+    they should be, or should not be: an unchanged row is not written (nor is its money rollup delta)."""
+    same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM c.{c}" for c in _ROW_COLUMNS[2:])
+    return (f"DELETE FROM {_CREDITS} c WHERE c.deal_id = ANY(%s) AND NOT EXISTS ("
+            f"SELECT 1 FROM ({_credit_rows_select(which)}) AS n({', '.join(_ROW_COLUMNS)})"
+            f" WHERE n.deal_id = c.deal_id AND n.model = c.model AND {same})")
 
 
 def deals_credit(*, deal_ids: Iterable[int] = (), emails: Iterable[str] = ()) -> int:
@@ -104,9 +122,10 @@ def deals_credit(*, deal_ids: Iterable[int] = (), emails: Iterable[str] = ()) ->
             return 0
         cursor.execute(_credit_sql("id = ANY(%s)"), [locked])
         changed = cursor.rowcount
-        # The report rows are rewritten whole: the deal's amount or stage may have changed, or the credited
-        # booking's values (a reattribute, a cancel), not only which booking it is.
-        cursor.execute(f"DELETE FROM {_CREDITS} WHERE deal_id = ANY(%s)", [locked])
+        # The report rows follow the deal's amount or stage and the credited booking's values (a reattribute, a
+        # cancel), not only which booking it is: a row that differs is replaced, an unchanged one left alone (the
+        # nightly pass over every deal writes nothing for them, and their money rollup gets no delta).
+        cursor.execute(_stale_rows_sql("d.id = ANY(%s)"), [locked, locked])
         cursor.execute(_credit_rows_sql("d.id = ANY(%s)"), [locked])
     return changed
 

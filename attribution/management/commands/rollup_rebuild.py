@@ -1,4 +1,5 @@
-"""Recount the report rollup from the bookings (after SOURCEBOOK_TIME_ZONE changed, or to check it)."""
+"""Recount the report rollup from the bookings and the money rollup from the deals' credit rows (after
+SOURCEBOOK_TIME_ZONE changed, or to check them)."""
 
 import time
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         before = rollup_time_zone()
-        self.stdout.write(f"Rebuilding the report rollup in {settings.TIME_ZONE}"
+        self.stdout.write(f"Rebuilding the report and money rollups in {settings.TIME_ZONE}"
                           + (f" (it was in {before})" if before and before != settings.TIME_ZONE else "")
                           + "; bookings wait for it (a table lock), about 1 minute per 10M bookings …")
         started = time.monotonic()
