@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from alerts.services.alerts import alerts_evaluate
 from alerts.services.outbox import send_due, send_sweep
 
 
@@ -11,3 +12,8 @@ def send_task() -> None:
 @shared_task(name="alerts.sweep", ignore_result=True)
 def sweep_task() -> None:
     send_sweep()
+
+
+@shared_task(name="alerts.evaluate", ignore_result=True)
+def evaluate_task() -> None:
+    alerts_evaluate()
