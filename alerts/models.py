@@ -108,6 +108,7 @@ class AlertState(models.Model):
                                             help_text="Last message of the current episode (fired or repeat); empty: "
                                                       "not told yet (silenced or disabled when it fired).")
     notified_count = models.PositiveIntegerField(default=0, help_text="Messages sent in the current episode.")
+    episodes = models.PositiveIntegerField(default=0, help_text="Episodes so far (part of each message's outbox key).")
     resolved_at = models.DateTimeField(null=True, blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
     silenced_until = models.DateTimeField(null=True, blank=True, help_text="Send nothing for this alert until then.")

@@ -54,7 +54,7 @@ def _repeat_every(category: str) -> timedelta | None:
 def _notification_key(state: AlertState, event: str) -> str:
     """Unique per episode (and per repeat), short enough for the outbox's key (200) whatever the alert's key."""
     key = state.key if len(state.key) <= 100 else f"{state.key[:60]}~{hashlib.sha1(state.key.encode()).hexdigest()[:12]}"
-    base = f"alert:{key}:{state.fired_at.isoformat()}"
+    base = f"alert:{key}:{state.fired_at.isoformat()}#{state.episodes}"  # two episodes may start in one instant
     return {FIRED: base, REPEAT: f"{base}:repeat:{state.notified_count}", RESOLVED: f"{base}:resolved"}[event]
 
 
@@ -118,7 +118,7 @@ def alert_apply(check: Check, finding: Finding, *, now: datetime, send=_queue) -
         state.checked_at, state.category, event = now, check.category, None
         if finding.firing:
             if not state.firing:  # a new episode
-                state.firing, state.fired_at, state.resolved_at = True, now, None
+                state.firing, state.fired_at, state.resolved_at, state.episodes = True, now, None, state.episodes + 1
                 state.last_notified_at, state.notified_count = None, 0
             state.title, state.detail = finding.title[:250], finding.detail
             state.link, state.hint = finding.link[:1000], finding.hint
