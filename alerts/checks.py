@@ -32,6 +32,7 @@ import redis
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from attribution.rules import DIRECT, NOT_SET, UNASSIGNED
 from attribution.selectors import breakdown, kpis, report_bookings, timeseries
@@ -159,16 +160,16 @@ def rejected_signatures_check(now: datetime) -> Finding:
     total = sum(r["n"] for r in rows)
     if total < settings.ALERTS_REJECTED_THRESHOLD:
         return _ok("rejected_signatures")
-    reasons: dict[str, int] = {}
-    clients: dict[str, int] = {}
-    for r in rows:
-        reasons[r["signature_error"] or "?"] = reasons.get(r["signature_error"] or "?", 0) + r["n"]
-        clients[r["remote_addr"] or "?"] = clients.get(r["remote_addr"] or "?", 0) + r["n"]
-    top = lambda counts: ", ".join(f"{n} × {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])[:3])  # noqa: E731
+    def top(field: str) -> str:
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r[field] or "?"] = counts.get(r[field] or "?", 0) + r["n"]
+        return ", ".join(f"{n} × {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])[:3])
+
     return Finding(
         key="rejected_signatures", firing=True, title="Spike in rejected Calendly deliveries",
         detail=(f"{total} deliveries rejected in the last {window} min (alert at {settings.ALERTS_REJECTED_THRESHOLD}). "
-                f"Reasons: {top(reasons)}. From: {top(clients)}."),
+                f"Reasons: {top('signature_error')}. From: {top('remote_addr')}."),
         link=_admin("bookings_webhookdelivery_changelist", state__exact="rejected"),
         hint="“signature mismatch” from Calendly's addresses: the signing key changed — add the new key to "
              "CALENDLY_WEBHOOK_SIGNING_KEYS, then `python manage.py replay_deliveries --rejected`. Other reasons or "
@@ -205,10 +206,10 @@ def hubspot_connection_check(now: datetime) -> Finding:
 
 
 def hubspot_daily_limit_check(now: datetime) -> Finding:
-    status = connection_status()
-    until = status.get("daily_limit_until")
+    until = connection_status().get("daily_limit_until")
     if not until:
         return _ok("hubspot_daily_limit")
+    until = f"{timezone.localtime(parse_datetime(until)):%a %-d %b %H:%M %Z}"
     return Finding(
         key="hubspot_daily_limit", firing=True, title="HubSpot daily request limit hit",
         detail=f"HubSpot answered with its daily limit: the sync waits until {until}, then resumes by itself.",
@@ -223,6 +224,7 @@ def sync_backlog_check(now: datetime) -> Finding:
     if age <= limit:
         return _ok("sync_backlog")
     paused = connection_status().get("daily_limit_until")
+    paused = f"{timezone.localtime(parse_datetime(paused)):%a %-d %b %H:%M %Z}" if paused else ""
     return Finding(
         key="sync_backlog", firing=True, title="HubSpot sync is behind",
         detail=(f"The oldest of {queue['pending']} pending sync(s) has waited {_ago(age)} (alert past {_ago(limit)})."

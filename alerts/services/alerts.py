@@ -110,7 +110,7 @@ def _queue_for_watchdog(topic: str, message: Message, key: str) -> None:
 
 def alert_apply(check: Check, finding: Finding, *, now: datetime, send=_queue) -> str | None:
     """One step of one alert's cycle: record what the check found, send what is due. Returns the event sent."""
-    if not finding.firing and not AlertState.objects.filter(key=finding.key).exists() and check.family:
+    if check.family and not finding.firing and not AlertState.objects.filter(key=finding.key).exists():
         return None  # a family member that never fired: no row
     AlertState.objects.get_or_create(key=finding.key, defaults={"category": check.category})
     with transaction.atomic():
