@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 from alerts.channels import Message
 from alerts.checks import CHECKS, CHECKS_BY_KEY, Check, Finding
@@ -71,6 +73,11 @@ def _duration(delta: timedelta) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h" if minutes < 2880 else f"{minutes / 1440:.1f} days"
 
 
+def _html(text: str) -> str:
+    """Escaped, with `commands` as <code>."""
+    return mark_safe(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", conditional_escape(text)))  # noqa: S308 - escaped first
+
+
 def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
     """Subject, plain text, Markdown (chat) and HTML (e-mail) of one alert message."""
     prefix = {FIRED: "", REPEAT: "Still firing: ", RESOLVED: "Resolved: "}[event]
@@ -82,7 +89,7 @@ def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
         lines = [f"Resolved: {state.title}", state.detail, when]
         text = "\n\n".join(line for line in lines if line)
         markdown = "\n\n".join(line for line in (f"**Resolved:** {state.title}", state.detail, when) if line)
-        html = format_html("<h2>Resolved: {}</h2><p>{}</p><p>{}</p>", state.title, state.detail, when)
+        html = format_html("<h2>Resolved: {}</h2><p>{}</p><p>{}</p>", state.title, _html(state.detail), when)
         return Message(subject=subject, text=text, markdown=markdown, html=html)
     since = f"Firing since {_when(state.fired_at)}" + (f" ({_duration(now - state.fired_at)})." if event == REPEAT else ".")
     text = "\n\n".join(part for part in (
@@ -92,8 +99,8 @@ def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
         f"**{prefix}{state.title}**", state.detail, f"**What to do:** {state.hint}" if state.hint else "",
         f"[Open in Sourcebook]({link})" if link else "", f"{since} [Silence this alert]({admin})") if part)
     html = "".join((
-        format_html("<h2>{}{}</h2><p>{}</p>", prefix, state.title, state.detail),
-        format_html("<p><b>What to do:</b> {}</p>", state.hint) if state.hint else "",
+        format_html("<h2>{}{}</h2><p>{}</p>", prefix, state.title, _html(state.detail)),
+        format_html("<p><b>What to do:</b> {}</p>", _html(state.hint)) if state.hint else "",
         format_html('<p><a href="{}">Open in Sourcebook</a></p>', link) if link else "",
         format_html('<p style="color:#555">{} <a href="{}">Silence this alert</a></p>', since, admin),
     ))

@@ -107,3 +107,24 @@ def test_the_admin_shows_an_alert_disabled_by_setting(admin_client, settings):
     alert_apply(Check("dead_letters", "ops", lambda now: None), Finding("dead_letters", False), now=T0)
     settings.ALERTS_DISABLED = ["dead_letters"]
     assert "ok, disabled (ALERTS_DISABLED)" in admin_client.get("/admin/alerts/alertstate/").content.decode()
+
+
+def test_a_hostile_value_is_text_in_every_format(smtp_catcher):
+    """An Unassigned value is whatever a link said: never markup in the e-mail."""
+    from alerts.models import Destination
+    from alerts.services.alerts import alert_message
+    from alerts.services.outbox import notify, send_due
+
+    Destination.objects.create(name="mail", url=smtp_catcher.mailto())
+    key = 'unassigned_value:<img src=x onerror=alert(1)> / "x"'
+    alert_apply(Check("unassigned_value", "marketing", lambda now: None, family=True),
+                Finding(key, True, title="New Unassigned value: <img src=x onerror=alert(1)>",
+                        detail="source “<img src=x onerror=alert(1)>”", hint="Fix `the link`"), now=T0,
+                send=lambda *a: None)
+    state = AlertState.objects.get(key=key)
+    message = alert_message(state, "fired", now=T0)
+    assert "<img" not in message.html and "&lt;img src=x" in message.html and "<code>the link</code>" in message.html
+    notify("marketing", message)
+    send_due()
+    [mail] = smtp_catcher.messages
+    assert "<img" not in mail.html and "&lt;img" in mail.html
