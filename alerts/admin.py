@@ -159,19 +159,19 @@ class AlertStateAdmin(admin.ModelAdmin):
         n = alerts_silence(queryset.values_list("pk", flat=True), until=until, by=request.user.get_username())
         self.message_user(request, f"{n} alert(s) silenced {words}.")
 
-    @admin.action(description="Silence for 24 hours")
+    @admin.action(description="Silence for 24 hours", permissions=["change"])
     def silence_day(self, request, queryset):
         self._silence(request, queryset, timezone.now() + timedelta(days=1), "for 24 hours")
 
-    @admin.action(description="Silence for 7 days")
+    @admin.action(description="Silence for 7 days", permissions=["change"])
     def silence_week(self, request, queryset):
         self._silence(request, queryset, timezone.now() + timedelta(days=7), "for 7 days")
 
-    @admin.action(description="Silence indefinitely")
+    @admin.action(description="Silence indefinitely", permissions=["change"])
     def silence_forever(self, request, queryset):
         self._silence(request, queryset, None, "until unsilenced")
 
-    @admin.action(description="Unsilence")
+    @admin.action(description="Unsilence", permissions=["change"])
     def unsilence(self, request, queryset):
         n = alerts_unsilence(queryset.values_list("pk", flat=True))
         self.message_user(request, f"{n} alert(s) unsilenced.")

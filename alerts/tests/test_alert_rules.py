@@ -128,3 +128,20 @@ def test_a_hostile_value_is_text_in_every_format(smtp_catcher):
     send_due()
     [mail] = smtp_catcher.messages
     assert "<img" not in mail.html and "&lt;img" in mail.html
+
+
+def test_a_view_only_user_sees_alerts_but_cannot_silence_them(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    alert_apply(Check("dead_letters", "ops", lambda now: None), Finding("dead_letters", True, title="Dead letters exist"),
+                now=T0, send=lambda *a: None)
+    state = AlertState.objects.get()
+    user = django_user_model.objects.create_user("viewer", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_alertstate"))
+    client.force_login(user)
+    page = client.get("/admin/alerts/alertstate/").content.decode()
+    assert "Dead letters exist" in page and "silence_forever" not in page
+    client.post("/admin/alerts/alertstate/", {"action": "silence_forever", "_selected_action": [state.pk]})
+    client.post(f"/admin/alerts/alertstate/{state.pk}/change/", {"muted": "on"})
+    state.refresh_from_db()
+    assert not state.muted
