@@ -54,11 +54,13 @@ dotenv: install
 run: dotenv migrate static
 	@$(PY) manage.py setup_roles -v0 >/dev/null
 	@$(PY) manage.py seed_demo
+	@$(if $(filter Procfile.dev,$(PROCFILE)),$(PY) manage.py demo_inbox,true)
 	@echo ""
 	@echo "Sourcebook is starting on http://127.0.0.1:$(PORT)/"
 	@echo "  dashboard: http://127.0.0.1:$(PORT)/dashboard/   admin: http://127.0.0.1:$(PORT)/admin/   API docs: http://127.0.0.1:$(PORT)/api/docs/"
 	@$(PY) manage.py create_demo_users
 	@echo "  demo landing site (watch your journey form): http://127.0.0.1:$(PORT)/demo-site/?utm_source=linkedin&utm_medium=paid_social&utm_campaign=spring_launch_202606"
+	@$(if $(filter Procfile.dev,$(PROCFILE)),echo "  local inbox (alerts and digests sent by e-mail): http://127.0.0.1:8028/",true)
 	@echo "  webhook URL for Calendly: http://127.0.0.1:$(PORT)/webhooks/calendly/  (Ctrl-C stops everything)"
 	@echo ""
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(RUN_ENV) $(RUN_PROFILE) exec $(VENV)/bin/honcho -f $(PROCFILE) start

@@ -49,6 +49,13 @@ class DestinationAdmin(admin.ModelAdmin):
     list_display = ("name", "service", "safe_url", "ops", "marketing", "digest", "enabled", "test_button")
     list_filter = ("enabled", "ops", "marketing", "digest")
     actions = ["send_test"]
+    readonly_fields = ("safe_url",)
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "url", "ops", "marketing", "digest", "enabled"]
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields[1] = "safe_url"  # a read-only view would print the stored URL, secrets and all
+        return fields
 
     @admin.display(description="service")
     def service(self, obj):
@@ -85,7 +92,7 @@ class DestinationAdmin(admin.ModelAdmin):
         self.message_user(request, f"Test message queued for {len(destinations)} destination(s); "
                                    "its state shows below within seconds.", messages.SUCCESS)
 
-    @admin.action(description="Send a test message")
+    @admin.action(description="Send a test message", permissions=["change"])
     def send_test(self, request, queryset):
         self._queue_test(request, list(queryset))
 
@@ -112,21 +119,18 @@ class NotificationAdmin(admin.ModelAdmin):
     def short_error(self, obj):
         return (obj.last_error or "")[:80]
 
-    @admin.action(description="Send selected again now (fresh attempt budget)")
+    @admin.action(description="Send selected again now (fresh attempt budget)", permissions=["change"])
     def retry(self, request, queryset):
         n = outbox.notifications_retry(queryset.values_list("pk", flat=True))
         self.message_user(request, f"{n} queued to send again.")
 
-    @admin.action(description="Discard selected (dead or pending)")
+    @admin.action(description="Discard selected (dead or pending)", permissions=["change"])
     def discard(self, request, queryset):
         n = outbox.notifications_discard(queryset.values_list("pk", flat=True))
         self.message_user(request, f"{n} discarded.")
 
     def has_add_permission(self, request):
         return False
-
-    def has_change_permission(self, request, obj=None):
-        return request.method != "POST" or obj is None  # the actions post to the changelist; rows are read-only
 
 
 class AlertSilenceForm(forms.ModelForm):

@@ -9,6 +9,7 @@ from django.http import HttpResponse, HttpResponseForbidden
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from alerts.models import Notification
 from bookings.models import WebhookDelivery
 from hubspot_sync.models import BookingSync
 from project.clientip import client_ip
@@ -27,7 +28,7 @@ BACKFILL_INVITEES = Counter("sourcebook_backfill_invitees_total", "Invitees read
 
 
 class QueueCollector:
-    """Gauges read at scrape time: outbox depth, dead letters, deliveries stuck in `received`."""
+    """Gauges read at scrape time: outbox depth, dead letters, deliveries stuck in `received`, unsent messages."""
 
     def describe(self):
         return []  # registering must not query the database (it happens at app start-up)
@@ -37,6 +38,8 @@ class QueueCollector:
             queue = BookingSync.objects.aggregate(
                 depth=Count("pk", filter=Q(state__in=["pending", "in_flight"])), dead=Count("pk", filter=Q(state="dead")))
             stuck = WebhookDelivery.objects.filter(state__in=["received", "failed"]).values("state").annotate(n=Count("id"))
+            messages = Notification.objects.aggregate(
+                pending=Count("pk", filter=Q(state__in=["pending", "in_flight"])), dead=Count("pk", filter=Q(state="dead")))
         except Exception:  # noqa: BLE001 - a scrape must not fail because the DB is down
             return
         yield GaugeMetricFamily("sourcebook_hubspot_outbox_depth", "Bookings waiting for HubSpot", value=queue["depth"])
@@ -45,6 +48,11 @@ class QueueCollector:
         for row in stuck:
             deliveries.add_metric([row["state"]], row["n"])
         yield deliveries
+        notifications = GaugeMetricFamily("sourcebook_notifications", "Alert and digest messages not sent, by state",
+                                          labels=["state"])
+        for state in ("pending", "dead"):
+            notifications.add_metric([state], messages[state])
+        yield notifications
 
 
 def metrics_registry():

@@ -92,3 +92,13 @@ def test_a_disabled_destination_keeps_its_messages_pending(destination, webhook_
     Destination.objects.filter(pk=d.pk).update(enabled=False)
     send_due()
     assert Notification.objects.get().state == "pending" and webhook_receiver.received == []
+
+
+def test_unsent_messages_are_scraped_by_prometheus(client, monkeypatch, tmp_path, destination):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    destination()
+    rows = notify("ops", MSG) + notify("ops", Message(subject="second", text="t"))
+    Notification.objects.filter(pk=rows[0].pk).update(state="dead")
+    body = client.get("/metrics").content.decode()
+    assert 'sourcebook_notifications{state="pending"} 1.0' in body
+    assert 'sourcebook_notifications{state="dead"} 1.0' in body

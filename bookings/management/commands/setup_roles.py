@@ -12,6 +12,7 @@ ROLES = {
         "attribution.add_spend", "attribution.view_spend", "attribution.delete_spend",  # upload (import) spend CSVs
         "attribution.view_spendimport", "attribution.delete_spendimport",  # see and undo uploads
         "bookings.view_booking",
+        "alerts.view_destination", "alerts.view_notification",  # where alerts and the digest go, and what was sent
     ],
     "Sales": ["bookings.view_booking"],
     "Admin": ["*"],
@@ -20,7 +21,7 @@ ROLES = {
 
 def role_permissions(codes: list[str]):
     if codes == ["*"]:
-        return Permission.objects.filter(content_type__app_label__in=["attribution", "bookings", "hubspot_sync", "auth", "authtoken"])
+        return Permission.objects.filter(content_type__app_label__in=["attribution", "bookings", "hubspot_sync", "alerts", "auth", "authtoken"])
     pairs = [code.split(".", 1) for code in codes]
     found = [Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in pairs]
     return found

@@ -1,3 +1,5 @@
+import logging
+
 from django.core.management.base import BaseCommand
 
 from fakes.inbox import SmtpCatcher, WebhookReceiver
@@ -13,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--http-port", type=int, default=8028)
 
     def handle(self, *args, **o):
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
         def echo(m):
             self.stdout.write(f"\n=== mail {m.received_at}: {m.subject!r} to {', '.join(m.recipients)}\n{m.text}\n")
 
