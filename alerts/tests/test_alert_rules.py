@@ -145,3 +145,17 @@ def test_a_view_only_user_sees_alerts_but_cannot_silence_them(client, django_use
     client.post(f"/admin/alerts/alertstate/{state.pk}/change/", {"muted": "on"})
     state.refresh_from_db()
     assert not state.muted
+
+
+def test_marketing_can_silence_an_alert(login_as):
+    client = login_as("marketer", group="Marketing")
+    client.user.is_staff = True  # as create_demo_users makes them
+    client.user.save()
+    alert_apply(Check("campaign_dropped", "marketing", lambda now: None, family=True),
+                Finding("campaign_dropped:spring_202611", True, title="Campaign “spring_202611” had no bookings last week"),
+                now=T0, send=lambda *a: None)
+    state = AlertState.objects.get()
+    assert "spring_202611" in client.get("/admin/alerts/alertstate/").content.decode()
+    client.post("/admin/alerts/alertstate/", {"action": "silence_forever", "_selected_action": [state.pk]})
+    state.refresh_from_db()
+    assert state.muted and state.silenced_by == "marketer"
