@@ -246,3 +246,11 @@ def test_a_stale_heartbeat_fires_a_fresh_one_does_not(ops, webhook_receiver, cle
     clean_redis.set(HEARTBEAT_KEY, str(datetime.now(timezone.utc).timestamp() - 300))
     alerts_watchdog_pass()
     assert "The last heartbeat is 5 min old" in webhook_receiver.received[0]["payload"]["message"]
+
+
+def test_the_watchdog_fires_when_redis_cannot_be_read(ops, webhook_receiver, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens: no heartbeat can be seen, no broker either
+    alerts_watchdog_pass()
+    [post] = webhook_receiver.received
+    assert post["payload"]["title"] == "[Sourcebook] Celery worker heartbeat missing"
+    assert "Redis cannot be read" in post["payload"]["message"]
