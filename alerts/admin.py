@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -10,8 +12,9 @@ from django.utils.html import format_html
 from alerts.channels import DestinationError, kind, masked, normalize
 from alerts.digest import digest_build, last_full_week, week_of
 from alerts.digest_render import render_html, render_markdown, render_text
-from alerts.models import Destination, Notification
+from alerts.models import AlertState, Destination, Notification
 from alerts.services import outbox
+from alerts.services.alerts import alert_summary, alerts_silence, alerts_unsilence
 from attribution.periods import date_parse
 
 
@@ -156,4 +159,67 @@ class NotificationAdmin(admin.ModelAdmin):
         self.message_user(request, f"{n} discarded.")
 
     def has_add_permission(self, request):
+        return False
+
+
+class AlertSilenceForm(forms.ModelForm):
+    """The one thing editable on an alert: its silence (until a date, or indefinitely)."""
+
+    class Meta:
+        model = AlertState
+        fields = ("muted", "silenced_until")
+
+
+@admin.register(AlertState)
+class AlertStateAdmin(admin.ModelAdmin):
+    """Every alert and where its cycle is (README "Alerts"); silence or unsilence from the list or the page."""
+
+    form = AlertSilenceForm
+    list_display = ("key", "category", "state", "title", "fired_at", "last_notified_at", "resolved_at", "checked_at")
+    list_filter = ("firing", "category", "muted")
+    search_fields = ("key", "title")
+    actions = ["silence_day", "silence_week", "silence_forever", "unsilence"]
+    readonly_fields = ("key", "category", "state", "title", "detail", "link", "hint", "fired_at", "last_notified_at",
+                       "notified_count", "resolved_at", "checked_at", "silenced_by", "updated_at")
+    fields = ("key", "category", "state", "title", "detail", "link", "hint", "fired_at", "last_notified_at",
+              "notified_count", "resolved_at", "checked_at", "muted", "silenced_until", "silenced_by", "updated_at")
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return alert_summary(obj)
+
+    def _silence(self, request, queryset, until, words):
+        n = alerts_silence(queryset.values_list("pk", flat=True), until=until, by=request.user.get_username())
+        self.message_user(request, f"{n} alert(s) silenced {words}.")
+
+    @admin.action(description="Silence for 24 hours", permissions=["change"])
+    def silence_day(self, request, queryset):
+        self._silence(request, queryset, timezone.now() + timedelta(days=1), "for 24 hours")
+
+    @admin.action(description="Silence for 7 days", permissions=["change"])
+    def silence_week(self, request, queryset):
+        self._silence(request, queryset, timezone.now() + timedelta(days=7), "for 7 days")
+
+    @admin.action(description="Silence indefinitely", permissions=["change"])
+    def silence_forever(self, request, queryset):
+        self._silence(request, queryset, None, "until unsilenced")
+
+    @admin.action(description="Unsilence", permissions=["change"])
+    def unsilence(self, request, queryset):
+        n = alerts_unsilence(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{n} alert(s) unsilenced.")
+
+    def save_model(self, request, obj, form, change):
+        """Only the silence is editable: written through the service (who silenced it is recorded)."""
+        if obj.muted:
+            alerts_silence([obj.pk], until=None, by=request.user.get_username())
+        elif obj.silenced_until:
+            alerts_silence([obj.pk], until=obj.silenced_until, by=request.user.get_username())
+        else:
+            alerts_unsilence([obj.pk])
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

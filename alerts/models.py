@@ -86,3 +86,43 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.destination_id}"
+
+
+class AlertState(models.Model):
+    """One alert (a check of alerts/checks.py, or one value of a check that watches many) and where its cycle is:
+    firing since when, last told when, resolved when, silenced until when. Written only by alerts/services/alerts.py."""
+
+    class Category(models.TextChoices):
+        OPS = "ops", "operational"
+        MARKETING = "marketing", "marketing"
+
+    key = models.CharField(max_length=600, unique=True)  # "dead_letters", "unassigned_value:<source> / <medium>"
+    category = models.CharField(max_length=16, choices=Category.choices)
+    firing = models.BooleanField(default=False)
+    title = models.CharField(max_length=250, blank=True)
+    detail = models.TextField(blank=True)
+    link = models.CharField(max_length=1000, blank=True, help_text="Where to look (a path of this Sourcebook, or a URL).")
+    hint = models.TextField(blank=True, help_text="What to do.")
+    fired_at = models.DateTimeField(null=True, blank=True, help_text="Start of the current (or last) episode.")
+    last_notified_at = models.DateTimeField(null=True, blank=True,
+                                            help_text="Last message of the current episode (fired or repeat); empty: "
+                                                      "not told yet (silenced or disabled when it fired).")
+    notified_count = models.PositiveIntegerField(default=0, help_text="Messages sent in the current episode.")
+    episodes = models.PositiveIntegerField(default=0, help_text="Episodes so far (part of each message's outbox key).")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    silenced_until = models.DateTimeField(null=True, blank=True, help_text="Send nothing for this alert until then.")
+    muted = models.BooleanField(default=False, help_text="Silenced indefinitely (until unsilenced).")
+    silenced_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-firing", "category", "key"]
+        verbose_name = "alert"
+
+    def __str__(self) -> str:
+        return self.key
+
+    def silenced(self, now) -> bool:
+        return self.muted or bool(self.silenced_until and self.silenced_until > now)

@@ -1,5 +1,9 @@
+"""Thin Celery tasks: beat's entries (project/settings.py) call the services."""
+
 from celery import shared_task
 
+from alerts.services.alerts import alerts_evaluate
+from alerts.services.digest import digest_due
 from alerts.services.outbox import send_due, send_sweep
 
 
@@ -13,10 +17,9 @@ def sweep_task() -> None:
     send_sweep()
 
 
-
-# --- Weekly digest ------------------------------------------------------------------------------
-
-from alerts.services.digest import digest_due  # noqa: E402 - this block is appended to the module
+@shared_task(name="alerts.evaluate", ignore_result=True)
+def evaluate_task() -> None:
+    alerts_evaluate()
 
 
 @shared_task(name="alerts.digest_due", ignore_result=True)

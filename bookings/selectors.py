@@ -2,7 +2,7 @@
 
 import re
 
-from django.db.models import CharField, Func, Q, QuerySet
+from django.db.models import CharField, Count, Func, Q, QuerySet
 from django.db.models.functions import Lower
 
 from bookings.counting import COUNTABLE
@@ -60,3 +60,17 @@ def booking_search(queryset: QuerySet[Booking], term: str) -> QuerySet[Booking]:
         queryset = queryset.alias(_domain=EmailDomain("email"))
         condition |= Q(_domain=term)
     return queryset.filter(condition)
+
+
+def deliveries_accepted() -> QuerySet[WebhookDelivery]:
+    """Webhook deliveries Calendly sent us (correctly signed), whatever their outcome: their silence is what the
+    delivery-silence alert watches (a forged or unsigned request proves nothing about Calendly)."""
+    return WebhookDelivery.objects.filter(origin=WebhookDelivery.Origin.WEBHOOK, signature_valid=True)
+
+
+def deliveries_rejected_since(since) -> list[dict]:
+    """Rejected webhook deliveries received since `since`, by reason and client address, most first (the rejection
+    rate limit stores none past WEBHOOK_REJECT_RATE_LIMIT a minute per client: a lower bound in a flood)."""
+    return list(WebhookDelivery.objects.filter(origin=WebhookDelivery.Origin.WEBHOOK, state=WebhookDelivery.State.REJECTED,
+                                               received_at__gte=since)
+                .values("signature_error", "remote_addr").annotate(n=Count("pk")).order_by("-n", "signature_error"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hubspot_sync.mapping import FIELDS, Rule
-from hubspot_sync.models import HubspotOwner, PropertyMapping
+from hubspot_sync.models import ContactErasure, HubspotOwner, PropertyMapping
 
 
 def mapping_rules(object_type: str) -> list[Rule]:
@@ -31,3 +31,8 @@ def owners_by_email(emails) -> dict[str, str]:
     for email, owner_id in HubspotOwner.objects.filter(email__in=wanted).order_by("owner_id").values_list("email", "owner_id"):
         found.setdefault(email.lower(), owner_id)
     return found
+
+
+def erasures_dead_count() -> int:
+    """HubSpot GDPR deletes that failed HUBSPOT_MAX_ATTEMPTS times (dead letters: retried from the admin)."""
+    return ContactErasure.objects.filter(state=ContactErasure.State.DEAD).count()

@@ -214,3 +214,21 @@ def person_get(*, email: str = "", visitor_id: str = "") -> dict:
     touches = [e for e in events if e["type"] != "booking"]
     return {**journey, "bookings": bookings, "touch_count": len(touches),
             "first_touch": touches[0] if touches else None}
+
+
+def value_origins(*, source: str, medium: str, visitor_ids: Iterable[str] = (), limit: int = 3) -> list[str]:
+    """Where a source/medium pair comes from, as far as journeys know: tracked links built with it, and the landing
+    pages of touches that carried it (of the given visitors: a booking's visitor ids). Most recent first."""
+    found: list[str] = []
+    links = (TrackedLink.objects.filter(utm_source__iexact=source, utm_medium__iexact=medium)
+             .order_by("-created_at").values_list("slug", "destination")[:limit])
+    found += [f"tracked link /l/{slug} → {destination}" for slug, destination in links]
+    ids = [v for v in dict.fromkeys(visitor_ids) if v][:50]
+    if ids and len(found) < limit:
+        touches = (Touch.objects.filter(visitor_id__in=ids, source=source, medium=medium)
+                   .order_by("-at").values_list("link__slug", "landing_path")[:20])
+        for slug, path in touches:
+            where = f"tracked link /l/{slug}" if slug else (f"landing page {path}" if path else "")
+            if where and not any(where in f for f in found):
+                found.append(where)
+    return found[:limit]

@@ -331,6 +331,32 @@ DIGEST_SEND_HOUR = env.int("DIGEST_SEND_HOUR", default=8)
 if not 0 <= DIGEST_SEND_HOUR <= 23:
     raise ImproperlyConfigured(f"DIGEST_SEND_HOUR={DIGEST_SEND_HOUR} is not an hour of the day (0–23).")
 CELERY_BEAT_SCHEDULE["alerts-digest-due"] = {"task": "alerts.digest_due", "schedule": 900.0}
+# Alerts (alerts/checks.py; README "Alerts"): beat evaluates them every 2 minutes; the worker-heartbeat alert is sent
+# by `manage.py alerts_watchdog` (every ALERTS_WATCHDOG_SECONDS), outside Celery.
+CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {"task": "alerts.evaluate", "schedule": 120.0}
+# A firing alert is repeated at most this often (hours; 0 = never); marketing alerts, facts of a full week, by default never.
+ALERTS_REPEAT_HOURS = env.int("ALERTS_REPEAT_HOURS", default=24)
+ALERTS_MARKETING_REPEAT_HOURS = env.int("ALERTS_MARKETING_REPEAT_HOURS", default=0)
+# Alerts never evaluated nor sent: comma-separated keys, or a family (e.g. delivery_silence,unassigned_value).
+ALERTS_DISABLED = env.list("ALERTS_DISABLED", default=[])
+ALERTS_WATCHDOG_SECONDS = env.int("ALERTS_WATCHDOG_SECONDS", default=30)
+# No Calendly delivery for longer than max(floor, factor x the longest silence seen at this hour of the week in the
+# last 4 weeks).
+ALERTS_SILENCE_FACTOR = env.float("ALERTS_SILENCE_FACTOR", default=1.5)
+ALERTS_SILENCE_FLOOR_MINUTES = env.int("ALERTS_SILENCE_FLOOR_MINUTES", default=60)
+# This many rejected deliveries within the window (minutes) is a spike.
+ALERTS_REJECTED_THRESHOLD = env.int("ALERTS_REJECTED_THRESHOLD", default=20)
+ALERTS_REJECTED_WINDOW_MINUTES = env.int("ALERTS_REJECTED_WINDOW_MINUTES", default=60)
+# Marketing: a (direct) share move of more than this many points between the last two full weeks, each with at least
+# ALERTS_DIRECT_MIN_BOOKINGS bookings.
+ALERTS_DIRECT_JUMP_POINTS = env.float("ALERTS_DIRECT_JUMP_POINTS", default=10.0)
+ALERTS_DIRECT_MIN_BOOKINGS = env.int("ALERTS_DIRECT_MIN_BOOKINGS", default=20)
+# An Unassigned source / medium is new when it has bookings in the last ALERTS_NEW_VALUE_DAYS days and none in the
+# ALERTS_NEW_VALUE_LOOKBACK_DAYS before.
+ALERTS_NEW_VALUE_DAYS = env.int("ALERTS_NEW_VALUE_DAYS", default=7)
+ALERTS_NEW_VALUE_LOOKBACK_DAYS = env.int("ALERTS_NEW_VALUE_LOOKBACK_DAYS", default=90)
+# A campaign with bookings in each of this many weeks, then none in the last full week, has dropped.
+ALERTS_CAMPAIGN_WEEKS = env.int("ALERTS_CAMPAIGN_WEEKS", default=4)
 
 # --- Privacy --------------------------------------------------------------------------------
 # Key of the suppression list's HMAC of forgotten people's emails. Empty: derived from SECRET_KEY. Set it (and

@@ -23,9 +23,10 @@ logger = logging.getLogger("sourcebook.alerts")
 State = Notification.State
 
 
-def notify(topic: str, message: Message, *, key: str = "", destinations=None) -> list[Notification]:
+def notify(topic: str, message: Message, *, key: str = "", destinations=None, enqueue: bool = True) -> list[Notification]:
     """Queue `message` for every enabled destination subscribed to `topic` (or the given ones). With a `key`, a
-    destination gets it at most once (a digest per week, one "fired" per alert episode): repeats are skipped."""
+    destination gets it at most once (a digest per week, one "fired" per alert episode): repeats are skipped.
+    `enqueue=False`: the caller sends the rows itself (the watchdog, when there may be no worker nor broker)."""
     targets = destinations if destinations is not None else Destination.objects.filter(enabled=True)
     now = timezone.now()
     created = []
@@ -39,7 +40,7 @@ def notify(topic: str, message: Message, *, key: str = "", destinations=None) ->
                     text=message.text, markdown=message.markdown, html=message.html, next_attempt_at=now))
         except IntegrityError:  # this key was already queued for this destination
             continue
-    if created:
+    if created and enqueue:
         send_on_commit()
     return created
 
@@ -48,10 +49,12 @@ def _backoff(attempts: int) -> float:
     return min(settings.ALERTS_RETRY_MAX_SECONDS, 30 * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)
 
 
-def send_claim(*, size: int = 20) -> list[Notification]:
+def send_claim(*, size: int = 20, key_prefix: str = "") -> list[Notification]:
+    due = Notification.objects.filter(state=State.PENDING, next_attempt_at__lte=timezone.now())
+    if key_prefix:
+        due = due.filter(key__startswith=key_prefix)
     with transaction.atomic():
-        ids = list(Notification.objects.filter(state=State.PENDING, next_attempt_at__lte=timezone.now())
-                   .order_by("next_attempt_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
+        ids = list(due.order_by("next_attempt_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
         if not ids:
             return []
         Notification.objects.filter(pk__in=ids).update(
@@ -83,11 +86,11 @@ def send_one(row: Notification) -> bool:
     return True
 
 
-def send_due(*, limit: int = 200) -> dict:
-    """Send what is due, batch by batch; returns counts."""
+def send_due(*, limit: int = 200, key_prefix: str = "") -> dict:
+    """Send what is due (only keys starting with `key_prefix`, if given), batch by batch; returns counts."""
     counts = {"sent": 0, "failed": 0}
     while counts["sent"] + counts["failed"] < limit:
-        rows = send_claim()
+        rows = send_claim(key_prefix=key_prefix)
         if not rows:
             break
         for row in rows:

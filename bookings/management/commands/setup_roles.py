@@ -13,6 +13,7 @@ ROLES = {
         "attribution.view_spendimport", "attribution.delete_spendimport",  # see and undo uploads
         "bookings.view_booking",
         "alerts.view_destination", "alerts.view_notification",  # where alerts and the digest go, and what was sent
+        "alerts.view_alertstate", "alerts.change_alertstate",  # the alerts' state; silence one (a campaign stopped on purpose)
     ],
     "Sales": ["bookings.view_booking"],
     "Admin": ["*"],
