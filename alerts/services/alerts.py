@@ -74,8 +74,11 @@ def _duration(delta: timedelta) -> str:
 
 
 def _html(text: str) -> str:
-    """Escaped, with `commands` as <code>."""
-    return mark_safe(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", conditional_escape(text)))  # noqa: S308 - escaped first
+    """Escaped, with `commands` in a monospace span."""
+    # A monospace span, not <code>: apprise's HTML-to-text conversion (the e-mail's plain-text part) breaks lines
+    # around block tags, and it counts <code> as one.
+    return mark_safe(re.sub(r"`([^`<>]+)`", r'<span style="font-family:monospace">\1</span>',  # noqa: S308 - escaped first
+                            conditional_escape(text)))
 
 
 def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
@@ -192,10 +195,19 @@ def alerts_evaluate(now: datetime | None = None) -> list[tuple[str, str]]:
     return events
 
 
-def alerts_watchdog_pass(now: datetime | None = None) -> list[tuple[str, str]]:
+def alerts_watchdog_pass(now: datetime | None = None, *, watching_since: datetime | None = None) -> list[tuple[str, str]]:
     """The watchdog's step: the worker-heartbeat alert, sent right here (no worker, no broker needed), then any of
-    its messages due for a retry. Recorded in AlertState and the outbox like every alert."""
-    events = alert_run(CHECKS_BY_KEY[WATCHDOG_KEY], now=now or timezone.now(), send=_queue_for_watchdog)
+    its messages due for a retry. Recorded in AlertState and the outbox like every alert.
+
+    `watching_since`: when the watchdog process started. For its first HEALTH_WORKER_MAX_AGE_SECONDS a missing or
+    stale heartbeat is the worker still starting beside it (every `make run`, every deploy), not news: nothing new
+    fires then, though an alert already firing may resolve."""
+    now = now or timezone.now()
+    starting = watching_since is not None and (now - watching_since).total_seconds() < settings.HEALTH_WORKER_MAX_AGE_SECONDS
+    if starting and not AlertState.objects.filter(key=WATCHDOG_KEY, firing=True).exists():
+        send_due(key_prefix=f"alert:{WATCHDOG_KEY}:")
+        return []
+    events = alert_run(CHECKS_BY_KEY[WATCHDOG_KEY], now=now, send=_queue_for_watchdog)
     send_due(key_prefix=f"alert:{WATCHDOG_KEY}:")
     return events
 

@@ -254,3 +254,38 @@ def test_the_watchdog_fires_when_redis_cannot_be_read(ops, webhook_receiver, set
     [post] = webhook_receiver.received
     assert post["payload"]["title"] == "[Sourcebook] Celery worker heartbeat missing"
     assert "Redis cannot be read" in post["payload"]["message"]
+
+
+def test_a_starting_watchdog_gives_the_worker_time_before_it_fires(ops, webhook_receiver, clean_redis, settings):
+    """`make run` and every deploy start the watchdog beside the worker: an hour-old heartbeat from the last run, or
+    none yet, is no alert until the worker had HEALTH_WORKER_MAX_AGE_SECONDS to write one."""
+    settings.HEALTH_WORKER_MAX_AGE_SECONDS = 120
+    with time_machine.travel(T0, tick=False) as clock:
+        started = datetime.now(timezone.utc)
+        clean_redis.set(HEARTBEAT_KEY, str(started.timestamp() - 1800))  # the previous run's worker, 30 min ago
+        alerts_watchdog_pass(watching_since=started)
+        clock.shift(timedelta(seconds=90))
+        alerts_watchdog_pass(watching_since=started)
+        assert webhook_receiver.received == [] and not AlertState.objects.filter(firing=True).exists()
+        clock.shift(timedelta(seconds=60))  # 150 s in: the worker never came
+        alerts_watchdog_pass(watching_since=started)
+        assert ops.titles() == ["[Sourcebook] Celery worker heartbeat missing"]
+
+
+def test_a_restarted_watchdog_still_resolves_a_firing_alert_at_once(ops, webhook_receiver, clean_redis):
+    with time_machine.travel(T0, tick=False) as clock:
+        alerts_watchdog_pass()  # fired: no heartbeat
+        clock.shift(timedelta(minutes=5))
+        _alive(clean_redis)
+        alerts_watchdog_pass(watching_since=datetime.now(timezone.utc))  # a new watchdog, in its first seconds
+        assert ops.titles()[-1] == "[Sourcebook] Resolved: Celery worker heartbeat missing"
+
+
+def test_an_alert_e_mail_reads_as_sentences_in_its_plain_text_part(smtp_catcher, clean_redis):
+    from alerts.models import Destination
+
+    Destination.objects.create(name="mail", url=smtp_catcher.mailto())
+    alerts_watchdog_pass()
+    [mail] = smtp_catcher.messages
+    assert "Start (or restart) the worker and beat processes; check Redis." in " ".join(mail.text.split())
+    assert "restart) the\nworker\n" not in mail.text.replace("\r", "")

@@ -4,6 +4,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.utils import timezone
 
 from alerts.services.alerts import alerts_watchdog_pass
 
@@ -19,9 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="One check, then exit.")
 
     def handle(self, *args, once=False, **options):
+        watching_since = None if once else timezone.now()  # the loop starts beside the worker: give it time
         while True:
             try:
-                for key, event in alerts_watchdog_pass():
+                for key, event in alerts_watchdog_pass(watching_since=watching_since):
                     self.stdout.write(f"{key}: {event}")
             except Exception:  # noqa: BLE001 - the database may be restarting: keep watching, try again next round
                 if once:
