@@ -211,7 +211,7 @@ CALENDLY_WEBHOOK_TOLERANCE_SECONDS = env.int("CALENDLY_WEBHOOK_TOLERANCE_SECONDS
 CALENDLY_API_URL = env("CALENDLY_API_URL", default="http://127.0.0.1:8026")
 CALENDLY_TOKEN = env("CALENDLY_TOKEN", default="")
 # Our public base URL: the webhook subscription points at <this>/webhooks/calendly/.
-SOURCEBOOK_PUBLIC_URL = env("SOURCEBOOK_PUBLIC_URL", default="http://127.0.0.1:8000")
+SOURCEBOOK_PUBLIC_URL = env("SOURCEBOOK_PUBLIC_URL", default=f"http://127.0.0.1:{env('PORT', default='8000')}")
 # No webhook for this long during business hours (Mon–Fri 9–18 in TIME_ZONE) means something is wrong.
 CALENDLY_SILENCE_ALERT_HOURS = env.int("CALENDLY_SILENCE_ALERT_HOURS", default=8)
 # --- Calendly API client (i11: rate-limit cap) ---

@@ -242,3 +242,12 @@ def test_teams_gets_the_markdown_in_an_adaptive_card(a_week):
 def test_a_send_hour_that_is_no_hour_stops_start_up(hour):
     result = check_deploy(DIGEST_SEND_HOUR=hour)
     assert result.returncode != 0 and "DIGEST_SEND_HOUR" in result.stderr
+
+
+def test_links_follow_the_port_make_run_serves_when_no_public_url_is_set():
+    from project.tests.test_health_split_and_metrics_guard import run_python
+
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SOURCEBOOK_PUBLIC_URL)"
+    assert run_python(code, PORT="8123", DEBUG="1").stdout.strip() == "http://127.0.0.1:8123"
+    assert run_python(code, PORT="8123", DEBUG="1", SOURCEBOOK_PUBLIC_URL="https://sb.example.com").stdout.strip() \
+        == "https://sb.example.com"
