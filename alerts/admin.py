@@ -3,11 +3,14 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from alerts.channels import DestinationError, kind, masked, normalize
 from alerts.digest import digest_build, last_full_week, week_of
@@ -77,6 +80,8 @@ class DestinationAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [path("<int:pk>/test/", self.admin_site.admin_view(self.test_view), name="alerts_destination_test"),
                 path("digest/", self.admin_site.admin_view(self.digest_view), name="alerts_destination_digest"),
+                path("digest/email/", self.admin_site.admin_view(self.digest_email_view),
+                     name="alerts_destination_digest_email"),
                 *super().get_urls()]
 
     def test_view(self, request, pk):
@@ -101,9 +106,8 @@ class DestinationAdmin(admin.ModelAdmin):
     def send_test(self, request, queryset):
         self._queue_test(request, list(queryset))
 
-    def digest_view(self, request):
-        """The weekly digest of a chosen week (default: the last full one) as the e-mail's HTML (sandboxed frame),
-        the text and the Markdown. Reads only; staff who may view destinations."""
+    def _digest_week(self, request):
+        """The week asked for (`?week=` any day of it), else the last full one; with the reason when refused."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         week, error = last_full_week(), ""
@@ -117,13 +121,26 @@ class DestinationAdmin(admin.ModelAdmin):
                     error = "That week has not started yet; showing the last full week."
                 else:
                     week = chosen
+        return week, error
+
+    def digest_view(self, request):
+        """The weekly digest of a chosen week (default: the last full one): the e-mail (framed from digest_email_view),
+        the text and the Markdown. Reads only; staff who may view destinations."""
+        week, error = self._digest_week(request)
         digest = digest_build(week)
         return TemplateResponse(request, "admin/alerts/digest_preview.html", {
             **self.admin_site.each_context(request), "opts": self.model._meta,
             "title": f"Weekly digest: {week.label}", "week": week, "error": error,
             "previous_week": week.previous().start,
             "next_week": week.end if week.end <= timezone.localdate() else None,
-            "html": render_html(digest), "text": render_text(digest), "markdown": render_markdown(digest)})
+            "text": render_text(digest), "markdown": render_markdown(digest)})
+
+    @method_decorator(xframe_options_sameorigin)
+    def digest_email_view(self, request):
+        """The e-mail's HTML on its own, for the preview's frame: a `srcdoc` frame is blocked by the CSP
+        (`default-src 'self'`), a same-origin URL is not."""
+        week, _ = self._digest_week(request)
+        return HttpResponse(render_html(digest_build(week)))
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -3,6 +3,7 @@ apprise's plugin boundary, hostile campaign names, the Monday-morning schedule o
 too) and the admin preview."""
 
 import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from unittest import mock
 
@@ -192,7 +193,11 @@ def test_the_admin_preview_shows_the_chosen_week_as_email_and_text(a_week, clien
     assert page.status_code == 200
     body = page.content.decode()
     assert "Weekly digest: 4 May 2026 – 10 May 2026" in body
-    assert "srcdoc=" in body and "brand_search: 3" in body and "15 bookings" in body
+    assert "brand_search: 3" in body and "15 bookings" in body
+    frame = re.search(r'<iframe[^>]* src="([^"]+)"', body).group(1).replace("&amp;", "&")
+    email = client.get(frame)
+    assert email.status_code == 200 and email.headers["X-Frame-Options"] == "SAMEORIGIN"  # framed by the preview only
+    assert "2026-05-04" in frame and "brand_search" in email.content.decode() and "<table" in email.content.decode()
     bad = client.get("/admin/alerts/destination/digest/", {"week": "not-a-day"})
     assert bad.status_code == 200 and "is not a date" in bad.content.decode()
 
@@ -200,6 +205,7 @@ def test_the_admin_preview_shows_the_chosen_week_as_email_and_text(a_week, clien
 def test_the_admin_preview_needs_the_view_permission(client):
     client.force_login(staff_user("nobody"))
     assert client.get("/admin/alerts/destination/digest/").status_code == 403
+    assert client.get("/admin/alerts/destination/digest/email/").status_code == 403
 
 
 # --- the links and the other channels ------------------------------------------------------------
