@@ -97,38 +97,13 @@ def _credit_money_rows(fields: list[str], model: str, filters: dict) -> list[dic
                 .order_by())
 
 
-def _rollup_where(model: str, filters: dict) -> tuple[str, list]:
-    """`selectors.report_filtered`'s filters on the money rollup's whole days (its columns are DealCredit's)."""
-    where, params = ["model = %s"], [model]
-    if filters.get("booked_after"):
-        where.append("day >= %s")
-        params.append(timezone.localtime(filters["booked_after"]).date())
-    if filters.get("booked_before"):
-        where.append("day < %s")
-        params.append(timezone.localtime(filters["booked_before"]).date())
-    if filters.get("status"):
-        where.append("status = %s")
-        params.append(filters["status"])
-    if filters.get("event_type"):
-        where.append("event_type_name = %s")
-        params.append(filters["event_type"])
-    if filters.get("event_types"):
-        where.append("event_type_name = ANY(%s)")
-        params.append(list(filters["event_types"]))
-    for name in selectors.GROUP_FIELDS:
-        if filters.get(name) is not None:
-            where.append(f"{name} = %s")
-            params.append(filters[name])
-    return " AND ".join(where), params
-
-
 def _rollup_money_rows(fields: list[str], model: str, filters: dict) -> list[dict]:
     """`_credit_money_rows` for whole days, from MoneyStat plus its pending deltas in one statement (exact while
     compaction runs: it moves deltas in one statement too)."""
     unknown = set(fields) - set(MONEY_DIMENSIONS)
     if unknown:
         raise ValueError(f"not a money rollup column: {', '.join(sorted(unknown))}")
-    condition, params = _rollup_where(model, filters)
+    condition, params = selectors.rollup_where(filters, model, only_model=True)
     cols = ", ".join(("currency", *fields, *MONEY_SUMS))
     keys = ", ".join((*fields, "currency"))
     sql = (f"SELECT {keys}, sum(deals)::int AS n, sum(won)::int AS n_won, sum(lost)::int AS n_lost,"

@@ -152,23 +152,34 @@ def _sum_rows(parts: list[list[dict]], keys: list[str], counts=None) -> list[dic
     return [row for row in merged.values() if row["bookings"]]
 
 
-def rollup_where(filters: dict, model: str | None = "booking") -> tuple[str, list]:
-    """The WHERE clause (and its parameters) that picks `filters`' whole days out of the rollup tables
-    (model None: a table without models, attribution_upcomingstat)."""
-    where, params = (["model IN ('booking', %s)"], [model]) if model else (["TRUE"], [])
+def rollup_where(filters: dict, model: str | None = "booking", *, only_model: bool = False) -> tuple[str, list]:
+    """The WHERE clause (and its parameters) that picks `filters`' whole days out of the rollup tables, with
+    `report_filtered`'s meaning of each filter. `model`: the bookings' rows plus that model's difference rows
+    (DailyStat); with `only_model`, that model's rows alone (the money rollup, hubspot_sync.MoneyStat); None: a table
+    without models (attribution_upcomingstat)."""
+    if model is None:
+        where, params = ["TRUE"], []
+    else:
+        where, params = (["model = %s"] if only_model else ["model IN ('booking', %s)"]), [model]
     if filters.get("booked_after"):
         where.append("day >= %s")
         params.append(timezone.localtime(filters["booked_after"]).date())
     if filters.get("booked_before"):
         where.append("day < %s")
         params.append(timezone.localtime(filters["booked_before"]).date())
-    for name, column in (("status", "status"), ("event_type", "event_type_name"), *((g, g) for g in GROUP_FIELDS)):
-        if filters.get(name) is not None and name in filters:
-            where.append(f"{column} = %s")
-            params.append(filters[name])
+    if filters.get("status"):
+        where.append("status = %s")
+        params.append(filters["status"])
+    if filters.get("event_type"):
+        where.append("event_type_name = %s")
+        params.append(filters["event_type"])
     if filters.get("event_types"):  # the event types that count as demos (attribution.models.DemoEventType)
         where.append("event_type_name = ANY(%s)")
         params.append(list(filters["event_types"]))
+    for name in GROUP_FIELDS:
+        if filters.get(name) is not None:
+            where.append(f"{name} = %s")
+            params.append(filters[name])
     return " AND ".join(where), params
 
 

@@ -73,6 +73,7 @@ def test_rollup_equals_the_bookings_table(post_signed, steps, compact_at):
     assert_same()  # without dates: the all-time rollup (TotalStat) against the bookings table
     assert_same(booked_after=T0 + timedelta(days=5) - timedelta(hours=12), booked_before=T0 + timedelta(days=30) - timedelta(hours=12))
     assert_same(status="canceled")
+    assert_same(status="", event_type="")  # empty means no filter, in the rollup as in report_filtered
     rollup_compact()
     assert_same(channel="Paid Search")
 
