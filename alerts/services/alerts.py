@@ -30,6 +30,7 @@ from django.utils.safestring import mark_safe
 
 from alerts.channels import Message
 from alerts.checks import CHECKS, CHECKS_BY_KEY, Check, Finding
+from alerts.digest_render import md
 from alerts.models import AlertState
 from alerts.services.outbox import notify, send_due
 
@@ -78,6 +79,12 @@ def _html(text: str) -> str:
     return mark_safe(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", conditional_escape(text)))  # noqa: S308 - escaped first
 
 
+def _md(text: str) -> str:
+    """Title and detail carry what links and bookings said (a source, a campaign): literal in Markdown, so a
+    `<!channel>` or a `[label](url)` in a campaign name is neither a Slack mention nor a link."""
+    return md(text, limit=len(text) + 1)
+
+
 def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
     """Subject, plain text, Markdown (chat) and HTML (e-mail) of one alert message."""
     prefix = {FIRED: "", REPEAT: "Still firing: ", RESOLVED: "Resolved: "}[event]
@@ -88,7 +95,7 @@ def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
         when = f"It fired {_when(state.fired_at)} and cleared {_when(now)} (after {_duration(now - state.fired_at)})."
         lines = [f"Resolved: {state.title}", state.detail, when]
         text = "\n\n".join(line for line in lines if line)
-        markdown = "\n\n".join(line for line in (f"**Resolved:** {state.title}", state.detail, when) if line)
+        markdown = "\n\n".join(line for line in (f"**Resolved:** {_md(state.title)}", _md(state.detail), when) if line)
         html = format_html("<h2>Resolved: {}</h2><p>{}</p><p>{}</p>", state.title, _html(state.detail), when)
         return Message(subject=subject, text=text, markdown=markdown, html=html)
     since = f"Firing since {_when(state.fired_at)}" + (f" ({_duration(now - state.fired_at)})." if event == REPEAT else ".")
@@ -96,7 +103,7 @@ def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
         f"{prefix}{state.title}", state.detail, f"What to do: {state.hint}" if state.hint else "",
         f"Where: {link}" if link else "", f"{since} Silence this alert: {admin}") if part)
     markdown = "\n\n".join(part for part in (
-        f"**{prefix}{state.title}**", state.detail, f"**What to do:** {state.hint}" if state.hint else "",
+        f"**{prefix}{_md(state.title)}**", _md(state.detail), f"**What to do:** {state.hint}" if state.hint else "",
         f"[Open in Sourcebook]({link})" if link else "", f"{since} [Silence this alert]({admin})") if part)
     html = "".join((
         format_html("<h2>{}{}</h2><p>{}</p>", prefix, state.title, _html(state.detail)),
