@@ -7,6 +7,7 @@ plain-text part), Slack and Teams the Markdown (Slack as Block Kit blocks), webh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apprise
@@ -30,6 +31,19 @@ class Message:
 
 
 SLACK_DEFAULTS = (("blocks", "yes"), ("footer", "no"), ("image", "no"))
+# Slack refuses the whole message (invalid_blocks) when its header block's text is longer than this; apprise
+# HTML-escapes the title into it (& → &amp;) and does not cut it.
+SLACK_HEADER_LIMIT = 150
+
+
+def _slack_header(title: str) -> str:
+    """The longest start of `title` (cut with …) that stays within Slack's header limit once apprise escapes it."""
+    if len(escape(title, quote=False)) <= SLACK_HEADER_LIMIT:
+        return title
+    cut = title[:SLACK_HEADER_LIMIT - 1]
+    while len(escape(cut, quote=False)) > SLACK_HEADER_LIMIT - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
 
 
 def _plugin(url: str):
@@ -86,8 +100,11 @@ def deliver(url: str, message: Message) -> None:
         body, body_format = message.markdown, NotifyFormat.MARKDOWN
     else:
         body, body_format = message.text, NotifyFormat.TEXT
+    title = message.subject
+    if type(plugin).__name__ == "NotifySlack" and plugin.use_blocks:
+        title = _slack_header(title)
     with apprise.LogCapture(level=apprise.logging.WARNING) as log:
-        ok = plugin.notify(body=body, title=message.subject, body_format=body_format)
+        ok = plugin.notify(body=body, title=title, body_format=body_format)
         logged = log.getvalue().strip()
     if not ok:
         raise DeliveryFailed(logged[-1000:] or f"{plugin.service_name} refused the message")

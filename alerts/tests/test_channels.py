@@ -68,3 +68,17 @@ def test_a_refusal_carries_apprises_reason():
     response = mock.Mock(status_code=404, content=b"no_service", text="no_service")
     with mock.patch("requests.request", return_value=response), pytest.raises(DeliveryFailed, match="404|no_service|Slack"):
         deliver(normalize(SLACK), MSG)
+
+
+def test_a_long_subject_fits_slacks_header_block():
+    """Slack refuses a message whose header block holds more than 150 characters (invalid_blocks): an alert's
+    subject carries a source, medium or campaign and reaches 250. Cut, it still says what it is about."""
+    subject = "[Sourcebook] Still firing: New Unassigned value: " + "a&b " * 50
+    response = mock.Mock(status_code=200, content=b"ok", text="ok")
+    response.json.return_value = {}
+    with mock.patch("requests.request", return_value=response) as request:
+        deliver(normalize(SLACK), Message(subject=subject[:250], text="t", markdown="m"))
+    [call] = request.call_args_list
+    [header, _] = json.loads(call.kwargs["data"])["attachments"][0]["blocks"]
+    assert header["type"] == "header" and len(header["text"]["text"]) <= 150, header
+    assert header["text"]["text"].startswith("[Sourcebook] Still firing: New Unassigned value: a&amp;b")
