@@ -178,3 +178,15 @@ def test_hostile_values_stay_text_in_a_slack_alert(destination):
         text = _slack_text(row)
         assert "<!channel>" not in text and "<http://evil" not in text and "|x>" not in text, text
         assert "&lt;!channel&gt;" in text
+
+
+def test_an_alert_of_a_long_hostile_value_still_fits_slacks_section(destination):
+    """apprise turns each & into &amp; (and \\< into &lt;): a 255-character source of them, shown in the title and
+    the detail, would make a section Slack refuses (over 3000 characters), so the alert never arrived."""
+    destination("marketing", ops=False, digest=False)
+    book(NOW - timedelta(days=1), channel="Unassigned", source="&" * 255, medium="<" * 255)
+    with time_machine.travel(NOW, tick=False):
+        alerts_evaluate()
+    row = Notification.objects.get(topic="marketing")
+    section = json.loads(_slack_text(row))[0]["text"]["text"]
+    assert len(section) <= 3000 and "Silence this alert" in section, len(section)
