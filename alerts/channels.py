@@ -70,12 +70,26 @@ def normalize(url: str) -> str:
     return url
 
 
+# Generic webhooks, whose secret is often the path itself (…/hooks/catch/123/<token>/): apprise shows their paths.
+GENERIC_WEBHOOKS = {"NotifyJSON", "NotifyXML", "NotifyForm"}
+
+
+def _elide(segment: str) -> str:
+    return f"{segment[0]}...{segment[-1]}" if len(segment) > 2 else segment
+
+
 def masked(url: str) -> str:
-    """apprise's privacy form (tokens and passwords elided), without its default parameters."""
+    """apprise's privacy form (tokens and passwords elided), without its default parameters; a generic webhook's
+    path segments elided too."""
     try:
-        return _plugin(url).url(privacy=True).split("?", 1)[0]
+        plugin = _plugin(url)
     except DestinationError:
         return "(invalid URL)"
+    shown = plugin.url(privacy=True).split("?", 1)[0]
+    if type(plugin).__name__ in GENERIC_WEBHOOKS:
+        parts = urlsplit(shown)
+        shown = urlunsplit(parts._replace(path="/".join(_elide(s) for s in parts.path.split("/"))))
+    return shown
 
 
 def kind(url: str) -> str:

@@ -57,6 +57,10 @@ def test_urls_apprise_cannot_send_to_are_refused_with_examples(url):
     (TEAMS, "S3cretSig"),
     ("mailtos://ops:hunter2pass@smtp.example.com?to=lead@example.com", "hunter2pass"),
     ("json://user:pw-s3cret@hooks.example.com/path", "pw-s3cret"),
+    # A generic webhook's secret is often its path (Zapier, n8n, Make): apprise's privacy form shows paths.
+    ("json://hooks.example.com/hooks/catch/123/s3cretPathTok/", "s3cretPathTok"),
+    ("jsons://hooks.example.com/webhook/5f0c-s3cretUuid", "s3cretUuid"),
+    ("form://hooks.example.com/s3cretFormTok", "s3cretFormTok"),
 ])
 def test_masked_urls_hide_secrets(url, secret):
     shown = masked(normalize(url))
