@@ -179,6 +179,8 @@ def test_send_digest_queues_once_per_destination_and_week(a_week, destination):
 @pytest.mark.parametrize(("args", "message"), [
     (["--to", "nobody"], "No destination named 'nobody'. Destinations: hook, ops only."),
     (["--to", "ops only"], "'ops only' is not subscribed to the weekly digest"),
+    (["--dry-run", "--to", "nobody"], "No destination named 'nobody'"),  # a typo is not a silent success
+    (["--to", "hook\x00"], "No destination named 'hook"),  # not a database error
     (["--week", "2026-13-01"], "--week: '2026-13-01' is not a date"),
     (["--week", "2999-01-01"], "outside"),
     (["--week", "2100-01-01"], "has not started yet"),
