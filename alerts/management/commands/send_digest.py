@@ -37,6 +37,9 @@ class Command(BaseCommand):
         if dry_run:  # the same text for any destination; --to is checked all the same
             self.stdout.write(render_text(digest_build(period)), ending="")
             return
+        if period.end > timezone.localdate():
+            # Each destination gets a week's digest once: sent now, Monday's full week would be "already sent".
+            raise CommandError(f"--week: the week of {period.label} has not ended yet; --dry-run shows it so far")
         result = digest_send(period, destinations=destinations)
         for row in result.queued:
             self.stdout.write(f"queued the digest of {period.label} for {row.destination.name} (notification #{row.pk})")
