@@ -7,6 +7,7 @@ plain-text part), Slack and Teams the Markdown (Slack as Block Kit blocks), webh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apprise
@@ -30,6 +31,19 @@ class Message:
 
 
 SLACK_DEFAULTS = (("blocks", "yes"), ("footer", "no"), ("image", "no"))
+# Slack refuses the whole message (invalid_blocks) when its header block's text is longer than this; apprise
+# HTML-escapes the title into it (& → &amp;) and does not cut it.
+SLACK_HEADER_LIMIT = 150
+
+
+def _slack_header(title: str) -> str:
+    """The longest start of `title` (cut with …) that stays within Slack's header limit once apprise escapes it."""
+    if len(escape(title, quote=False)) <= SLACK_HEADER_LIMIT:
+        return title
+    cut = title[:SLACK_HEADER_LIMIT - 1]
+    while len(escape(cut, quote=False)) > SLACK_HEADER_LIMIT - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
 
 
 def _plugin(url: str):
@@ -56,12 +70,26 @@ def normalize(url: str) -> str:
     return url
 
 
+# Generic webhooks, whose secret is often the path itself (…/hooks/catch/123/<token>/): apprise shows their paths.
+GENERIC_WEBHOOKS = {"NotifyJSON", "NotifyXML", "NotifyForm"}
+
+
+def _elide(segment: str) -> str:
+    return f"{segment[0]}...{segment[-1]}" if len(segment) > 2 else segment
+
+
 def masked(url: str) -> str:
-    """apprise's privacy form (tokens and passwords elided), without its default parameters."""
+    """apprise's privacy form (tokens and passwords elided), without its default parameters; a generic webhook's
+    path segments elided too."""
     try:
-        return _plugin(url).url(privacy=True).split("?", 1)[0]
+        plugin = _plugin(url)
     except DestinationError:
         return "(invalid URL)"
+    shown = plugin.url(privacy=True).split("?", 1)[0]
+    if type(plugin).__name__ in GENERIC_WEBHOOKS:
+        parts = urlsplit(shown)
+        shown = urlunsplit(parts._replace(path="/".join(_elide(s) for s in parts.path.split("/"))))
+    return shown
 
 
 def kind(url: str) -> str:
@@ -86,8 +114,11 @@ def deliver(url: str, message: Message) -> None:
         body, body_format = message.markdown, NotifyFormat.MARKDOWN
     else:
         body, body_format = message.text, NotifyFormat.TEXT
+    title = message.subject
+    if type(plugin).__name__ == "NotifySlack" and plugin.use_blocks:
+        title = _slack_header(title)
     with apprise.LogCapture(level=apprise.logging.WARNING) as log:
-        ok = plugin.notify(body=body, title=message.subject, body_format=body_format)
+        ok = plugin.notify(body=body, title=title, body_format=body_format)
         logged = log.getvalue().strip()
     if not ok:
         raise DeliveryFailed(logged[-1000:] or f"{plugin.service_name} refused the message")

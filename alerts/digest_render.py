@@ -156,13 +156,22 @@ def render_markdown(d: Digest) -> str:
     return _fit("\n".join(out), link("dashboard", "The whole week on the dashboard"))
 
 
+def slack_length(text: str) -> int:
+    """The length once apprise made it Slack mrkdwn, at most: each & becomes &amp;, each escaped \\< or \\> &lt; or
+    &gt; (the other conversions shorten it). A value made of them would otherwise overflow Slack's section."""
+    return len(text) + 4 * text.count("&") + 2 * (text.count("\\<") + text.count("\\>"))
+
+
 def _fit(text: str, tail: str) -> str:
-    """At most MARKDOWN_LIMIT characters (Slack's section limit), cut at a line, saying so."""
-    if len(text) <= MARKDOWN_LIMIT:
+    """At most MARKDOWN_LIMIT characters (Slack's section limit) once apprise has converted it, cut at a line,
+    saying so."""
+    if slack_length(text) <= MARKDOWN_LIMIT:
         return text
     note = f"\n… (shortened) {tail}"
-    cut = text[: MARKDOWN_LIMIT - len(note)]
-    return cut[: cut.rfind("\n")] + note
+    lines = text.split("\n")
+    while len(lines) > 1 and slack_length("\n".join(lines) + note) > MARKDOWN_LIMIT:
+        lines.pop()
+    return "\n".join(lines) + note
 
 
 def render_html(d: Digest) -> str:

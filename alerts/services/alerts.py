@@ -30,6 +30,7 @@ from django.utils.safestring import mark_safe
 
 from alerts.channels import Message
 from alerts.checks import CHECKS, CHECKS_BY_KEY, Check, Finding
+from alerts.digest_render import MARKDOWN_LIMIT, md, slack_length
 from alerts.models import AlertState
 from alerts.services.outbox import notify, send_due
 
@@ -81,6 +82,22 @@ def _html(text: str) -> str:
                             conditional_escape(text)))
 
 
+def _md(text: str) -> str:
+    """Title and detail carry what links and bookings said (a source, a campaign): literal in Markdown, so a
+    `<!channel>` or a `[label](url)` in a campaign name is neither a Slack mention nor a link."""
+    return md(text, limit=len(text) + 1)
+
+
+def _markdown(parts: list[str], detail: str) -> str:
+    """The parts with the detail (Markdown-escaped) after the first, the detail cut (…) so that the whole stays
+    within Slack's section once apprise has converted it (a character may become 5: & → &amp;)."""
+    rest = slack_length("\n\n".join(part for part in parts if part))
+    escaped = _md(detail)
+    if rest + 2 + slack_length(escaped) > MARKDOWN_LIMIT:
+        escaped = md(detail, limit=max(20, (MARKDOWN_LIMIT - rest - 2) // 5))
+    return "\n\n".join(part for part in (parts[0], escaped, *parts[1:]) if part)
+
+
 def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
     """Subject, plain text, Markdown (chat) and HTML (e-mail) of one alert message."""
     prefix = {FIRED: "", REPEAT: "Still firing: ", RESOLVED: "Resolved: "}[event]
@@ -91,16 +108,16 @@ def alert_message(state: AlertState, event: str, *, now: datetime) -> Message:
         when = f"It fired {_when(state.fired_at)} and cleared {_when(now)} (after {_duration(now - state.fired_at)})."
         lines = [f"Resolved: {state.title}", state.detail, when]
         text = "\n\n".join(line for line in lines if line)
-        markdown = "\n\n".join(line for line in (f"**Resolved:** {state.title}", state.detail, when) if line)
+        markdown = _markdown([f"**Resolved:** {_md(state.title)}", when], state.detail)
         html = format_html("<h2>Resolved: {}</h2><p>{}</p><p>{}</p>", state.title, _html(state.detail), when)
         return Message(subject=subject, text=text, markdown=markdown, html=html)
     since = f"Firing since {_when(state.fired_at)}" + (f" ({_duration(now - state.fired_at)})." if event == REPEAT else ".")
     text = "\n\n".join(part for part in (
         f"{prefix}{state.title}", state.detail, f"What to do: {state.hint}" if state.hint else "",
         f"Where: {link}" if link else "", f"{since} Silence this alert: {admin}") if part)
-    markdown = "\n\n".join(part for part in (
-        f"**{prefix}{state.title}**", state.detail, f"**What to do:** {state.hint}" if state.hint else "",
-        f"[Open in Sourcebook]({link})" if link else "", f"{since} [Silence this alert]({admin})") if part)
+    markdown = _markdown([
+        f"**{prefix}{_md(state.title)}**", f"**What to do:** {state.hint}" if state.hint else "",
+        f"[Open in Sourcebook]({link})" if link else "", f"{since} [Silence this alert]({admin})"], state.detail)
     html = "".join((
         format_html("<h2>{}{}</h2><p>{}</p>", prefix, state.title, _html(state.detail)),
         format_html("<p><b>What to do:</b> {}</p>", _html(state.hint)) if state.hint else "",

@@ -69,6 +69,12 @@ def _finish(row: Notification, **fields) -> bool:
 
 
 def send_one(row: Notification) -> bool:
+    """Send one claimed row. Its batch was claimed at once: behind a slow destination a row may wait past
+    ALERTS_CLAIM_TIMEOUT_SECONDS and be swept to another worker, so the claim is renewed (or found lost: not sent)
+    right before sending. A worker stalled inside the send itself stays at-least-once."""
+    if not (Notification.objects.filter(pk=row.pk, state=State.IN_FLIGHT, claim_token=row.claim_token)
+            .update(claimed_at=timezone.now())):
+        return False
     message = Message(subject=row.subject, text=row.text, markdown=row.markdown, html=row.html)
     attempts = row.attempts + 1
     try:

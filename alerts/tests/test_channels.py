@@ -57,6 +57,10 @@ def test_urls_apprise_cannot_send_to_are_refused_with_examples(url):
     (TEAMS, "S3cretSig"),
     ("mailtos://ops:hunter2pass@smtp.example.com?to=lead@example.com", "hunter2pass"),
     ("json://user:pw-s3cret@hooks.example.com/path", "pw-s3cret"),
+    # A generic webhook's secret is often its path (Zapier, n8n, Make): apprise's privacy form shows paths.
+    ("json://hooks.example.com/hooks/catch/123/s3cretPathTok/", "s3cretPathTok"),
+    ("jsons://hooks.example.com/webhook/5f0c-s3cretUuid", "s3cretUuid"),
+    ("form://hooks.example.com/s3cretFormTok", "s3cretFormTok"),
 ])
 def test_masked_urls_hide_secrets(url, secret):
     shown = masked(normalize(url))
@@ -68,3 +72,17 @@ def test_a_refusal_carries_apprises_reason():
     response = mock.Mock(status_code=404, content=b"no_service", text="no_service")
     with mock.patch("requests.request", return_value=response), pytest.raises(DeliveryFailed, match="404|no_service|Slack"):
         deliver(normalize(SLACK), MSG)
+
+
+def test_a_long_subject_fits_slacks_header_block():
+    """Slack refuses a message whose header block holds more than 150 characters (invalid_blocks): an alert's
+    subject carries a source, medium or campaign and reaches 250. Cut, it still says what it is about."""
+    subject = "[Sourcebook] Still firing: New Unassigned value: " + "a&b " * 50
+    response = mock.Mock(status_code=200, content=b"ok", text="ok")
+    response.json.return_value = {}
+    with mock.patch("requests.request", return_value=response) as request:
+        deliver(normalize(SLACK), Message(subject=subject[:250], text="t", markdown="m"))
+    [call] = request.call_args_list
+    [header, _] = json.loads(call.kwargs["data"])["attachments"][0]["blocks"]
+    assert header["type"] == "header" and len(header["text"]["text"]) <= 150, header
+    assert header["text"]["text"].startswith("[Sourcebook] Still firing: New Unassigned value: a&amp;b")

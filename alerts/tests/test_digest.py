@@ -6,6 +6,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from alerts.digest import Change, digest_build, last_full_week, week_of
 from alerts.digest_render import change_label, render_html, render_markdown, render_text
 from alerts.models import Notification
+from alerts.services.digest import digest_due
 from bookings.tests.factories import BookingFactory
 from hubspot_sync.models import Deal, DealContact, DealSyncState
 from hubspot_sync.services.deal_credit import deals_credit
@@ -179,6 +181,8 @@ def test_send_digest_queues_once_per_destination_and_week(a_week, destination):
 @pytest.mark.parametrize(("args", "message"), [
     (["--to", "nobody"], "No destination named 'nobody'. Destinations: hook, ops only."),
     (["--to", "ops only"], "'ops only' is not subscribed to the weekly digest"),
+    (["--dry-run", "--to", "nobody"], "No destination named 'nobody'"),  # a typo is not a silent success
+    (["--to", "hook\x00"], "No destination named 'hook"),  # not a database error
     (["--week", "2026-13-01"], "--week: '2026-13-01' is not a date"),
     (["--week", "2999-01-01"], "outside"),
     (["--week", "2100-01-01"], "has not started yet"),
@@ -221,3 +225,18 @@ def test_for_any_bookings_the_digest_agrees_with_the_report_api(api, bookings):
         assert (d.no_show, d.canceled) == (sum(r["no_show"] for r in body["rows"]), sum(r["canceled"] for r in body["rows"]))
         assert d.held == report(api, group_by="channel", metric="held", **params)["total"]
         transaction.set_rollback(True)
+
+
+def test_a_week_still_running_is_not_sent_by_hand_so_mondays_digest_still_goes(destination):
+    """The digest key is per week: a running week's digest sent by hand on a Wednesday would make Monday's beat find
+    "already sent" and skip the full week's numbers. It can be looked at (--dry-run), not sent."""
+    destination("hook")
+    wednesday = datetime(2026, 5, 6, 12, tzinfo=timezone.utc)
+    with time_machine.travel(wednesday, tick=False):
+        with pytest.raises(CommandError, match="has not ended yet"):
+            call_command("send_digest", "--week", "2026-05-06", stdout=StringIO())
+        out = StringIO()
+        call_command("send_digest", "--dry-run", "--week", "2026-05-06", stdout=out)
+        assert "still running" in out.getvalue()
+    with time_machine.travel(datetime(2026, 5, 11, 9, tzinfo=timezone.utc), tick=False):
+        assert len(digest_due().queued) == 1

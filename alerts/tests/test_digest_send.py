@@ -13,7 +13,7 @@ from django.apps import apps
 from hypothesis import given, strategies as st
 from apprise.plugins.slack import NotifySlack
 
-from alerts.channels import normalize
+from alerts.channels import Message, deliver, normalize
 from alerts.digest import digest_build, week_of
 from alerts.digest_render import MARKDOWN_LIMIT, clean, md, render_html, render_markdown, render_text
 from alerts.models import Destination, Notification
@@ -122,6 +122,20 @@ def test_a_long_digest_is_cut_at_a_line_for_slack(a_week):
     assert len(markdown) <= MARKDOWN_LIMIT
     assert "… and 32 more" in render_text(d) and "New Unassigned" in render_html(d)
 
+
+
+@pytest.mark.parametrize("value", ["&" * 150, "<" * 150])
+def test_a_digest_of_hostile_values_still_fits_slacks_section(a_week, value):
+    """Slack refuses a section over 3000 characters; apprise turns each & into &amp; and each \\< into &lt;, so a
+    source or campaign made of them (anyone can book through such a link) must not push the digest past it."""
+    for i in range(40):
+        book("Unassigned", MON + timedelta(hours=2), source=f"{i}{value}", medium=f"m{i}", campaign=f"{i}{value}")
+    response = mock.Mock(status_code=200, content=b"ok", text="ok")
+    with mock.patch("requests.request", return_value=response) as request:
+        deliver(normalize(SLACK), Message(subject="s", text="t", markdown=render_markdown(digest_build(WEEK))))
+    [call] = request.call_args_list
+    section = json.loads(call.kwargs["data"])["attachments"][0]["blocks"][1]["text"]["text"]
+    assert len(section) <= 3000 and "(shortened)" in section
 
 # --- the schedule --------------------------------------------------------------------------------
 

@@ -2,13 +2,16 @@
 through attribution's selectors): the (direct) share jump, a new Unassigned value, a campaign that stops booking."""
 
 import itertools
+import json
 from datetime import datetime, timedelta, timezone
+from unittest import mock
 
 import pytest
 import time_machine
 
 from alerts.checks import campaign_dropped_check, direct_share_jump_check, last_full_week, unassigned_value_check
-from alerts.models import AlertState
+from alerts.channels import Message, deliver, normalize
+from alerts.models import AlertState, Notification
 from alerts.services.alerts import alerts_evaluate
 from alerts.services.outbox import send_due
 from bookings.models import Booking
@@ -143,3 +146,47 @@ def test_marketing_alerts_go_to_marketing_destinations_only(destination, webhook
     alerts_evaluate()
     send_due()
     assert webhook_receiver.received == []
+
+
+SLACK_URL = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
+
+
+def _slack_text(notification) -> str:
+    """The mrkdwn apprise's Slack plugin would post for this notification."""
+    response = mock.Mock(status_code=200, content=b"ok", text="ok")
+    response.json.return_value = {}
+    with mock.patch("requests.request", return_value=response) as request:
+        deliver(normalize(SLACK_URL), Message(subject=notification.subject, text=notification.text,
+                                              markdown=notification.markdown, html=notification.html))
+    [call] = request.call_args_list
+    return json.dumps(json.loads(call.kwargs["data"])["attachments"][0]["blocks"][1:])
+
+
+def test_hostile_values_stay_text_in_a_slack_alert(destination):
+    """A source, medium or campaign is whatever a link said: in an alert it must not mention @channel in Slack nor
+    become a link, whether it reaches the title or the detail (unassigned value, dropped campaign)."""
+    destination("marketing", ops=False, digest=False)
+    hostile = "<!channel> <http://evil.example|click> [x](http://evil2.example)"
+    book(NOW - timedelta(days=1), channel="Unassigned", source=hostile, medium="*bold*")
+    for weeks in range(1, 5):
+        book(LAST_WEEK - timedelta(weeks=weeks) + timedelta(days=1), campaign=hostile)
+    with time_machine.travel(NOW, tick=False):
+        alerts_evaluate()
+    rows = Notification.objects.filter(topic="marketing")
+    assert rows.count() == 2
+    for row in rows:
+        text = _slack_text(row)
+        assert "<!channel>" not in text and "<http://evil" not in text and "|x>" not in text, text
+        assert "&lt;!channel&gt;" in text
+
+
+def test_an_alert_of_a_long_hostile_value_still_fits_slacks_section(destination):
+    """apprise turns each & into &amp; (and \\< into &lt;): a 255-character source of them, shown in the title and
+    the detail, would make a section Slack refuses (over 3000 characters), so the alert never arrived."""
+    destination("marketing", ops=False, digest=False)
+    book(NOW - timedelta(days=1), channel="Unassigned", source="&" * 255, medium="<" * 255)
+    with time_machine.travel(NOW, tick=False):
+        alerts_evaluate()
+    row = Notification.objects.get(topic="marketing")
+    section = json.loads(_slack_text(row))[0]["text"]["text"]
+    assert len(section) <= 3000 and "Silence this alert" in section, len(section)

@@ -80,10 +80,26 @@ def test_a_swept_claim_cannot_finish_the_new_owners_row(destination, webhook_rec
     Notification.objects.update(claimed_at=timezone.now() - timedelta(seconds=5))
     assert send_sweep() == 1  # back to pending: another worker takes it
     [fresh] = send_claim()
-    assert send_one(stale) is True  # the stalled worker wakes and sends (at-least-once) ...
-    assert Notification.objects.get().state == "in_flight"  # ... but cannot finish the new claim
+    assert send_one(stale) is False  # the stalled worker reaches it: no longer its row, it neither sends ...
+    assert Notification.objects.get().state == "in_flight"  # ... nor finishes the new claim
     assert send_one(fresh) is True
-    assert Notification.objects.get().state == "sent"
+    assert Notification.objects.get().state == "sent" and len(webhook_receiver.received) == 1
+
+
+def test_a_row_swept_while_its_batch_waited_on_a_slow_destination_is_sent_once(destination, webhook_receiver,
+                                                                               settings):
+    """A worker claims 20 rows at once; behind a hanging SMTP server (15 s per try) the last ones wait longer than
+    ALERTS_CLAIM_TIMEOUT_SECONDS, the sweep hands them to another worker, and both used to send them."""
+    destination()
+    notify("ops", MSG)
+    notify("ops", Message(subject="second", text="second"))
+    first, late = send_claim()
+    assert send_one(first) is True
+    settings.ALERTS_CLAIM_TIMEOUT_SECONDS = 0
+    Notification.objects.filter(pk=late.pk).update(claimed_at=timezone.now() - timedelta(seconds=5))
+    assert send_sweep() == 1 and send_due() == {"sent": 1, "failed": 0}  # the other worker sends it
+    send_one(late)  # the first worker gets to it at last
+    assert [p["payload"]["title"] for p in webhook_receiver.received].count(late.subject) == 1
 
 
 def test_a_disabled_destination_keeps_its_messages_pending(destination, webhook_receiver):

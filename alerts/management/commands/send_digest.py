@@ -23,12 +23,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, to=None, week=None, **options):
         period = self._week(week)
-        if dry_run:
-            self.stdout.write(render_text(digest_build(period)), ending="")
-            return
         destinations = None
         if to is not None:
-            destination = Destination.objects.filter(name=to).first()
+            # PostgreSQL refuses a NUL in a query: no name can hold one.
+            destination = None if "\x00" in to else Destination.objects.filter(name=to).first()
             if destination is None:
                 names = ", ".join(Destination.objects.values_list("name", flat=True)) or "none yet (add one in the admin)"
                 raise CommandError(f"No destination named {to!r}. Destinations: {names}.")
@@ -36,6 +34,12 @@ class Command(BaseCommand):
                 raise CommandError(f"{destination.name!r} is {'disabled' if not destination.enabled else 'not subscribed to the weekly digest'}:"
                                    " change that in the admin first.")
             destinations = [destination]
+        if dry_run:  # the same text for any destination; --to is checked all the same
+            self.stdout.write(render_text(digest_build(period)), ending="")
+            return
+        if period.end > timezone.localdate():
+            # Each destination gets a week's digest once: sent now, Monday's full week would be "already sent".
+            raise CommandError(f"--week: the week of {period.label} has not ended yet; --dry-run shows it so far")
         result = digest_send(period, destinations=destinations)
         for row in result.queued:
             self.stdout.write(f"queued the digest of {period.label} for {row.destination.name} (notification #{row.pk})")
