@@ -81,11 +81,12 @@ def send_one(row: Notification) -> bool:
         if not row.destination.enabled:
             raise DeliveryFailed("destination is disabled")
         deliver(row.destination.url, message)
-    except (DeliveryFailed, DestinationError) as exc:
+    except Exception as exc:  # noqa: BLE001 - anything apprise raises is this row's failure, counted: never a poison row
         dead = attempts >= settings.ALERTS_MAX_ATTEMPTS or isinstance(exc, DestinationError)
         logger.warning("notification %s to %s failed (attempt %s)%s", row.pk, row.destination, attempts,
                        ", dead-lettered" if dead else "")
-        _finish(row, attempts=attempts, last_error=str(exc)[:2000], state=State.DEAD if dead else State.PENDING,
+        error = str(exc) if isinstance(exc, (DeliveryFailed, DestinationError)) else f"{type(exc).__name__}: {exc}"
+        _finish(row, attempts=attempts, last_error=error[:2000], state=State.DEAD if dead else State.PENDING,
                 next_attempt_at=timezone.now() + timedelta(seconds=_backoff(attempts)))
         return False
     _finish(row, attempts=attempts, state=State.SENT, sent_at=timezone.now(), last_error="")

@@ -118,3 +118,18 @@ def test_unsent_messages_are_scraped_by_prometheus(client, monkeypatch, tmp_path
     body = client.get("/metrics").content.decode()
     assert 'sourcebook_notifications{state="pending"} 1.0' in body
     assert 'sourcebook_notifications{state="dead"} 1.0' in body
+
+
+def test_an_unexpected_error_inside_apprise_is_a_counted_failure_not_a_poison_row(destination, webhook_receiver, settings):
+    from unittest import mock
+
+    settings.ALERTS_MAX_ATTEMPTS = 2
+    destination()
+    notify("ops", MSG)
+    with mock.patch("alerts.services.outbox.deliver", side_effect=RuntimeError("plugin bug")):
+        assert send_due() == {"sent": 0, "failed": 1}  # the batch goes on; the row is not left in flight
+        row = Notification.objects.get()
+        assert row.state == "pending" and row.attempts == 1 and row.last_error == "RuntimeError: plugin bug"
+        Notification.objects.update(next_attempt_at=timezone.now())
+        send_due()
+    assert Notification.objects.get().state == "dead"
