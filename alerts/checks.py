@@ -306,7 +306,7 @@ def unassigned_value_check(now: datetime) -> list[Finding]:
                     .values_list("visitor_id", flat=True)[:50])
         origins = value_origins(source=value[0], medium=value[1], visitor_ids=visitors)
         findings.append(Finding(
-            key=f"unassigned_value:{value[0]} / {value[1]}", firing=True,
+            key=f"unassigned_value:{_key_part(value[0])} / {_key_part(value[1])}", firing=True,
             title=f"New Unassigned value: {value[0] or '(empty)'} / {value[1] or '(empty)'}",
             detail=(f"{row['bookings']} booking(s) in the last {settings.ALERTS_NEW_VALUE_DAYS} days carry source "
                     f"“{value[0]}” and medium “{value[1]}”, which no channel rule matches."
@@ -314,6 +314,12 @@ def unassigned_value_check(now: datetime) -> list[Finding]:
             link="/dashboard/hygiene/",
             hint="Add a channel rule (or an alias) for it in the admin, or fix the link that sends it."))
     return findings
+
+
+def _key_part(value: str) -> str:
+    """A value inside an alert key, its "/" escaped: source "a / b" with medium "c" and source "a" with medium
+    "b / c" must not be one alert."""
+    return value.replace("%", "%25").replace("/", "%2F")
 
 
 def campaign_dropped_check(now: datetime) -> list[Finding]:

@@ -190,3 +190,11 @@ def test_an_alert_of_a_long_hostile_value_still_fits_slacks_section(destination)
     row = Notification.objects.get(topic="marketing")
     section = json.loads(_slack_text(row))[0]["text"]["text"]
     assert len(section) <= 3000 and "Silence this alert" in section, len(section)
+
+
+def test_values_with_slashes_are_two_alerts_not_one():
+    from alerts.checks import _key_part
+
+    one = f"unassigned_value:{_key_part('a / b')} / {_key_part('c')}"
+    other = f"unassigned_value:{_key_part('a')} / {_key_part('b / c')}"
+    assert one != other and _key_part("tiktok-ads") == "tiktok-ads"
