@@ -94,3 +94,32 @@ def test_two_workers_claim_disjoint_rows(post_signed):
     first, second = claimed
     assert not set(first) & set(second)
     assert len(first) + len(second) == 30
+
+
+def test_a_retried_and_a_dead_row_keep_what_was_sent_and_what_hubspot_answered(post_signed, settings):
+    """The admin's dead-letter page shows the request and HubSpot's answer: both are stored on every failure, a
+    text answer as {"text": ...}, the error cut at 4,000 characters."""
+    settings.HUBSPOT_MAX_ATTEMPTS = 2
+    post_signed(invitee_payload(invitee_id="A"))
+    request = {"inputs": [{"id": "A", "properties": {"email": "a@example.com"}}]}
+    outbox.sync_finish_retry(rows=outbox.sync_claim(), error="x" * 5000, status=502, request=request,
+                             response="<html>Bad gateway</html>")
+    sync = BookingSync.objects.get()
+    assert (sync.state, sync.attempts, sync.last_status) == ("pending", 1, 502)
+    assert sync.last_request == request and sync.last_response == {"text": "<html>Bad gateway</html>"}
+    assert sync.last_error == "x" * 4000
+    BookingSync.objects.update(next_attempt_at=sync.next_attempt_at - timedelta(hours=1))
+    outbox.sync_finish_retry(rows=outbox.sync_claim(), error="HTTP 400", status=400, request=request,
+                             response={"status": "error", "message": "Property values were not valid"})
+    sync = BookingSync.objects.get()
+    assert (sync.state, sync.last_status) == ("dead", 400)
+    assert sync.last_request == request and sync.last_response["message"] == "Property values were not valid"
+    # A dead letter without a request or response (a refusal before sending) stores none, not a JSON null.
+    post_signed(invitee_payload(invitee_id="B"))
+    outbox.sync_finish_dead(rows=outbox.sync_claim(), error="no email", status=None)
+    b = BookingSync.objects.get(booking__invitee_uri__endswith="/B")
+    assert b.state == "dead" and b.last_request is None and b.last_response is None and b.last_status is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_request IS NULL, last_response IS NULL FROM hubspot_sync_bookingsync WHERE booking_id = %s",
+                       [b.pk])
+        assert cursor.fetchone() == (True, True)
