@@ -24,7 +24,7 @@ Marketing (topic "marketing"), on full Monday–Sunday weeks in SOURCEBOOK_TIME_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from alerts.digest import week_of
 from attribution.rules import DIRECT, NOT_SET, UNASSIGNED
 from attribution.selectors import breakdown, kpis, report_bookings, timeseries
 from bookings.selectors import deliveries_accepted, deliveries_rejected_since
@@ -252,12 +253,10 @@ def worker_heartbeat_check(now: datetime) -> Finding:
 
 # --- marketing (full weeks in SOURCEBOOK_TIME_ZONE, counted by the report selectors) ------------------------------
 
-def last_full_week(now: datetime, back: int = 0) -> tuple[datetime, datetime]:
-    """[Monday 00:00, next Monday 00:00) of the last full week (back=1: the week before), local midnights."""
-    monday = timezone.localtime(now).date()
-    monday -= timedelta(days=monday.weekday() + 7 * (back + 1))
-    start = timezone.make_aware(datetime.combine(monday, time.min))
-    return start, timezone.make_aware(datetime.combine(monday + timedelta(days=7), time.min))
+def full_week_bounds(now: datetime, back: int = 0) -> tuple[datetime, datetime]:
+    """[Monday 00:00, next Monday 00:00) of the last full week (back=1: the week before), local midnights: the
+    digest's weeks (`alerts.digest.week_of`)."""
+    return week_of(timezone.localdate(now) - timedelta(days=7 * (back + 1))).bounds()
 
 
 def _week_name(start: datetime) -> str:
@@ -270,7 +269,7 @@ def _dashboard(start: datetime, end: datetime, **query) -> str:
 
 
 def direct_share_jump_check(now: datetime) -> Finding:
-    (a, b), (pa, pb) = last_full_week(now), last_full_week(now, back=1)
+    (a, b), (pa, pb) = full_week_bounds(now), full_week_bounds(now, back=1)
     last, before = kpis(booked_after=a, booked_before=b), kpis(booked_after=pa, booked_before=pb)
     minimum = settings.ALERTS_DIRECT_MIN_BOOKINGS
     if last["bookings"] < minimum or before["bookings"] < minimum:
@@ -324,8 +323,8 @@ def _key_part(value: str) -> str:
 
 def campaign_dropped_check(now: datetime) -> list[Finding]:
     weeks = settings.ALERTS_CAMPAIGN_WEEKS
-    last_start, last_end = last_full_week(now)
-    first_start, _ = last_full_week(now, back=weeks)
+    last_start, last_end = full_week_bounds(now)
+    first_start, _ = full_week_bounds(now, back=weeks)
     rows = timeseries(interval="week", group_by="campaign", booked_after=first_start, booked_before=last_end)["rows"]
     per_campaign: dict[str, dict] = {}
     for row in rows:
@@ -333,7 +332,7 @@ def campaign_dropped_check(now: datetime) -> list[Finding]:
             continue
         week = timezone.localtime(row["period"]).date()
         per_campaign.setdefault(row["campaign"], {})[week] = row["bookings"]
-    before = [last_full_week(now, back=k)[0].date() for k in range(1, weeks + 1)]
+    before = [full_week_bounds(now, back=k)[0].date() for k in range(1, weeks + 1)]
     findings = []
     for campaign, counts in sorted(per_campaign.items()):
         if counts.get(last_start.date()) or not all(counts.get(w) for w in before):

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 import time_machine
 
-from alerts.checks import campaign_dropped_check, direct_share_jump_check, last_full_week, unassigned_value_check
+from alerts.checks import campaign_dropped_check, direct_share_jump_check, full_week_bounds, unassigned_value_check
 from alerts.channels import Message, deliver, normalize
 from alerts.models import AlertState, Notification
 from alerts.services.alerts import alerts_evaluate
@@ -46,9 +46,9 @@ def marketing(destination, webhook_receiver):
 
 
 def test_last_full_week_is_monday_to_monday():
-    assert last_full_week(NOW) == (LAST_WEEK, LAST_WEEK + timedelta(days=7))
-    assert last_full_week(NOW, back=1)[0] == LAST_WEEK - timedelta(days=7)
-    assert last_full_week(datetime(2026, 11, 16, 0, 0, tzinfo=timezone.utc))[0] == LAST_WEEK  # Monday 00:00
+    assert full_week_bounds(NOW) == (LAST_WEEK, LAST_WEEK + timedelta(days=7))
+    assert full_week_bounds(NOW, back=1)[0] == LAST_WEEK - timedelta(days=7)
+    assert full_week_bounds(datetime(2026, 11, 16, 0, 0, tzinfo=timezone.utc))[0] == LAST_WEEK  # Monday 00:00
 
 
 def test_direct_share_jump_fires_past_the_set_points(settings):
