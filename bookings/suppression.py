@@ -3,9 +3,10 @@
 A person erased with `manage.py forget_person` leaves one `Suppression` row: an HMAC-SHA256 of their
 normalised email under a server-side key (PRIVACY_SUPPRESSION_KEY, else derived from SECRET_KEY), never
 the email itself. Every way data enters (a webhook, a replay of stored deliveries, a Calendly backfill or
-event fetch) folds through `intake._derive`, which asks `email_suppressed` once per delivery (one unique
-index lookup) and, for a suppressed person, stores the delivery redacted (`body_redact`) as `suppressed`
-and derives no booking. The erasure itself lives in the `privacy` app (which imports this module; this
+event fetch) folds through `intake._derive`, which hands the fold the email's `suppression_hash`; the fold
+looks it up in the same statement that reads the invitee's deliveries (a unique index lookup, no round trip
+of its own); for a suppressed person nothing is written, and the intake stores the delivery redacted
+(`body_redact`) as `suppressed`. The erasure itself lives in the `privacy` app (which imports this module; this
 module imports nothing of it).
 """
 
@@ -54,6 +55,11 @@ def _derived_key(secret: str) -> bytes:
 def email_hash(email: str) -> str:
     """HMAC-SHA256 (hex) of the normalised email: without the key, the list cannot be tested against emails."""
     return hmac.new(_key(), email_normalise(email).encode(), hashlib.sha256).hexdigest()
+
+
+def suppression_hash(email: str) -> str:
+    """What the suppression list is searched for: the email's hash, or "" for no email (never suppressed)."""
+    return email_hash(email) if email_normalise(email) else ""
 
 
 def email_suppressed(email: str) -> bool:

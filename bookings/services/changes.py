@@ -22,6 +22,30 @@ from hubspot_sync.models import BookingSync
 _BOOKINGS = Booking._meta.db_table
 _OUTBOX = BookingSync._meta.db_table
 FINISHED_STATES = (Booking.HubspotState.SYNCED, Booking.HubspotState.SKIPPED, Booking.HubspotState.FAILED)
+# A changed booking's outbox row: new, or its version bumped (a sync in flight then will not mark it done).
+_OUTBOX_UPSERT = f"""
+    INSERT INTO {_OUTBOX} AS s (booking_id, state, version, claimed_version, synced_version, attempts,
+                                next_attempt_at, meeting_create_uncertain, last_error, updated_at)
+    SELECT id, 'pending', 1, 0, 0, 0, now(), false, '', now() FROM {{ids}}
+    ON CONFLICT (booking_id) DO UPDATE SET
+        version = s.version + 1,
+        state = CASE WHEN s.state = 'in_flight' THEN 'in_flight' ELSE 'pending' END,
+        attempts = CASE WHEN s.state = 'in_flight' THEN s.attempts ELSE 0 END,
+        next_attempt_at = now(),
+        updated_at = now()
+"""
+# bookings_changed's one statement: lock the bookings by id, mark them pending where they were not, upsert their
+# outbox rows. The array is built before the first insert: every booking is locked before any outbox row.
+_CHANGED_SQL = f"""
+    WITH locked AS (
+        SELECT id, hubspot_state FROM {_BOOKINGS} WHERE id = ANY(%s) ORDER BY id FOR UPDATE
+    ), marked AS (
+        -- by id through the primary key (a join with the CTE scanned every booking's index entry)
+        UPDATE {_BOOKINGS} SET hubspot_state = 'pending'
+        WHERE id = ANY((SELECT array_agg(id) FROM locked WHERE hubspot_state <> 'pending')::bigint[])
+    )
+    {_OUTBOX_UPSERT.format(ids="unnest((SELECT array_agg(id ORDER BY id) FROM locked)) AS id")}
+"""
 
 
 def bookings_lock(*, booking_ids: Iterable[int]) -> list[int]:
@@ -46,30 +70,26 @@ def bookings_changed(*, booking_ids: Iterable[int]) -> None:
     if not ids:
         return
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH locked AS (
-                SELECT id, hubspot_state FROM {_BOOKINGS} WHERE id = ANY(%s) ORDER BY id FOR UPDATE
-            ), marked AS (
-                -- by id through the primary key (a join with the CTE scanned every booking's index entry)
-                UPDATE {_BOOKINGS} SET hubspot_state = 'pending'
-                WHERE id = ANY((SELECT array_agg(id) FROM locked WHERE hubspot_state <> 'pending')::bigint[])
-            )
-            INSERT INTO {_OUTBOX} AS s (booking_id, state, version, claimed_version, synced_version, attempts,
-                                        next_attempt_at, meeting_create_uncertain, last_error, updated_at)
-            -- the array is built before the first insert: every booking is locked before any outbox row
-            SELECT id, 'pending', 1, 0, 0, 0, now(), false, '', now()
-            FROM unnest((SELECT array_agg(id ORDER BY id) FROM locked)) AS id
-            ON CONFLICT (booking_id) DO UPDATE SET
-                version = s.version + 1,
-                state = CASE WHEN s.state = 'in_flight' THEN 'in_flight' ELSE 'pending' END,
-                attempts = CASE WHEN s.state = 'in_flight' THEN s.attempts ELSE 0 END,
-                next_attempt_at = now(),
-                updated_at = now()
-            """,
-            [ids],
-        )
+        cursor.execute(_CHANGED_SQL, [ids])
     drain_on_commit()
+
+
+def booking_insert_queued(*, cursor, insert_sql: str, params: list) -> int | None:
+    """A new booking and its outbox row in one statement: `insert_sql` is the booking's
+    `INSERT ... ON CONFLICT (invitee_uri) DO NOTHING RETURNING id`. The webhook's most common change (a
+    first delivery) pays one round trip for both. The lock order holds: the new row is locked by its own
+    insert, and no other transaction can see it, let alone its outbox row. Its `hubspot_state` is the
+    column's default, pending. Returns the new id, or None when a concurrent insert of the same invitee won
+    (nothing is queued then; the caller takes the locking path)."""
+    cursor.execute(
+        f"WITH inserted AS ({insert_sql}), queued AS ({_OUTBOX_UPSERT.format(ids='inserted')}) SELECT id FROM inserted",
+        params,
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    drain_on_commit()
+    return row[0]
 
 
 def bookings_sync_state(*, booking_ids: Iterable[int], state: str) -> None:

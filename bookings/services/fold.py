@@ -22,8 +22,8 @@ from bookings import calendly
 from bookings.calendly import InviteeEvent, PayloadError
 from bookings.enqueue import booking_event_fetch_on_commit
 from bookings.journey_port import JourneySummary, journey_summary
-from bookings.models import Booking, WebhookDelivery
-from bookings.services.changes import bookings_changed
+from bookings.models import Booking, Suppression, WebhookDelivery
+from bookings.services.changes import booking_insert_queued, bookings_changed
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 # The fold's canonical order: the invitee's `updated_at` (Calendly's version of the invitee), then the
@@ -64,6 +64,8 @@ JSON_FIELDS = {"questions_and_answers", "tracking", "utm_raw", "manual_utm"}
 # What an older webhook payload (no embedded scheduled_event) leaves empty; a worker fetches it.
 EVENT_FIELDS = ("start_time", "end_time", "event_type_uri", "event_type_name")
 _TABLE = Booking._meta.db_table
+# What `booking_rebuild` returns when the delivery's person is on the suppression list (no booking id is negative).
+SUPPRESSED = -1
 
 
 @dataclass(frozen=True)
@@ -94,20 +96,27 @@ def _fetch_named(cursor) -> dict | None:
     return {name: _json(value) if name in JSON_FIELDS else value for name, value in zip(names, row)}
 
 
-def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: InviteeEvent | None = None) -> int | None:
+def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: InviteeEvent | None = None,
+                    suppression_hash: str = "") -> int | None:
     """A booking is the fold of all its verified deliveries, so order and duplicates cannot matter.
 
     Lock the row first, then read the deliveries: whoever holds the lock last has seen every
     delivery committed before it, so the last writer always writes the complete state.
     `including` is a stored delivery to fold whatever its state (a replay of a failed one);
     `pending` is the event of a delivery that will be stored in this same transaction.
+    `suppression_hash` is the hashed email of the delivery being folded (bookings/suppression.py): when that
+    person is forgotten, nothing is written and `SUPPRESSED` is returned. The list is read in the same
+    statement as the deliveries, so the webhook pays no round trip of its own for it.
     Raw SQL on purpose: this is the webhook hot path (see bench/README.md).
     """
     columns = ", ".join(WRITTEN_FIELDS)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, {columns}, manual_utm FROM {_TABLE} WHERE invitee_uri = %s FOR UPDATE", [invitee_uri])
         current = _fetch_named(cursor)
-        events, dependents = _booking_events(cursor=cursor, invitee_uri=invitee_uri, including=including)
+        events, dependents, suppressed = _booking_events(cursor=cursor, invitee_uri=invitee_uri, including=including,
+                                                         suppression_hash=suppression_hash)
+        if suppressed:
+            return SUPPRESSED
         if pending is not None:
             events.append(pending)
         if not events:
@@ -131,17 +140,19 @@ def booking_rebuild(*, invitee_uri: str, including: int | None = None, pending: 
         placeholders = ["NULL" if fields[name] is None else "%s" for name in WRITTEN_FIELDS]
         values = [_param(name, fields[name]) for name, p in zip(WRITTEN_FIELDS, placeholders) if p == "%s"]
         if current is None:
-            # `hubspot_state` is left to its database default (pending); the seam below queues the sync.
-            cursor.execute(
-                f"INSERT INTO {_TABLE} (invitee_uri, {columns}, hubspot_contact_id, hubspot_meeting_id,"
-                f" created_at, updated_at) VALUES (%s, {', '.join(placeholders)}, '', '', now(), now())"
-                f" ON CONFLICT (invitee_uri) DO NOTHING RETURNING id",
-                [invitee_uri, *values],
+            # One statement for the row and its outbox entry (the seam's insert form); `hubspot_state` is left to
+            # its database default, pending.
+            booking_id = booking_insert_queued(
+                cursor=cursor,
+                insert_sql=f"INSERT INTO {_TABLE} (invitee_uri, {columns}, hubspot_contact_id, hubspot_meeting_id,"
+                           f" created_at, updated_at) VALUES (%s, {', '.join(placeholders)}, '', '', now(), now())"
+                           f" ON CONFLICT (invitee_uri) DO NOTHING RETURNING id",
+                params=[invitee_uri, *values],
             )
-            inserted = cursor.fetchone()
-            if inserted is None:  # a concurrent first delivery won the insert: take the locking path
-                return booking_rebuild(invitee_uri=invitee_uri, including=including, pending=pending)
-            booking_id, changed = inserted[0], True
+            if booking_id is None:  # a concurrent first delivery won the insert: take the locking path
+                return booking_rebuild(invitee_uri=invitee_uri, including=including, pending=pending,
+                                       suppression_hash=suppression_hash)
+            changed = False  # queued already, by the insert's own statement
         else:
             booking_id = current["id"]
             changed = any(current[name] != fields[name] for name in WRITTEN_FIELDS)
@@ -319,16 +330,29 @@ def _journey_fields(journey: JourneySummary | None) -> dict:
     return fields
 
 
-def _booking_events(*, cursor, invitee_uri: str, including: int | None) -> tuple[list[InviteeEvent], list[int]]:
-    """The invitee's deliveries, and the bookings naming it as their `old_invitee` (one round trip)."""
-    cursor.execute(
-        f"SELECT body, NULL FROM {WebhookDelivery._meta.db_table} WHERE invitee_uri = %s"
-        " AND (state IN ('received', 'processed') OR id = %s)"
-        f" UNION ALL SELECT NULL, id FROM {_TABLE} WHERE old_invitee_uri = %s AND old_invitee_uri <> '' AND invitee_uri <> %s",
-        [invitee_uri, including or 0, invitee_uri, invitee_uri],
-    )
+_EVENTS_SQL = (
+    f"SELECT body, NULL::bigint FROM {WebhookDelivery._meta.db_table} WHERE invitee_uri = %s"
+    " AND (state IN ('received', 'processed') OR id = %s)"
+    f" UNION ALL SELECT NULL, id FROM {_TABLE} WHERE old_invitee_uri = %s AND old_invitee_uri <> '' AND invitee_uri <> %s"
+)
+# The suppression list's row, if any, comes back as a row with neither a body nor a dependent.
+_EVENTS_OR_SUPPRESSED_SQL = _EVENTS_SQL + f" UNION ALL SELECT NULL, NULL FROM {Suppression._meta.db_table} WHERE email_hash = %s"
+
+
+def _booking_events(*, cursor, invitee_uri: str, including: int | None,
+                    suppression_hash: str = "") -> tuple[list[InviteeEvent], list[int], bool]:
+    """The invitee's deliveries, the bookings naming it as their `old_invitee`, and whether `suppression_hash`
+    is on the suppression list (one round trip; nothing is parsed for a forgotten person)."""
+    params = [invitee_uri, including or 0, invitee_uri, invitee_uri]
+    if suppression_hash:
+        cursor.execute(_EVENTS_OR_SUPPRESSED_SQL, [*params, suppression_hash])
+    else:
+        cursor.execute(_EVENTS_SQL, params)
+    rows = cursor.fetchall()
+    if any(body is None and dependent is None for body, dependent in rows):
+        return [], [], True
     events, dependents = [], []
-    for body, dependent in cursor.fetchall():
+    for body, dependent in rows:
         if dependent is not None:
             dependents.append(dependent)
             continue
@@ -338,4 +362,4 @@ def _booking_events(*, cursor, invitee_uri: str, including: int | None) -> tuple
             continue
         if event is not None and event.invitee_uri == invitee_uri:
             events.append(event)
-    return events, dependents
+    return events, dependents, False

@@ -18,8 +18,8 @@ from psycopg.types.json import Jsonb
 from bookings import calendly
 from bookings.calendly import PayloadError
 from bookings.models import WebhookDelivery
-from bookings.services.fold import booking_rebuild
-from bookings.suppression import body_redact, email_suppressed
+from bookings.services.fold import SUPPRESSED, booking_rebuild
+from bookings.suppression import body_redact, suppression_hash
 from bookings.throttle import rejection_throttle
 from project.metrics import BOOKING_EVENTS, DELIVERIES, WEBHOOK_SECONDS
 
@@ -289,10 +289,12 @@ def _derive(*, body: bytes, data=None, delivery_id: int | None = None) -> tuple[
         return WebhookDelivery.State.FAILED, str(exc), ""
     if event is None:
         return WebhookDelivery.State.IGNORED, "", ""
-    if event.email and email_suppressed(event.email):
-        # A forgotten person: no booking is created or updated; the caller stores the delivery redacted.
+    # A forgotten person's delivery (the fold checks the suppression list in its first read): no booking is
+    # created or updated; the caller stores the delivery redacted.
+    booking_id = booking_rebuild(invitee_uri=event.invitee_uri, including=delivery_id,
+                                 pending=None if delivery_id else event, suppression_hash=suppression_hash(event.email))
+    if booking_id == SUPPRESSED:
         return WebhookDelivery.State.SUPPRESSED, "", event.invitee_uri
-    booking_rebuild(invitee_uri=event.invitee_uri, including=delivery_id, pending=None if delivery_id else event)
     return WebhookDelivery.State.PROCESSED, "", event.invitee_uri
 
 

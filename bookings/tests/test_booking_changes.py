@@ -5,9 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bookings import calendly
-from bookings.models import Booking
+from bookings.models import Booking, Suppression
 from bookings.samples import invitee_payload
 from bookings.services.changes import bookings_changed, bookings_sync_state
+from bookings.suppression import email_hash
 from hubspot_sync.models import BookingSync
 from hubspot_sync.services import outbox
 
@@ -49,6 +50,37 @@ def test_a_webhook_changing_a_synced_booking_costs_no_extra_round_trip(post_sign
         counts[invitee_id] = len(queries)
     assert counts["A"] == counts["B"]
     assert set(Booking.objects.values_list("hubspot_state", flat=True)) == {"pending"}
+
+
+def _statements(queries) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+def test_a_first_delivery_writes_its_booking_and_outbox_row_in_one_statement(post_signed,
+                                                                             django_capture_on_commit_callbacks):
+    """The webhook's commonest change: lock, read the deliveries (and the suppression list), write the booking
+    with its outbox row, store the raw row. Four statements; the outbox row is there, pending, and a drain is
+    enqueued on commit."""
+    post_signed(invitee_payload(invitee_id="warm"))  # the ruleset is loaded once per process, not per webhook
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks() as callbacks:
+        assert post_signed(invitee_payload(invitee_id="A")).status_code == 200
+    statements = _statements(queries)
+    assert len(statements) == 4, statements
+    assert sum("bookings_suppression" in sql for sql in statements) == 1
+    booking = Booking.objects.select_related("sync").get(invitee_uri__endswith="/A")
+    assert (booking.hubspot_state, booking.sync.state, booking.sync.version, booking.sync.attempts) == (
+        "pending", "pending", 1, 0)
+    assert len(callbacks) == 1
+
+
+def test_a_forgotten_persons_delivery_writes_neither_booking_nor_outbox_row(post_signed):
+    Suppression.objects.create(email_hash=email_hash("Gone@Example.com "))
+    post_signed(invitee_payload(invitee_id="warm"))  # the ruleset is loaded once per process, not per webhook
+    with CaptureQueriesContext(connection) as queries:
+        assert post_signed(invitee_payload(invitee_id="A", email="gone@example.com")).status_code == 200
+    assert not Booking.objects.filter(invitee_uri__endswith="/A").exists()
+    assert BookingSync.objects.count() == 1  # the warm-up's
+    assert len(_statements(queries)) == 3  # lock, the read that finds the suppression row, the redacted raw row
 
 
 def test_the_finish_states_are_the_only_ones_written_without_the_outbox():
