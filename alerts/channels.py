@@ -6,6 +6,7 @@ plain-text part), Slack and Teams the Markdown (Slack as Block Kit blocks), webh
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,6 +29,16 @@ class Message:
     text: str
     markdown: str = ""
     html: str = ""
+
+
+# What could make a value markup: Slack's <!channel>/<url|label> and CommonMark's links, emphasis and code. An
+# underscore inside a word (brand_search_2026) is no emphasis in either and stays as it is, for readability.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*~\[\]<>])|(?<![^\W_])_|_(?![^\W_])")
+
+
+def markdown_literal(text: str) -> str:
+    """`text` as literal Markdown: no emphasis, link, mention or code (each special character backslashed)."""
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 SLACK_DEFAULTS = (("blocks", "yes"), ("footer", "no"), ("image", "no"))
@@ -117,6 +128,8 @@ def deliver(url: str, message: Message) -> None:
     title = message.subject
     if type(plugin).__name__ == "NotifySlack" and plugin.use_blocks:
         title = _slack_header(title)
+    elif type(plugin).__name__ == "NotifyWorkflows":  # Teams' card title is Markdown: a campaign in it stays literal
+        title = markdown_literal(title)
     with apprise.LogCapture(level=apprise.logging.WARNING) as log:
         ok = plugin.notify(body=body, title=title, body_format=body_format)
         logged = log.getvalue().strip()

@@ -9,11 +9,9 @@ values are cut), then escaped for its format: Markdown's markup characters are b
 
 from __future__ import annotations
 
-import re
-
 from django.template.loader import render_to_string
 
-from alerts.channels import Message
+from alerts.channels import Message, markdown_literal
 from alerts.digest import Change, Digest
 from attribution.periods import DATE_FORMAT
 
@@ -23,9 +21,6 @@ FINDINGS = 8  # new hygiene findings listed; the hygiene page has all of them
 # A Slack section block holds at most 3000 characters of text: a longer Markdown body is cut at a line.
 MARKDOWN_LIMIT = 2900
 KINDS = {"unassigned": "New Unassigned", "banned": "Banned value", "collision": "Spelling collision"}
-# What could make a value markup: Slack's <!channel>/<url|label> and CommonMark's links, emphasis and code. An
-# underscore inside a word (brand_search_2026) is no emphasis in either and stays as it is, for readability.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*~\[\]<>])|(?<![^\W_])_|_(?![^\W_])")
 
 
 def clean(value, limit: int = VALUE_LENGTH) -> str:
@@ -38,7 +33,7 @@ def clean(value, limit: int = VALUE_LENGTH) -> str:
 
 def md(value, limit: int = VALUE_LENGTH) -> str:
     """A user-controlled value as literal Markdown text (no emphasis, link, mention or code)."""
-    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), clean(value, limit))
+    return markdown_literal(clean(value, limit))
 
 
 def change_label(change: Change) -> str:

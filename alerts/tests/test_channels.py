@@ -46,6 +46,18 @@ def test_teams_workflow_gets_an_adaptive_card_with_the_markdown():
     assert "AdaptiveCard" in rendered and "Paid search 20" in rendered and "Weekly digest" in rendered
 
 
+
+def test_teams_card_title_is_literal_markdown():
+    """The subject carries what links said (a campaign in an alert's title): in the card it is text, not a link."""
+    hostile = Message(subject="New Unassigned campaign [win](https://evil.example) *now*", text="t", markdown="m")
+    response = mock.Mock(status_code=200, content=b"ok", text="ok")
+    with mock.patch("requests.post", return_value=response) as post:
+        deliver(normalize(TEAMS), hostile)
+    rendered = json.dumps(json.loads(post.call_args.kwargs["data"]))
+    assert "[win](https" not in rendered and "*now*" not in rendered
+    assert "win" in rendered and "evil.example" in rendered  # escaped, not dropped
+
+
 @pytest.mark.parametrize("url", ["", "garbage", "http://example.com", "slack://", "ftp://x/y"])
 def test_urls_apprise_cannot_send_to_are_refused_with_examples(url):
     with pytest.raises(DestinationError, match="slack://"):
