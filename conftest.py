@@ -1,7 +1,10 @@
 import pytest
+import redis
+from django.conf import settings
 from django.test import Client
 
 from bookings.samples import encode, signed_headers
+from project.health import HEARTBEAT_KEY, SUBSCRIPTION_KEY
 
 TEST_KEY = "test-signing-key"
 
@@ -104,3 +107,13 @@ def _fresh_filter_choices():
     from django.core.cache import cache
 
     cache.delete_many([f"sourcebook:known:{c}:500" for c in ("event_type_name", "channel", "source", "campaign")])
+
+
+@pytest.fixture
+def clean_redis():
+    """Redis without the health keys (worker heartbeat, Calendly subscription state), before and after: what the
+    health checks and the operational alerts read. Yields the client."""
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    r.delete(HEARTBEAT_KEY, SUBSCRIPTION_KEY)
+    yield r
+    r.delete(HEARTBEAT_KEY, SUBSCRIPTION_KEY)

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from alerts.digest import week_of
-from attribution.rules import DIRECT, NOT_SET, UNASSIGNED
+from attribution.rules import NOT_SET, UNASSIGNED
 from attribution.selectors import breakdown, kpis, report_bookings, timeseries
 from bookings.selectors import deliveries_accepted, deliveries_rejected_since
 from hubspot_sync.selectors import erasures_dead_count

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.html import format_html_join

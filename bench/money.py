@@ -98,7 +98,7 @@ def main() -> int:
     since90 = date.today() - timedelta(days=90)
     api = "/api/reports/breakdown/"
     cases = {
-        "dashboard 90 days (with money)": f"/dashboard/?range=90d",
+        "dashboard 90 days (with money)": "/dashboard/?range=90d",
         "dashboard by campaign, last month with comparison (with money)": "/dashboard/?dim=campaign&range=last_month&compare=previous",
         "API revenue by channel, 90 days": f"{api}?metric=revenue&group_by=channel&booked_after={since90}",
         "API pipeline by campaign, 90 days": f"{api}?metric=pipeline&group_by=campaign&booked_after={since90}",

@@ -10,10 +10,9 @@ from __future__ import annotations
 import inspect
 import os
 import re
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import pytest
-from django.contrib import admin as django_admin
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import transaction

@@ -5,9 +5,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import redis
 import time_machine
-from django.conf import settings
 from django.core.management import call_command
 
 from alerts.models import AlertState, Notification
@@ -17,16 +15,8 @@ from bookings.models import Booking, WebhookDelivery
 from hubspot_sync.models import BookingSync, ContactErasure, HubspotConnection
 from project.health import HEARTBEAT_KEY, SUBSCRIPTION_KEY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 T0 = datetime(2026, 11, 3, 12, 0, tzinfo=timezone.utc)  # a Tuesday, noon
-
-
-@pytest.fixture(autouse=True)
-def clean_redis():
-    r = redis.Redis.from_url(settings.REDIS_URL)
-    r.delete(HEARTBEAT_KEY, SUBSCRIPTION_KEY)
-    yield r
-    r.delete(HEARTBEAT_KEY, SUBSCRIPTION_KEY)
 
 
 @pytest.fixture

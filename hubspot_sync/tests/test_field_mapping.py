@@ -4,7 +4,6 @@ import httpx
 import pytest
 from django.core.management import call_command
 
-from bookings.models import Booking
 from bookings.samples import invitee_payload
 from hubspot_sync.models import BookingSync, HubspotOwner, PropertyMapping
 from hubspot_sync.services.mapping import mapping_defaults_install

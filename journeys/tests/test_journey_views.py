@@ -4,7 +4,7 @@
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 

@@ -3,20 +3,11 @@ import sys
 import time
 
 import pytest
-import redis
 from django.conf import settings
 
-from project.health import HEARTBEAT_KEY, SUBSCRIPTION_KEY
+from project.health import HEARTBEAT_KEY
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def clean_redis():
-    r = redis.Redis.from_url(settings.REDIS_URL)
-    r.delete(HEARTBEAT_KEY, SUBSCRIPTION_KEY)
-    yield r
-    r.delete(HEARTBEAT_KEY, SUBSCRIPTION_KEY)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 
 
 @pytest.fixture

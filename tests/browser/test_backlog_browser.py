@@ -83,7 +83,7 @@ def test_they_said_assigns_every_booking_of_one_answer(browser, site, shot):
     assert "said “linkedin”" in page.locator("#preview-selection").inner_text()
     shot(page, "backlog-they-said-preview")
     page.locator("#confirm").click()
-    page.locator(".messages", has_text=f"attributed to linkedin (Paid Social)").wait_for()
+    page.locator(".messages", has_text="attributed to linkedin (Paid Social)").wait_for()
     assert set(Booking.objects.filter(pk__in=linkedin).values_list("channel", "source")) == {("Paid Social", "linkedin")}
     assert page.locator('#said tr[data-said="linkedin"]').count() == 0  # the out-of-band "They said" card followed
     assert ManualAttribution.objects.filter(booking__in=linkedin).count() == len(linkedin)  # each one audited
