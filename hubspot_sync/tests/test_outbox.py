@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils.timezone import now as timezone_now
 
 from bookings import calendly
 from bookings.models import Booking
@@ -123,3 +124,99 @@ def test_a_retried_and_a_dead_row_keep_what_was_sent_and_what_hubspot_answered(p
         cursor.execute("SELECT last_request IS NULL, last_response IS NULL FROM hubspot_sync_bookingsync WHERE booking_id = %s",
                        [b.pk])
         assert cursor.fetchone() == (True, True)
+
+
+def _rows(*invitee_ids) -> list[BookingSync]:
+    return [BookingSync.objects.get(booking__invitee_uri__endswith=f"/{i}") for i in invitee_ids]
+
+
+def _dead(post_signed, *invitee_ids) -> None:
+    for invitee_id in invitee_ids:
+        post_signed(invitee_payload(invitee_id=invitee_id))
+    outbox.sync_finish_dead(rows=outbox.sync_claim(), error="HTTP 400", status=400, request={"inputs": []},
+                            response={"status": "error", "message": "Property values were not valid"})
+
+
+def test_discard_stops_only_the_chosen_dead_letters(post_signed):
+    _dead(post_signed, "A", "B")
+    post_signed(invitee_payload(invitee_id="C"))  # pending: discard is for dead letters only
+    a, b, c = _rows("A", "B", "C")
+    assert outbox.sync_discard(booking_ids=[a.pk, c.pk]) == 1
+    assert [r.state for r in _rows("A", "B", "C")] == ["discarded", "dead", "pending"]
+
+
+def test_forget_clears_what_was_sent_and_takes_the_claim_away(post_signed):
+    """A forgotten person's row keeps no request or response (they hold the email), says why it stopped, and a
+    worker holding its claim can no longer finish it."""
+    _dead(post_signed, "A")
+    post_signed(invitee_payload(invitee_id="B"))
+    [claimed] = outbox.sync_claim()
+    a, b = _rows("A", "B")
+    assert a.last_request is not None and a.last_response is not None
+    assert outbox.sync_forget(booking_ids=[a.pk, b.pk]) == 2
+    for row, before in ((_rows("A")[0], a), (_rows("B")[0], b)):
+        assert (row.state, row.claim_token, row.last_request, row.last_response) == ("discarded", None, None, None)
+        assert row.last_error == "person forgotten (forget_person): not synced again"
+        assert row.updated_at > before.updated_at
+    outbox.sync_finish_ok(rows=[claimed])
+    assert _rows("B")[0].state == "discarded"
+
+
+def test_requeue_queues_each_booking_once(post_signed):
+    for invitee_id in ("A", "B", "C"):
+        post_signed(invitee_payload(invitee_id=invitee_id))
+    outbox.sync_finish_ok(rows=outbox.sync_claim())
+    before = {r.pk: r.version for r in BookingSync.objects.all()}
+    assert outbox.sync_requeue(booking_ids=list(before)) == 3
+    after = BookingSync.objects.all()
+    assert {r.pk: r.version for r in after} == {pk: version + 1 for pk, version in before.items()}
+    assert {r.state for r in after} == {"pending"}
+
+
+def test_a_retry_that_does_not_count_gives_the_attempt_back(post_signed):
+    """A rate-limit pause is not HubSpot failing: the claim's attempt is returned, the budget stays as it was."""
+    post_signed(invitee_payload(invitee_id="A"))
+    BookingSync.objects.update(attempts=2)
+    outbox.sync_finish_retry(rows=outbox.sync_claim(), error="HTTP 429", status=429, count_attempt=False,
+                             retry_after=0)
+    row = BookingSync.objects.get()
+    assert (row.state, row.attempts) == ("pending", 2)
+    assert [r.pk for r in outbox.sync_claim()] == [row.pk]  # retry_after 0: due again at once
+
+
+def test_a_retry_finishes_each_row_it_was_given_and_no_other(post_signed, settings):
+    """One batch shares a claim token: a retry of one row leaves its batch-mates in flight, and a row that
+    goes dead on the way does not stop the rows after it."""
+    settings.HUBSPOT_MAX_ATTEMPTS = 3
+    for invitee_id in ("A", "B", "C"):
+        post_signed(invitee_payload(invitee_id=invitee_id))
+    BookingSync.objects.filter(booking__invitee_uri__endswith="/A").update(attempts=2)  # its last attempt
+    claimed = {r.booking.invitee_uri.rsplit("/", 1)[1]: r for r in outbox.sync_claim()}
+    before = timezone_now()
+    outbox.sync_finish_retry(rows=[claimed["A"], claimed["B"]], error="HTTP 503", status=503)
+    a, b, c = _rows("A", "B", "C")
+    assert (a.state, b.state, c.state) == ("dead", "pending", "in_flight")
+    assert b.updated_at >= before and b.last_error == "HTTP 503"
+
+
+def test_a_retry_by_a_worker_whose_claim_was_swept_changes_nothing(post_signed):
+    post_signed(invitee_payload(invitee_id="A"))
+    [old] = outbox.sync_claim()
+    BookingSync.objects.update(claimed_at=old.claimed_at - timedelta(minutes=10))
+    assert outbox.sync_sweep_stale() == 1
+    outbox.sync_finish_retry(rows=[old], error="HTTP 503 (late)", status=503)
+    swept = BookingSync.objects.get()
+    assert (swept.state, swept.last_error, swept.attempts) == ("pending", "", 1)  # as the sweep left it
+    [new] = outbox.sync_claim()
+    outbox.sync_finish_retry(rows=[old], error="HTTP 503 (late)", status=503)
+    row = BookingSync.objects.get()
+    assert (row.state, row.claim_token, row.last_error) == ("in_flight", new.claim_token, "")
+
+
+def test_what_is_kept_of_a_long_answer_and_a_long_error_is_cut(post_signed):
+    post_signed(invitee_payload(invitee_id="A"))
+    outbox.sync_finish_retry(rows=outbox.sync_claim(), error="e", status=502, response="y" * 20000)
+    assert BookingSync.objects.get().last_response == {"text": "y" * 10000}
+    BookingSync.objects.update(next_attempt_at=BookingSync.objects.get().next_attempt_at - timedelta(hours=1))
+    outbox.sync_finish_dead(rows=outbox.sync_claim(), error="z" * 5000, status=400)
+    assert BookingSync.objects.get().last_error == "z" * 4000
