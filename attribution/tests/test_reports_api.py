@@ -4,8 +4,11 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from hypothesis import given
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
+from attribution import selectors
 from bookings import calendly
 from bookings.samples import invitee_payload
 
@@ -143,4 +146,32 @@ def test_contact_view_has_first_and_last_touch(book, api):
     assert data["last_touch"]["channel"] == "Paid Search"
     assert data["bookings_count"] == 2
     assert data["self_reported_source"] == "chatgpt"
+    assert data["email"] == "dana@example.com"  # as stored: trimmed, lower-cased
     assert api.get("/api/contacts/attribution/?email=nobody@example.com").status_code == 404
+
+
+def test_contact_attribution_reads_one_person_in_one_query(book, django_assert_num_queries):
+    for days in (0, 3, 6):
+        book(utm=LINKEDIN, email="dana@example.com", days=days)
+    with django_assert_num_queries(1):  # the touches' fields come with the rows, not one query per field
+        data = selectors.contact_attribution(email=" Dana@example.com")
+    assert data["bookings_count"] == 3 and data["first_touch"]["source"] == "linkedin"
+
+
+def test_a_sources_mediums_come_most_used_first(book):
+    uses = {"aa_once": 1, "zz_thrice": 3, "mm_twice": 2, "bb_once": 1}  # most used first, not by name
+    days = iter(range(20))
+    for medium, count in uses.items():
+        for _ in range(count):
+            book(utm={"utm_source": "linkedin", "utm_medium": medium}, days=next(days))
+    book(utm={"utm_source": "linkedin"}, days=next(days))  # no medium: not a medium real links used
+    assert selectors.source_mediums("linkedin") == ["zz_thrice", "mm_twice", "aa_once", "bb_once"]
+
+
+@given(year=st.integers(2000, 2100), month=st.integers(1, 12))
+def test_a_month_is_its_first_midnight_to_the_next_months(year, month):
+    first, following = selectors.month_bounds(f"{year}-{month:02d}")
+    assert (first.year, first.month, first.day, first.hour, first.minute) == (year, month, 1, 0, 0)
+    assert following.day == 1 and (following.hour, following.minute) == (0, 0)
+    assert (following.year, following.month) == ((year, month + 1) if month < 12 else (year + 1, 1))
+    assert first.tzinfo is not None and following.tzinfo is not None
