@@ -10,6 +10,7 @@ from django.utils import timezone
 from attribution.models import RollupState
 from bookings.counting import countable_sql
 from hubspot_sync.services.money_rollup import money_rollup_rebuild
+from project.rollups import deltas_fold
 
 DIMS = ("status", "channel", "source", "medium", "campaign", "event_type_name", "self_reported_source",
         "first_touch_landing_path")
@@ -138,30 +139,21 @@ def rollup_compact() -> int:
     total_keys = ", ".join(KEYS)
     sums = ", ".join(f"sum({c})" for c in COUNTS)
     empty = " + ".join(f"abs({c})" for c in COUNTS) + " = 0"
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [COMPACT_LOCK])
-        if not cursor.fetchone()[0]:
-            return 0
-        cursor.execute(f"""
-            WITH moved AS (DELETE FROM attribution_dailystatdelta RETURNING *),
-            days AS (
-              INSERT INTO attribution_dailystat ({keys}, {', '.join(COUNTS)})
-              SELECT {keys}, {sums} FROM moved GROUP BY {keys}
-              ON CONFLICT ({keys}) DO UPDATE SET {_added('attribution_dailystat')}
-              RETURNING id, {empty} AS empty),
-            totals AS (
-              INSERT INTO attribution_totalstat ({total_keys}, {', '.join(COUNTS)})
-              SELECT {total_keys}, {sums} FROM moved GROUP BY {total_keys}
-              ON CONFLICT ({total_keys}) DO UPDATE SET {_added('attribution_totalstat')}
-              RETURNING id, {empty} AS empty)
-            SELECT 'day', id, empty FROM days UNION ALL SELECT 'total', id, empty FROM totals""")
-        touched = cursor.fetchall()
-        # A group whose bookings all moved elsewhere (reattribute, reschedules) now sums to nothing: drop it.
-        for kind, table in (("day", "attribution_dailystat"), ("total", "attribution_totalstat")):
-            empty_ids = [row_id for k, row_id, is_empty in touched if k == kind and is_empty]
-            if empty_ids:
-                cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [empty_ids])
-        return sum(1 for kind, _, _ in touched if kind == "day")
+    touched = deltas_fold(lock_id=COMPACT_LOCK, tables={"day": "attribution_dailystat", "total": "attribution_totalstat"},
+                          statement=f"""
+        WITH moved AS (DELETE FROM attribution_dailystatdelta RETURNING *),
+        days AS (
+          INSERT INTO attribution_dailystat ({keys}, {', '.join(COUNTS)})
+          SELECT {keys}, {sums} FROM moved GROUP BY {keys}
+          ON CONFLICT ({keys}) DO UPDATE SET {_added('attribution_dailystat')}
+          RETURNING id, {empty} AS empty),
+        totals AS (
+          INSERT INTO attribution_totalstat ({total_keys}, {', '.join(COUNTS)})
+          SELECT {total_keys}, {sums} FROM moved GROUP BY {total_keys}
+          ON CONFLICT ({total_keys}) DO UPDATE SET {_added('attribution_totalstat')}
+          RETURNING id, {empty} AS empty)
+        SELECT 'day', id, empty FROM days UNION ALL SELECT 'total', id, empty FROM totals""")
+    return touched.count("day") if touched else 0
 
 
 def _added(table: str) -> str:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from hubspot_sync.models import MONEY_DIMENSIONS, MONEY_SUMS, DealCredit, MoneyStat, MoneyStatDelta
+from project.rollups import deltas_fold
 
 _CREDITS = DealCredit._meta.db_table
 _STATS = MoneyStat._meta.db_table
@@ -97,21 +98,13 @@ def money_compact() -> int:
     sums = ", ".join(f"sum({c})" for c in SUMS)
     added = ", ".join(f"{c} = {_STATS}.{c} + EXCLUDED.{c}" for c in SUMS)
     empty = " AND ".join(f"{c} = 0" for c in SUMS)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [COMPACT_LOCK])
-        if not cursor.fetchone()[0]:
-            return 0
-        cursor.execute(f"""
-            WITH moved AS (DELETE FROM {_DELTAS} RETURNING *)
-            INSERT INTO {_STATS} ({keys}, key_hash, {', '.join(SUMS)})
-            SELECT {keys}, {key_hash_sql()}, {sums} FROM moved GROUP BY {keys}
-            ON CONFLICT (model, day, key_hash) DO UPDATE SET {added}
-            RETURNING id, {empty} AS empty""")
-        touched = cursor.fetchall()
-        empty_ids = [row_id for row_id, is_empty in touched if is_empty]
-        if empty_ids:
-            cursor.execute(f"DELETE FROM {_STATS} WHERE id = ANY(%s)", [empty_ids])
-        return len(touched)
+    touched = deltas_fold(lock_id=COMPACT_LOCK, tables={"stat": _STATS}, statement=f"""
+        WITH moved AS (DELETE FROM {_DELTAS} RETURNING *)
+        INSERT INTO {_STATS} ({keys}, key_hash, {', '.join(SUMS)})
+        SELECT {keys}, {key_hash_sql()}, {sums} FROM moved GROUP BY {keys}
+        ON CONFLICT (model, day, key_hash) DO UPDATE SET {added}
+        RETURNING 'stat', id, {empty} AS empty""")
+    return len(touched or [])
 
 
 def money_rollup_rebuild() -> None:
