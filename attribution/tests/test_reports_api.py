@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from attribution import selectors
+from attribution.models import BannedValue, ManualAttribution
+from attribution.ruleset import ruleset_changed
 from bookings import calendly
+from bookings.models import Booking
 from bookings.samples import invitee_payload
 
 from .conftest import T0
@@ -94,7 +97,7 @@ def test_a_reschedule_counts_once(api, post_signed):
 
 def test_timeseries_by_day_and_month(seeded, api):
     daily = api.get("/api/reports/timeseries/?interval=day&group_by=channel").json()
-    assert daily["total"] == 7
+    assert daily["total"] == 7 and (daily["interval"], daily["group_by"]) == ("day", "channel")
     day0 = [r for r in daily["rows"] if r["period"].startswith(str(T0.date()))]
     assert {r["channel"]: r["bookings"] for r in day0} == {"Paid Search": 2}
     monthly = api.get("/api/reports/timeseries/?interval=month").json()
@@ -175,3 +178,68 @@ def test_a_month_is_its_first_midnight_to_the_next_months(year, month):
     assert following.day == 1 and (following.hour, following.minute) == (0, 0)
     assert (following.year, following.month) == ((year, month + 1) if month < 12 else (year + 1, 1))
     assert first.tzinfo is not None and following.tzinfo is not None
+
+
+def test_the_headline_shares_are_of_all_bookings_to_one_decimal(book):
+    """7 bookings: 1 canceled, 2 no-shows, 3 untagged, 1 on a pair no rule knows."""
+    book(utm=GOOGLE)
+    book(utm=GOOGLE, days=1, canceled=True)
+    book(utm=GOOGLE, days=2, no_show=True)
+    book(days=3)
+    book(days=4)
+    book(days=5, no_show=True)
+    book(utm={"utm_source": "weird-source", "utm_medium": "zzz"}, days=6)
+    k = selectors.kpis()
+    assert (k["bookings"], k["canceled"], k["no_show"], k["direct"], k["unassigned"]) == (7, 1, 2, 3, 1)
+    assert (k["canceled_pct"], k["no_show_pct"], k["direct_pct"], k["unassigned_pct"]) == (14.3, 28.6, 42.9, 14.3)
+    assert k["synced_pct"] == 0.0
+
+
+def test_no_bookings_make_every_share_zero(db):
+    k = selectors.kpis()
+    assert k["bookings"] == 0
+    assert {k[name] for name in ("canceled_pct", "no_show_pct", "direct_pct", "unassigned_pct", "synced_pct")} == {0.0}
+
+
+def test_spellings_of_one_value_list_most_used_then_by_name(book):
+    book(utm={"utm_source": "linkedin", "utm_medium": "paid_social"})
+    book(utm={"utm_source": "linked-in", "utm_medium": "zzz-unknown"}, days=1)
+    [collision] = [c for c in selectors.hygiene()["collisions"] if c["field"] == "source"]
+    assert [s["raw"] for s in collision["spellings"]] == ["linked-in", "linkedin"]  # a tie: by name
+    assert collision["value"] == "linked-in"
+
+
+def test_the_placeholder_values_are_never_a_spelling_of_a_real_one(book):
+    """A link without a campaign ("(not set)") and a link tagged "not-set" are not one value spelled twice."""
+    book(utm={"utm_source": "google", "utm_medium": "cpc"})
+    book(utm={**GOOGLE, "utm_campaign": "not-set"}, days=1)
+    assert not [c for c in selectors.hygiene()["collisions"] if c["field"] == "campaign"]
+
+
+def test_the_booking_model_credits_the_bookings_own_fields():
+    assert selectors.credited_values("booking") == {}
+    assert set(selectors.credited_values("first_touch")) == set(selectors.CREDITED)
+
+
+def test_a_banned_value_is_listed_with_its_bookings(book):
+    BannedValue.objects.create(value="tbd")
+    ruleset_changed()
+    for days in (0, 1):
+        book(utm={"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "tbd"}, days=days)
+    assert selectors.hygiene()["banned"] == [{"source": "google", "medium": "cpc", "campaign": "tbd", "bookings": 2}]
+
+
+def test_assignment_history_is_the_latest_twenty_with_a_bulk_assignment_as_one_item(book):
+    book()
+    booking = Booking.objects.get()
+    for i in range(3):  # one bulk assignment ("They said") of three bookings, one of them reverted since
+        ManualAttribution.objects.create(booking=booking, from_values={}, to_values={"batch": "b1", "utm_source": "g2"},
+                                         reverted_at=T0 if i == 0 else None)
+    singles = [ManualAttribution.objects.create(booking=booking, from_values={}, to_values={"utm_source": f"s{i}"})
+               for i in range(25)]
+    history = selectors.assignment_history()
+    assert len(history) == 20
+    assert [item["entry"].pk for item in history] == [m.pk for m in reversed(singles)][:20]
+    assert {item["batch"] for item in history} == {""}
+    bulk = next(item for item in selectors.assignment_history(limit=30) if item["batch"])
+    assert (bulk["batch"], bulk["bookings"], bulk["open"]) == ("b1", 3, 2)
