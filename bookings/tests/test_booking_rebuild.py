@@ -8,6 +8,7 @@ from attribution.services import bookings_assign_attribution
 from bookings import calendly
 from bookings.models import Booking, WebhookDelivery
 from bookings.samples import encode, invitee_payload
+from bookings.services.fold import booking_rebuild
 from bookings.services.intake import deliveries_replay, delivery_record
 from bookings.tests.factories import staff_user
 
@@ -41,3 +42,13 @@ def test_replaying_a_failed_delivery_folds_it_into_the_booking(post_signed):
     assert Booking.objects.get().status == Booking.Status.ACTIVE
     assert deliveries_replay(queryset=WebhookDelivery.objects.filter(state=WebhookDelivery.State.FAILED)) == {"processed": 1}
     assert Booking.objects.get().status == Booking.Status.CANCELED
+
+
+def test_a_rebuild_with_no_usable_delivery_leaves_the_booking_and_names_it(post_signed):
+    """Every delivery of the invitee is out of the fold (failed, say): the booking stays as it was, and its id is
+    returned, as for any rebuild."""
+    post_signed(invitee_payload(invitee_id="A"))
+    booking = Booking.objects.get()
+    WebhookDelivery.objects.update(state=WebhookDelivery.State.FAILED)
+    assert booking_rebuild(invitee_uri=booking.invitee_uri) == booking.pk
+    assert Booking.objects.get().status == booking.status

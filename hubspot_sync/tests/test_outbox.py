@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.timezone import now as timezone_now
 
 from bookings import calendly
@@ -220,3 +220,55 @@ def test_what_is_kept_of_a_long_answer_and_a_long_error_is_cut(post_signed):
     BookingSync.objects.update(next_attempt_at=BookingSync.objects.get().next_attempt_at - timedelta(hours=1))
     outbox.sync_finish_dead(rows=outbox.sync_claim(), error="z" * 5000, status=400)
     assert BookingSync.objects.get().last_error == "z" * 4000
+
+
+def _stored_nulls(booking_id: int) -> tuple[bool, bool]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_request IS NULL, last_response IS NULL FROM hubspot_sync_bookingsync"
+                       " WHERE booking_id = %s", [booking_id])
+        return cursor.fetchone()
+
+
+def test_a_synced_row_keeps_what_was_sent_and_hubspots_answer_or_sql_null(post_signed):
+    post_signed(invitee_payload(invitee_id="A"))
+    post_signed(invitee_payload(invitee_id="B"))
+    a, b = sorted(outbox.sync_claim(), key=lambda r: r.booking.invitee_uri)
+    request, response = {"inputs": [{"id": "A"}]}, {"status": "COMPLETE", "results": [{"id": "901"}]}
+    outbox.sync_finish_ok(rows=[a], request=request, response=response)
+    outbox.sync_finish_ok(rows=[b])  # nothing sent (a dry run): no JSON null either
+    row = BookingSync.objects.get(pk=a.pk)
+    assert (row.state, row.last_request, row.last_response) == ("synced", request, response)
+    assert _stored_nulls(a.pk) == (False, False) and _stored_nulls(b.pk) == (True, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_skips_a_row_being_changed_instead_of_waiting_for_it(post_signed):
+    """A booking change holds its outbox row's lock until it commits: the drain takes the other rows at once."""
+    import threading
+
+    post_signed(invitee_payload(invitee_id="A"))
+    post_signed(invitee_payload(invitee_id="B"))
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+    busy = BookingSync.objects.get(booking__invitee_uri__endswith="/A").pk
+
+    def change_in_progress():
+        with transaction.atomic():
+            list(BookingSync.objects.select_for_update().filter(pk=busy))
+            locked.set()
+            release.wait(10)
+        connection.close()
+        done.set()
+
+    thread = threading.Thread(target=change_in_progress)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")  # waiting instead of skipping would fail here
+        claimed = outbox.sync_claim()
+        assert [r.booking.invitee_uri.rsplit("/", 1)[1] for r in claimed] == ["B"]
+    finally:
+        release.set()
+        thread.join()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
