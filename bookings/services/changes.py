@@ -3,6 +3,8 @@
 Whoever changes a booking calls this module inside the transaction that changed it: the fold of a
 webhook (`fold.booking_rebuild`), a reattribute, a manual assignment, a resync, an admin retry of a
 dead letter, and the outbox when it finishes a sync. It is the only writer of `Booking.hubspot_state`.
+A brand-new booking is written through it too (`booking_insert_queued`: the row and its outbox entry in
+one statement, the webhook's commonest case).
 
 Lock order, the same for every caller: the booking rows first, then their outbox rows (`BookingSync`),
 each by ascending id. Two changes of overlapping bookings then wait for each other instead of
