@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
@@ -243,3 +244,56 @@ def test_assignment_history_is_the_latest_twenty_with_a_bulk_assignment_as_one_i
     assert {item["batch"] for item in history} == {""}
     bulk = next(item for item in selectors.assignment_history(limit=30) if item["batch"])
     assert (bulk["batch"], bulk["bookings"], bulk["open"]) == ("b1", 3, 2)
+
+
+def _midnight(at):
+    return timezone.localtime(at).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def test_a_period_that_ends_before_it_starts_selects_nothing(book):
+    book()  # untagged, at T0
+    inverted = {"booked_after": T0 - timedelta(days=1), "booked_before": T0 - timedelta(days=2)}
+    assert selectors.direct_backlog_said(**inverted) == []
+    assert not selectors.direct_backlog_bookings(**inverted).exists()
+
+
+def test_partial_days_at_the_edges_come_from_the_bookings_table(book):
+    book(utm=GOOGLE)  # T0 + 1 min
+    book(utm=GOOGLE)  # T0 + 2 min
+    book(utm=LINKEDIN, days=1)
+    book(utm=LINKEDIN, days=3)
+    report = selectors.breakdown(group_by=["channel"], booked_after=T0 + timedelta(seconds=90),
+                                 booked_before=_midnight(T0) + timedelta(days=2))
+    assert {r["channel"]: r["bookings"] for r in report["rows"]} == {"Paid Search": 1, "Paid Social": 1}
+    assert report["total"] == 2
+
+
+def test_the_backlog_by_month_counts_a_partial_first_day_from_the_table(book):
+    for _ in range(3):
+        book()  # T0 + 1, 2, 3 min
+    book(event_type="Intro call")
+    book(days=35)  # next month
+    until = _midnight(T0) + timedelta(days=60)
+
+    def shape(rows):
+        return [(r["event_type_name"], timezone.localtime(r["month"]).date().isoformat()[:7], r["bookings"]) for r in rows]
+
+    whole_days = selectors.direct_backlog(booked_after=_midnight(T0), booked_before=until)  # the rollup
+    partial = selectors.direct_backlog(booked_after=T0 + timedelta(seconds=90), booked_before=until)  # + the table
+    assert shape(whole_days) == [("Product demo", "2026-07", 1), ("Product demo", "2026-06", 3), ("Intro call", "2026-06", 1)]
+    assert shape(partial) == [("Product demo", "2026-07", 1), ("Product demo", "2026-06", 2), ("Intro call", "2026-06", 1)]
+
+
+def test_the_backlog_list_ends_where_the_period_ends(book):
+    book()
+    book(days=3)
+    listed = selectors.direct_backlog_bookings(booked_before=T0 + timedelta(days=1))
+    assert listed.count() == 1
+
+
+def test_the_demo_event_types_filter_reaches_the_rollup_read(book):
+    book(utm=GOOGLE)
+    book(utm=GOOGLE, event_type="Intro call", days=1)
+    whole_days = {"booked_after": _midnight(T0), "booked_before": _midnight(T0) + timedelta(days=5)}
+    assert selectors.breakdown(group_by=["channel"], event_types=["Intro call"], **whole_days)["total"] == 1
+    assert selectors.breakdown(group_by=["channel"], **whole_days)["total"] == 2
