@@ -8,6 +8,7 @@ from attribution.services import bookings_assign_attribution
 from bookings import calendly
 from bookings.models import Booking, WebhookDelivery
 from bookings.samples import encode, invitee_payload
+from bookings.services import fold
 from bookings.services.fold import booking_rebuild
 from bookings.services.intake import deliveries_replay, delivery_record
 from bookings.tests.factories import staff_user
@@ -52,3 +53,24 @@ def test_a_rebuild_with_no_usable_delivery_leaves_the_booking_and_names_it(post_
     WebhookDelivery.objects.update(state=WebhookDelivery.State.FAILED)
     assert booking_rebuild(invitee_uri=booking.invitee_uri) == booking.pk
     assert Booking.objects.get().status == booking.status
+
+
+def test_losing_the_first_insert_to_a_concurrent_delivery_still_folds_this_one(post_signed, monkeypatch):
+    """Two first deliveries of one invitee race: the loser's INSERT finds the row already there and takes the
+    locking path. Its own delivery is not stored yet, so that path must still fold it in."""
+    real_insert = fold.booking_insert_queued
+    calls = []
+
+    def concurrent_winner(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # another worker's insert lands first, with what it knew (less than this delivery)
+            uri = kwargs["params"][0]
+            Booking.objects.create(invitee_uri=uri, name="", email="", hubspot_contact_id="", hubspot_meeting_id="")
+            return None
+        return real_insert(**kwargs)
+
+    monkeypatch.setattr(fold, "booking_insert_queued", concurrent_winner)
+    assert post_signed(invitee_payload(invitee_id="A", name="Dana Scully", email="dana@example.com")).status_code == 200
+    booking = Booking.objects.get()
+    assert (booking.name, booking.email) == ("Dana Scully", "dana@example.com")
+    assert WebhookDelivery.objects.get().state == WebhookDelivery.State.PROCESSED
