@@ -110,3 +110,12 @@ def test_a_month_filter_is_a_month_or_an_error(month):
         assert 1900 <= year <= 2100 and 1 <= mon <= 12
     elif month.strip():
         assert form.errors["month"]
+
+
+def test_a_channel_that_needs_a_campaign_is_reached_with_it_and_not_without():
+    """Paid Shopping is a paid medium with a shopping campaign (GA4's rule): the campaign being assigned counts."""
+    medium = medium_for_channel(source="google", channel="Paid Shopping", campaign="spring_shop", ruleset=RULES)
+    assert medium
+    raw = {"source": "google", "medium": medium, "campaign": "spring_shop"}
+    assert attribution_compute(raw=raw, ruleset=RULES).channel == "Paid Shopping"
+    assert medium_for_channel(source="google", channel="Paid Shopping", ruleset=RULES) is None
