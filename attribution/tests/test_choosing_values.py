@@ -119,3 +119,9 @@ def test_a_channel_that_needs_a_campaign_is_reached_with_it_and_not_without():
     raw = {"source": "google", "medium": medium, "campaign": "spring_shop"}
     assert attribution_compute(raw=raw, ruleset=RULES).channel == "Paid Shopping"
     assert medium_for_channel(source="google", channel="Paid Shopping", ruleset=RULES) is None
+
+
+def test_a_typo_suggests_at_most_three_channels_closest_first():
+    known = ["Partner A", "Partner B", "Partner C", "Partner D", "Referral"]
+    found, close = channel_lookup("Partner", known)
+    assert found is None and len(close) == 3 and set(close) <= set(known[:4])
