@@ -114,3 +114,11 @@ def test_no_show_statements_without_event_time_order_by_version_then_kind():
     same_mark = event(calendly.NO_SHOW_CREATED, at=T0, updated=T0 + timedelta(1), no_show=True)
     same_unmark = event(calendly.NO_SHOW_DELETED, at=T0, updated=T0, no_show=False)
     assert booking_fold(events=[same_mark, same_unmark])["no_show"] is False  # same instant: the unmark ranks later
+
+
+def test_two_statements_at_the_same_instant_fold_the_same_in_either_order():
+    """Same kind, same timestamps, different content (two API snapshots taken in one second): the last tie-break
+    is the event itself, so arrival order still cannot matter."""
+    a = event(calendly.INVITEE_SNAPSHOT, name="Dana Reyes", email="dana@example.com")
+    b = event(calendly.INVITEE_SNAPSHOT, name="Dana Reyes-Kim", email="dana@example.com")
+    assert booking_fold(events=[a, b]) == booking_fold(events=[b, a])
