@@ -87,7 +87,7 @@ faults: install
 	$(PY) bench/faults.py
 	$(PY) bench/fuzz_api.py
 
-# Mutation testing (mutmut; config in setup.cfg [mutmut]); not in CI, 2-5 hours for all ~1,750 mutants on two cores. Which functions are mutated is chosen
+# Mutation testing (mutmut; config in setup.cfg [mutmut]); not in CI, many hours for all ~2,400 mutants on two cores. Which functions are mutated is chosen
 # here by mutant name, module.x_function* (methods: module.xǁClassǁmethod*); after a module moves (bookings/services.py
 # -> bookings/services/fold.py, done), repoint its glob here and its file in setup.cfg's only_mutate. One mutant at a time:
 # all share the test database. `make mutate MUTATE='attribution.rules.*'` runs one module;

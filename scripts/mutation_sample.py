@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/mutation_sample.py --per-glob 100 'attribution.selectors.*' 'bookings.services.fold.x_booking_fold*'
 
-A full `make mutate` runs every mutant of the fold, rules, outbox and selectors (about 1,750, 2-5 hours on two cores);
+A full `make mutate` runs every mutant of the fold, rules, outbox and selectors (about 2,400, many hours on two cores);
 `make mutate-sample` runs this sample instead, and the score of a uniform sample estimates the whole within a few
 points (100 mutants: about ±6 points at 90 %, 95 % confidence). The seed is fixed, so two runs pick the same mutants.
 """
