@@ -228,12 +228,9 @@ def attribution_compute(*, raw: dict, ruleset: Ruleset) -> Attribution:
 
 
 def _classify(raw: dict, ruleset: Ruleset) -> Attribution:
-    # Our own visitor id is an identifier wherever it rides (utm_term, utm_content, …), never attribution.
-    ids = [raw[name].strip() for name in ("term", "content", "source", "medium", "campaign")
-           if is_visitor_id(raw.get(name))]
-    if ids:
-        raw = {name: value for name, value in raw.items() if not is_visitor_id(value)}
-    visitor_id = ids[0] if ids else ""
+    # `raw` holds no visitor id: our own id is an identifier wherever it rides (utm_term, utm_content, …), never
+    # attribution, and `attribution_compute` strips it before classifying (and puts it back after).
+    visitor_id = ""
     norm = {name: utm_normalize(raw.get(name)) for name in UTM_FIELDS}
     flags = []
     for name in ("source", "medium", "campaign"):

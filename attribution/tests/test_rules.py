@@ -289,3 +289,17 @@ def test_a_default_rule_merges_its_values_with_its_category_and_errors_name_it(m
     [mixed] = ruleset.rules
     assert mixed.sources == frozenset({"own", *defaults.SOURCE_CATEGORIES["video"]}) and mixed.combine == "any"
     assert "channel rule default-2 skipped" in caplog.text  # numbered from 1, in evaluation order
+
+
+def test_a_self_reported_answer_goes_through_the_source_aliases_whole_or_word_by_word():
+    ruleset = compile_(aliases=[("source", "lnkd", "linkedin"), ("source", "hacker news", "ycombinator")])
+    assert self_reported_normalize("LNKD", ruleset) == "linkedin"
+    assert self_reported_normalize("Hacker  News", ruleset) == "ycombinator"  # a two-word alias, as a whole
+
+
+def test_a_visitor_id_outside_the_utms_is_still_the_bookings_visitor():
+    """A link that keeps our `sbv_` id in another tracking field (salesforce_uuid) while its UTMs are real."""
+    visitor = "sbv_" + "A" * 22
+    fields = booking_attribution_fields(tracking={"utm_source": "google", "utm_medium": "cpc", "salesforce_uuid": visitor},
+                                        questions_and_answers=[], ruleset=compile_())
+    assert fields["visitor_id"] == visitor and fields["source"] == "google"
