@@ -230,7 +230,6 @@ def attribution_compute(*, raw: dict, ruleset: Ruleset) -> Attribution:
 def _classify(raw: dict, ruleset: Ruleset) -> Attribution:
     # `raw` holds no visitor id: our own id is an identifier wherever it rides (utm_term, utm_content, …), never
     # attribution, and `attribution_compute` strips it before classifying (and puts it back after).
-    visitor_id = ""
     norm = {name: utm_normalize(raw.get(name)) for name in UTM_FIELDS}
     flags = []
     for name in ("source", "medium", "campaign"):
@@ -244,7 +243,7 @@ def _classify(raw: dict, ruleset: Ruleset) -> Attribution:
     if not (norm["source"] or norm["medium"] or norm["campaign"] or norm["content"]):
         # utm_term alone is an identifier injected on links (a visitor id), not attribution.
         return Attribution(DIRECT_SOURCE, DIRECT_MEDIUM, NOT_SET, "", "", DIRECT,
-                           visitor_id=visitor_id or (raw.get("term") or "").strip()[:255])
+                           visitor_id=(raw.get("term") or "").strip()[:255])
     if norm["medium"] and not norm["source"]:
         flags.append("medium_without_source")
     source = norm["source"] or NOT_SET
@@ -259,7 +258,7 @@ def _classify(raw: dict, ruleset: Ruleset) -> Attribution:
         if channel == DIRECT:  # a tagged booking is never Direct: that name is reserved for the backlog
             channel = UNASSIGNED
     return Attribution(source[:255], medium[:255], campaign[:255], norm["content"][:255], norm["term"][:255],
-                       channel, visitor_id=visitor_id, flags=tuple(flags))
+                       channel, flags=tuple(flags))
 
 
 def self_reported_answer(questions_and_answers: list, ruleset: Ruleset) -> str:

@@ -64,10 +64,11 @@ def suppression_hash(email: str) -> str:
 
 def email_suppressed(email: str) -> bool:
     """Is this email forgotten? One lookup through the unique index (the webhook path pays it once)."""
-    if not email_normalise(email):
+    hashed = suppression_hash(email)
+    if not hashed:
         return False
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {Suppression._meta.db_table} WHERE email_hash = %s", [email_hash(email)])
+        cursor.execute(f"SELECT 1 FROM {Suppression._meta.db_table} WHERE email_hash = %s", [hashed])
         return cursor.fetchone() is not None
 
 

@@ -48,6 +48,8 @@ _CHANGED_SQL = f"""
     )
     {_OUTBOX_UPSERT.format(ids="unnest((SELECT array_agg(id ORDER BY id) FROM locked)) AS id")}
 """
+# booking_insert_queued's outbox half: the rows its INSERT returned (CTE `inserted`).
+_INSERTED_UPSERT = _OUTBOX_UPSERT.format(ids="inserted")
 
 
 def bookings_lock(*, booking_ids: Iterable[int]) -> list[int]:
@@ -84,7 +86,7 @@ def booking_insert_queued(*, cursor, insert_sql: str, params: list) -> int | Non
     column's default, pending. Returns the new id, or None when a concurrent insert of the same invitee won
     (nothing is queued then; the caller takes the locking path)."""
     cursor.execute(
-        f"WITH inserted AS ({insert_sql}), queued AS ({_OUTBOX_UPSERT.format(ids='inserted')}) SELECT id FROM inserted",
+        f"WITH inserted AS ({insert_sql}), queued AS ({_INSERTED_UPSERT}) SELECT id FROM inserted",
         params,
     )
     row = cursor.fetchone()
